@@ -1,0 +1,146 @@
+"""The abstract provider: capability flags, one method per operation, and shared error classification."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+from llmgateway.errors import (
+    ContextLengthExceeded,
+    GatewayError,
+    GatewayTimeout,
+    InvalidRequest,
+    ModelNotFound,
+    RateLimitExceeded,
+    ServerError,
+    UnsupportedOperation,
+)
+from llmgateway.providers.http import HttpReply, HttpTransport
+from llmgateway.providers.types import (
+    ChatRequest,
+    ChatResponse,
+    ChatStream,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    ModelInfo,
+)
+
+_CONTEXT_PATTERNS = re.compile(
+    r"context length|context_length|context window|prompt is too long|too many tokens|must be <=",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """What a provider needs from configuration."""
+
+    api_key: str | None
+    base_url: str
+    timeout: float = 120.0
+    connect_timeout: float = 5.0
+    stream_idle_timeout: float = 60.0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class Provider(ABC):
+    """One upstream vendor. Subclasses translate requests and answers; they never retry or route."""
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    supports_embeddings: ClassVar[bool] = True
+    #: Whether unknown OpenAI-style fields can be passed straight through to this upstream.
+    accepts_openai_extras: ClassVar[bool] = False
+    known_models: ClassVar[tuple[ModelInfo, ...]] = ()
+    #: Prefixes of unprefixed model ids that this provider answers (SPEC §3 inference).
+    inferred_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, settings: ProviderSettings, transport: HttpTransport | None = None) -> None:
+        self.settings = settings
+        self.base_url = settings.base_url.rstrip("/")
+        self.transport = transport or HttpTransport(
+            timeout=settings.timeout, connect_timeout=settings.connect_timeout
+        )
+
+    @classmethod
+    def infers(cls, model_id: str) -> bool:
+        """Whether an unprefixed, unmapped model id belongs to this provider."""
+        lowered = model_id.lower()
+        return any(lowered.startswith(prefix) for prefix in cls.inferred_prefixes)
+
+    @property
+    def deployment(self) -> str:
+        """Provider plus base URL: the grain breakers and pools are kept at."""
+        return f"{self.name}@{self.base_url}"
+
+    @abstractmethod
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        """A non-streamed completion."""
+
+    @abstractmethod
+    def stream_chat(self, request: ChatRequest) -> ChatStream:
+        """Open a stream; raises a GatewayError before returning if the upstream refused it."""
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        """Embeddings; providers without them keep this default."""
+        raise UnsupportedOperation(f"The provider '{self.name}' has no embeddings.")
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Retry delay from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    value = headers.get("retry-after-ms")
+    if value:
+        try:
+            return max(0.0, float(value) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            import time
+
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def classify_upstream_error(
+    provider: str, reply: HttpReply, message: str | None, *, upstream_code: str | None = None
+) -> GatewayError:
+    """Map an upstream error status (and its message) to the gateway's error codes.
+
+    The upstream message is relayed only for client mistakes (4xx other than auth); 401/403 mean the
+    gateway's own credentials were refused, so that text is never echoed.
+    """
+    status = reply.status
+    retry_after = retry_after_seconds(reply.headers)
+    safe = (message or "").strip()[:500]
+    if status == 429:
+        if upstream_code == "insufficient_quota":
+            return ServerError(f"The {provider} account has no quota left.")
+        return RateLimitExceeded(
+            f"The {provider} provider is rate limiting: {safe}" if safe else None, retry_after=retry_after
+        )
+    if status in (401, 403):
+        return ServerError(f"The {provider} provider rejected the gateway's credentials.")
+    if status == 404:
+        return ModelNotFound(f"The {provider} provider does not know this model: {safe}" if safe else None)
+    if status in (408, 504):
+        return GatewayTimeout(f"The {provider} provider timed out.")
+    if status == 413 or upstream_code == "context_length_exceeded" or (
+        400 <= status < 500 and safe and _CONTEXT_PATTERNS.search(safe)
+    ):
+        return ContextLengthExceeded(safe or None, param="messages")
+    if 400 <= status < 500:
+        return InvalidRequest(f"The {provider} provider rejected the request: {safe}" if safe else None)
+    return ServerError(f"The {provider} provider failed (HTTP {status}).", retry_after=retry_after)

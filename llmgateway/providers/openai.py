@@ -1,0 +1,187 @@
+"""OpenAI: chat completions (plain and streamed) and embeddings, translation only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import orjson
+
+from llmgateway.errors import GatewayError, ServerError
+from llmgateway.providers.base import Provider, classify_upstream_error
+from llmgateway.providers.http import HttpReply, UpstreamStream
+from llmgateway.providers.sse import parse_sse
+from llmgateway.providers.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResponse,
+    ChatStream,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    ModelInfo,
+    Pricing,
+    Usage,
+)
+
+
+def _m(model_id: str, name: str, window: int, inp: float, out: float, caps: tuple[str, ...] = ("completion",)) -> ModelInfo:
+    return ModelInfo(model_id, name, window, caps, Pricing(inp, out))
+
+
+class OpenAIProvider(Provider):
+    """The OpenAI REST API (and, through subclasses, OpenAI-compatible upstreams)."""
+
+    name = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    accepts_openai_extras = True
+    inferred_prefixes = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
+    #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
+    max_tokens_field: ClassVar[str] = "max_completion_tokens"
+    known_models = (
+        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0),
+        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6),
+        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0),
+        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6),
+        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4),
+        _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0),
+        _m("gpt-4", "GPT-4", 8192, 30.0, 60.0),
+        _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5),
+        _m("o1", "o1", 200000, 15.0, 60.0),
+        _m("o3", "o3", 200000, 2.0, 8.0),
+        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4),
+        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4),
+        _m("text-embedding-3-small", "Text Embedding 3 Small", 8191, 0.02, 0.0, ("embedding",)),
+        _m("text-embedding-3-large", "Text Embedding 3 Large", 8191, 0.13, 0.0, ("embedding",)),
+        _m("text-embedding-ada-002", "Text Embedding Ada 002", 8191, 0.1, 0.0, ("embedding",)),
+    )
+
+    # -- request building ---------------------------------------------------------------------
+    def headers(self, request_id: str | None) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.settings.api_key}"} if self.settings.api_key else {}
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        return headers
+
+    def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = dict(request.extra)
+        body["model"] = request.model
+        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.max_tokens is not None:
+            body[self.max_tokens_field] = request.max_tokens
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if request.user:
+            body["user"] = request.user
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        else:
+            body.pop("stream", None)
+            body.pop("stream_options", None)
+        return body
+
+    # -- operations ---------------------------------------------------------------------------
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        reply = self.transport.post(
+            f"{self.base_url}/chat/completions", self.chat_body(request, stream=False), self.headers(request.request_id)
+        )
+        data = self.checked_json(reply)
+        try:
+            choice = data["choices"][0]
+            message = choice.get("message") or {}
+            return ChatResponse(
+                content=message.get("content"),
+                finish_reason=self.finish_reason(choice.get("finish_reason")),
+                usage=self.usage(data.get("usage")),
+                provider_response_id=data.get("id") or None,
+            )
+        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
+
+    def stream_chat(self, request: ChatRequest) -> ChatStream:
+        upstream = self.transport.open_stream(
+            f"{self.base_url}/chat/completions", self.chat_body(request, stream=True), self.headers(request.request_id)
+        )
+        if upstream.status != 200:
+            raise self.error_from(upstream.read_all())
+        stream = ChatStream(iter(()), close=upstream.close)
+        stream._deltas = self._relay(upstream, stream)
+        return stream
+
+    def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
+        body: dict[str, Any] = {"model": request.model, "input": list(request.inputs), "encoding_format": "float"}
+        if request.dimensions is not None:
+            body["dimensions"] = request.dimensions
+        if request.user:
+            body["user"] = request.user
+        reply = self.transport.post(f"{self.base_url}/embeddings", body, self.headers(request.request_id))
+        data = self.checked_json(reply)
+        try:
+            items = sorted(data["data"], key=lambda item: item["index"])
+            vectors = [item["embedding"] for item in items]
+            usage = data.get("usage") or {}
+            prompt = int(usage.get("prompt_tokens", 0))
+            return EmbeddingResponse(vectors, Usage(prompt, 0) if usage else None)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ServerError(f"The {self.name} provider sent embeddings the gateway cannot read.") from exc
+
+    # -- answer reading -----------------------------------------------------------------------
+    def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
+        for event in parse_sse(upstream.lines()):
+            if event.data.startswith("[DONE]"):
+                return
+            try:
+                chunk = orjson.loads(event.data)
+            except orjson.JSONDecodeError as exc:
+                raise ServerError(f"The {self.name} provider sent a malformed stream event.") from exc
+            if not isinstance(chunk, dict):
+                raise ServerError(f"The {self.name} provider sent a malformed stream event.")
+            if event.event == "error" or "error" in chunk:
+                raise self.stream_error(chunk)
+            if chunk.get("usage"):
+                stream.usage = self.usage(chunk["usage"])
+            for choice in chunk.get("choices") or ():
+                if choice.get("index", 0) != 0:
+                    continue
+                delta = choice.get("delta") or {}
+                finish = self.finish_reason(choice.get("finish_reason"))
+                if delta.get("content") or delta.get("role") or finish:
+                    yield ChatDelta(delta.get("content") or None, delta.get("role"), finish)
+        raise ServerError(f"The {self.name} stream ended before it was complete.")
+
+    def stream_error(self, chunk: dict[str, Any]) -> GatewayError:
+        """An error event that arrived after the stream began."""
+        return ServerError(f"The {self.name} provider failed mid-stream.")
+
+    def finish_reason(self, value: str | None) -> str | None:
+        return value or None
+
+    @staticmethod
+    def usage(raw: Any) -> Usage | None:
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+        except (TypeError, ValueError):
+            return None
+
+    def checked_json(self, reply: HttpReply) -> dict[str, Any]:
+        """The answer's JSON object, or the mapped error when the upstream failed."""
+        if reply.status != 200:
+            raise self.error_from(reply)
+        data = reply.json()
+        if not isinstance(data, dict):
+            raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.")
+        return data
+
+    def error_from(self, reply: HttpReply) -> GatewayError:
+        data = reply.json()
+        message, code = None, None
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            message = data["error"].get("message")
+            code = data["error"].get("code")
+        return classify_upstream_error(self.name, reply, message, upstream_code=code)

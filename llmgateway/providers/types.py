@@ -1,0 +1,135 @@
+"""Provider-neutral request and response values passed between the pipeline and the provider modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message; content is plain text."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """A chat completion as the gateway understands it, already routed to one provider model."""
+
+    model: str  # the provider's model id
+    messages: tuple[Message, ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    stop: tuple[str, ...] = ()
+    user: str | None = None
+    request_id: str | None = None  # propagated upstream for tracing
+    # OpenAI-compatible fields passed through untouched to OpenAI-compatible upstreams (issue 7).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts for one call; `estimated` when the provider did not report them."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+        if self.estimated:
+            out["estimated"] = True
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResponse:
+    """A finished, non-streamed completion."""
+
+    content: str | None
+    finish_reason: str | None
+    usage: Usage | None
+    provider_response_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDelta:
+    """One piece of a streamed completion: text, a role announcement, or the finish reason."""
+
+    content: str | None = None
+    role: str | None = None
+    finish_reason: str | None = None
+
+
+class ChatStream:
+    """An open upstream stream: iterate for deltas; `usage` is known once iteration ended.
+
+    Providers subclass it (or pass a generator); `close()` must release the upstream connection at once.
+    """
+
+    def __init__(self, deltas: Iterator[ChatDelta], close: Any = None) -> None:
+        self._deltas = deltas
+        self._close = close
+        self.usage: Usage | None = None
+
+    def __iter__(self) -> Iterator[ChatDelta]:
+        return self._deltas
+
+    def close(self) -> None:
+        closer = getattr(self._deltas, "close", None)
+        if closer is not None:
+            closer()
+        if self._close is not None:
+            self._close()
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingRequest:
+    """Texts to embed with one provider model."""
+
+    model: str
+    inputs: tuple[str, ...]
+    dimensions: int | None = None
+    input_type: str | None = None
+    user: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResponse:
+    """Vectors in input order, with usage when the provider reports it."""
+
+    vectors: tuple[tuple[float, ...], ...] | list[list[float]]
+    usage: Usage | None
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """USD per million tokens."""
+
+    input_per_million: float | None = None
+    output_per_million: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A catalogue entry a provider knows about its own models."""
+
+    provider_model_id: str
+    display_name: str | None = None
+    context_window: int | None = None
+    capabilities: tuple[str, ...] = ("completion",)
+    pricing: Pricing = Pricing()
+    default_max_tokens: int | None = None

@@ -1,0 +1,188 @@
+"""A fake OpenAI API: /v1/chat/completions (plain and SSE), /v1/embeddings, errors and rate-limit headers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import Fault, FakeServer, count_tokens, hard_close, json_response, sse_response
+
+RATE_HEADERS = {
+    "x-ratelimit-limit-requests": "10000",
+    "x-ratelimit-remaining-requests": "9999",
+    "x-ratelimit-reset-requests": "6ms",
+    "x-ratelimit-limit-tokens": "30000000",
+    "x-ratelimit-remaining-tokens": "29999000",
+    "x-ratelimit-reset-tokens": "2ms",
+    "openai-version": "2020-10-01",
+    "openai-processing-ms": "12",
+}
+KNOWN_CHAT_FIELDS = {
+    "model", "messages", "temperature", "top_p", "n", "stream", "stream_options", "stop", "max_tokens",
+    "max_completion_tokens", "presence_penalty", "frequency_penalty", "logit_bias", "user", "seed", "tools",
+    "tool_choice", "parallel_tool_calls", "response_format", "logprobs", "top_logprobs", "store", "metadata",
+    "service_tier", "reasoning_effort",
+}
+
+
+def openai_error(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+class FakeOpenAI(FakeServer):
+    """Answers like api.openai.com/v1 (mounted at /v1), validating what the real API validates."""
+
+    api_key = "sk-fake-openai-key"
+    reply_text = "Hello from the fake upstream"
+
+    def handle(self, request: Request, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
+        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return json_response(
+                openai_error("Incorrect API key provided: sk-abc***.", "invalid_request_error", "invalid_api_key"), 401
+            )
+        if request.path == "/v1/chat/completions":
+            return self.chat(payload, fault, environ)
+        if request.path == "/v1/embeddings":
+            return self.embeddings(payload)
+        return json_response(openai_error("Unknown request URL", "invalid_request_error", "unknown_url"), 404)
+
+    def chat(self, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
+        problem = self.validate_chat(payload)
+        if problem:
+            return json_response(openai_error(problem[0], "invalid_request_error", None, problem[1]), 400)
+        prompt = sum(count_tokens(m.get("content") or "") for m in payload["messages"])
+        if payload["model"] == "missing-model":
+            return json_response(
+                openai_error(f"The model `{payload['model']}` does not exist.", "invalid_request_error", "model_not_found"),
+                404,
+            )
+        if prompt > 8192:
+            return json_response(
+                openai_error(
+                    f"This model's maximum context length is 8192 tokens. However, your messages resulted in {prompt} tokens.",
+                    "invalid_request_error", "context_length_exceeded", "messages",
+                ),
+                400,
+            )
+        words = self.reply_text.split()
+        limit = payload.get("max_completion_tokens") or payload.get("max_tokens")
+        finish = "stop"
+        if limit is not None and limit < len(words):
+            words, finish = words[:limit], "length"
+        if payload.get("stream"):
+            include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
+            return sse_response(
+                self.stream(self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ), environ),
+                RATE_HEADERS,
+            )
+        completion = len(words)
+        self.record("/v1/chat/completions", prompt, completion)
+        return json_response(
+            {
+                "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": payload["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": " ".join(words), "refusal": None, "annotations": []},
+                        "logprobs": None,
+                        "finish_reason": finish,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+                },
+                "service_tier": "default",
+                "system_fingerprint": "fp_44709d6fcb",
+            },
+            200,
+            RATE_HEADERS,
+        )
+
+    def chunks(
+        self, model: str, words: list[str], finish: str, prompt: int, include_usage: bool, fault: Fault | None,
+        environ: dict[str, Any],
+    ) -> Iterator[bytes]:
+        base = {"id": "chatcmpl-123", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+                "system_fingerprint": "fp_44709d6fcb"}
+
+        def event(choices: list[dict[str, Any]], usage: Any = None) -> bytes:
+            return b"data: " + json.dumps({**base, "choices": choices, "usage": usage}).encode() + b"\n\n"
+
+        pieces = [words[0]] + [" " + w for w in words[1:]] if words else []
+        sent = 0
+        yield event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+        for piece in pieces:
+            if fault is not None and sent == fault.after:
+                self.record("/v1/chat/completions", prompt, sent, complete=False)
+                if fault.kind == "cut_after":
+                    hard_close(environ)
+                    return
+                if fault.kind == "error_event":
+                    yield b"data: " + json.dumps(openai_error("The server had an error", "server_error")).encode() + b"\n\n"
+                    return
+                if fault.kind == "bad_json":
+                    yield b"data: {not json\n\n"
+                    return
+            if self.chunk_delay:
+                time.sleep(self.chunk_delay)
+            yield event([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}])
+            sent += 1
+        yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
+        if include_usage:
+            yield event([], {"prompt_tokens": prompt, "completion_tokens": sent, "total_tokens": prompt + sent})
+        self.record("/v1/chat/completions", prompt, sent)
+        yield b"data: [DONE]\n\n"
+
+    def embeddings(self, payload: Any) -> Response:
+        if not isinstance(payload, dict) or "model" not in payload or "input" not in payload:
+            return json_response(openai_error("you must provide a model and input", "invalid_request_error"), 400)
+        inputs = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
+        if not inputs or len(inputs) > 2048:
+            return json_response(openai_error("'input' must have 1 to 2048 items", "invalid_request_error", None, "input"), 400)
+        dims = payload.get("dimensions") or 3
+        tokens = sum(count_tokens(t) for t in inputs)
+        self.record("/v1/embeddings", tokens, 0)
+        return json_response(
+            {
+                "object": "list",
+                "data": [
+                    {"object": "embedding", "index": i, "embedding": [round(0.001 * (i + 1) * (d + 1), 6) for d in range(dims)]}
+                    for i, _ in enumerate(inputs)
+                ],
+                "model": payload["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            200,
+            RATE_HEADERS,
+        )
+
+    @staticmethod
+    def validate_chat(payload: Any) -> tuple[str, str | None] | None:
+        if not isinstance(payload, dict):
+            return "We could not parse the JSON body of your request.", None
+        unknown = set(payload) - KNOWN_CHAT_FIELDS
+        if unknown:
+            name = sorted(unknown)[0]
+            return f"Unrecognized request argument supplied: {name}", name
+        if "model" not in payload:
+            return "you must provide a model parameter", "model"
+        messages = payload.get("messages")
+        if not isinstance(messages, list) or not messages:
+            return "'messages' must contain at least one message", "messages"
+        if "stream_options" in payload and not payload.get("stream"):
+            return "The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options"
+        stop = payload.get("stop")
+        if isinstance(stop, list) and len(stop) > 4:
+            return "'stop' may hold at most 4 sequences", "stop"
+        return None
