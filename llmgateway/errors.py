@@ -53,6 +53,11 @@ class InvalidRequest(GatewayError):
     default_message = "The request is not valid."
 
 
+class UnsupportedMediaType(InvalidRequest):
+    status = 415
+    default_message = "The request body must be JSON (Content-Type: application/json)."
+
+
 class ContextLengthExceeded(GatewayError):
     status, code, type = 400, "context_length_exceeded", "invalid_request_error"
     default_message = "The messages exceed the model's context window."
