@@ -160,6 +160,8 @@ def finish_request(response: Response) -> Response:
     response.headers["X-LLMGateway-Request-ID"] = g.get("request_id", "")
     call = g.get("usage_call")
     if call is not None and not g.get("stream_owned"):
+        if call.model is None:  # rejected before routing: keep the requested model on the record if sane
+            call.model = requested_model()
         call.finish(app_services().gateway.ledger, response.status_code, g.get("error_code"))
     line = {
         "request_id": g.get("request_id"),
@@ -171,6 +173,13 @@ def finish_request(response: Response) -> Response:
     }
     response.call_on_close(lambda: log_request(line, call))
     return response
+
+
+def requested_model() -> str | None:
+    """The `model` of an already-parsed JSON body, for records of requests rejected by validation."""
+    parsed = request.environ.get("llmgateway.json")
+    model = parsed[0].get("model") if parsed and isinstance(parsed[0], dict) else None
+    return model[:256] if isinstance(model, str) else None
 
 
 def log_request(line: dict[str, Any], call: Any) -> None:
