@@ -32,7 +32,7 @@ class SqlUsageWriter:
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        statement = self._insert(UsageRecord).on_conflict_do_nothing(index_elements=["request_id"])
+        statement = self._insert(UsageRecord.__table__).on_conflict_do_nothing(index_elements=["request_id"])
 
         def run() -> None:
             with self._engine.begin() as connection:
