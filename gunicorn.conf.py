@@ -22,7 +22,7 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 
 
-def on_starting(server):  # noqa: ANN001, ANN201
+def on_starting(server):
     """In the master, once: create or upgrade the schema and bootstrap keys, so workers don't race."""
     from llmgateway.app import SCHEMA_READY_ENV, build_services, prepare_database
     from llmgateway.config import load_settings
@@ -37,7 +37,7 @@ def on_starting(server):  # noqa: ANN001, ANN201
     os.environ[SCHEMA_READY_ENV] = "1"
 
 
-def worker_exit(server, worker):  # noqa: ANN001, ANN201
+def worker_exit(server, worker):
     """Drain this worker's usage ledger before it exits."""
     app = getattr(worker, "wsgi", None)
     services = getattr(app, "extensions", {}).get("llmgateway") if app is not None else None

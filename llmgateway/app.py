@@ -139,7 +139,7 @@ def prepare_database(svc: Services) -> None:
     created = svc.keystore.bootstrap(svc.settings.api_keys, svc.settings.bootstrap_api_key)
     if created:
         # Printed once, on purpose: this is the only time the key exists in clear text.
-        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)  # noqa: T201
+        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)
         log.warning("created the first admin API key; it was printed once to stdout")
 
 

@@ -353,14 +353,18 @@ RateLimitSchema = _section(
 )
 RedisSchema = _section(
     RedisConfig,
-    url=fields.String(allow_none=True, validate=validate.Regexp(r"^(redis|rediss|unix)://", error="not a redis:// URL")),
+    url=fields.String(
+        allow_none=True, validate=validate.Regexp(r"^(redis|rediss|unix)://", error="not a redis:// URL")
+    ),
     instance_name=fields.String(),
     socket_timeout=fields.Float(validate=_positive),
     max_connections=fields.Integer(validate=validate.Range(min=1)),
 )
 DatabaseSchema = _section(
     DatabaseConfig,
-    url=fields.String(validate=validate.Regexp(r"^(sqlite|postgresql|postgres)", error="must be a sqlite:// or postgresql URL")),
+    url=fields.String(
+        validate=validate.Regexp(r"^(sqlite|postgresql|postgres)", error="must be a sqlite:// or postgresql URL")
+    ),
     auto_upgrade=fields.Boolean(),
     pool_size=fields.Integer(validate=validate.Range(min=1)),
     max_overflow=fields.Integer(validate=validate.Range(min=0)),
@@ -414,7 +418,9 @@ class SettingsSchema(_Strict):
     ledger = fields.Nested(LedgerSchema)
     server = fields.Nested(ServerSchema)
     pricing = fields.Dict(keys=fields.String(), values=fields.Nested(PricingSchema))
-    secret_key = fields.String(allow_none=True, validate=validate.Length(min=32, error="must be at least 32 characters"))
+    secret_key = fields.String(
+        allow_none=True, validate=validate.Length(min=32, error="must be at least 32 characters")
+    )
     bootstrap_api_key = fields.String(allow_none=True, validate=validate.Length(min=16))
 
     @validates_schema
@@ -443,7 +449,8 @@ def _read_file(path: str) -> dict[str, Any]:
     try:
         raw = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(path, "(file)", f"is not valid {'JSON' if path.endswith('.json') else 'YAML'}: {exc}") from exc
+        kind = "JSON" if path.endswith(".json") else "YAML"
+        raise ConfigError(path, "(file)", f"is not valid {kind}: {exc}") from exc
     if raw is None:
         return {}
     if not isinstance(raw, dict):

@@ -18,20 +18,20 @@ def write(tmp_path, text: str, name: str = "gateway.yaml") -> str:
 
 
 def test_yaml_file_with_environment_overrides(tmp_path):
-    path = write(tmp_path, """
+    path = write(tmp_path, f"""
 providers:
-  openai: {api_key: from-file, base_url: "http://127.0.0.1:9/v1", timeout: 30}
-  anthropic: {api_key: a-key, version: "2023-06-01", default_max_tokens: 2048}
+  openai: {{api_key: from-file, base_url: "http://127.0.0.1:9/v1", timeout: 30}}
+  anthropic: {{api_key: a-key, version: "2023-06-01", default_max_tokens: 2048}}
 routing:
   model_mappings:
-    - {model_id: gpt-4, provider: openai, provider_model_id: gpt-4-0125-preview,
-       pricing: {input_per_million: 10.0, output_per_million: 30.0}}
+    - {{model_id: gpt-4, provider: openai, provider_model_id: gpt-4-0125-preview,
+       pricing: {{input_per_million: 10.0, output_per_million: 30.0}}}}
 fallbacks:
   rules:
-    - {model_id: openai.gpt-4-turbo, fallback_models: [openai.gpt-3.5-turbo]}
-cache: {enabled: true, ttl: 60}
-database: {url: "sqlite:///%s/x.db"}
-""" % tmp_path)
+    - {{model_id: openai.gpt-4-turbo, fallback_models: [openai.gpt-3.5-turbo]}}
+cache: {{enabled: true, ttl: 60}}
+database: {{url: "sqlite:///{tmp_path}/x.db"}}
+""")
     settings = load_settings(environ={"LLMGATEWAY_CONFIG": path, "OPENAI_API_KEY": "from-env",
                                       "REDIS_URL": "redis://127.0.0.1:6379/3"})
     assert settings.providers["openai"].api_key == "from-env"

@@ -246,7 +246,8 @@ class Gateway:
     # -- shared steps -------------------------------------------------------------------------
     def settle(self, call: UsageCall, route: Route, usage: Usage, reservation: Reservation) -> None:
         """Price the call, put its usage on the record and settle its reservation."""
-        pricing = self.prices.price_for(call.model or route.model_id, route.provider, route.provider_model, route.pricing)
+        requested = call.model or route.model_id
+        pricing = self.prices.price_for(requested, route.provider, route.provider_model, route.pricing)
         call.usage = usage
         call.cost_usd = PriceList.cost(pricing, usage)
         reservation.settle(usage.total_tokens, call.cost_usd)

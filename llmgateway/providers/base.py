@@ -76,6 +76,12 @@ class Provider(ABC):
         lowered = model_id.lower()
         return any(lowered.startswith(prefix) for prefix in cls.inferred_prefixes)
 
+    @classmethod
+    def model_info(cls, model: str) -> ModelInfo | None:
+        """The catalogue entry for a provider model id (providers with aliases override this)."""
+        lowered = model.lower()
+        return next((info for info in cls.known_models if info.provider_model_id.lower() == lowered), None)
+
     @property
     def deployment(self) -> str:
         """Provider plus base URL: the grain breakers and pools are kept at."""

@@ -22,7 +22,9 @@ from llmgateway.providers.types import (
 )
 
 
-def _m(model_id: str, name: str, window: int, inp: float, out: float, caps: tuple[str, ...] = ("completion",)) -> ModelInfo:
+def _m(
+    model_id: str, name: str, window: int, inp: float, out: float, caps: tuple[str, ...] = ("completion",)
+) -> ModelInfo:
     return ModelInfo(model_id, name, window, caps, Pricing(inp, out))
 
 
