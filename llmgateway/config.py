@@ -19,6 +19,7 @@ PERMISSIONS = ("completion", "embedding", "admin")
 FALLBACK_CODES = ("rate_limit_exceeded", "server_error", "timeout", "service_unavailable", "context_length_exceeded")
 DEFAULT_FALLBACK_CODES = FALLBACK_CODES[:4]
 DEFAULT_DATABASE_URL = "sqlite:///llmgateway.db"
+MAX_TPM = 2**31 - 1  # stored in a 32-bit integer column
 
 #: Environment variable -> dotted config path it overrides (the seed's names are kept).
 ENV_OVERRIDES: dict[str, str] = {
@@ -245,7 +246,7 @@ class ApiKeySchema(_Strict):
     owner = fields.String(required=True, validate=validate.Length(min=1, max=200))
     permissions = fields.List(fields.String(validate=validate.OneOf(PERMISSIONS)), required=True)
     rate_limit = fields.String(allow_none=True, validate=validate_rate_limit)
-    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_TPM))
     budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0))
     budget_period = fields.String(allow_none=True, validate=validate.OneOf(("day", "month")))
     expires_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
