@@ -118,6 +118,7 @@ class UsageSpool:
         self._lock = threading.Lock()  # buffer, counters, segment lists
         self._sync_lock = threading.Lock()  # one group commit (or seal) at a time
         self.overflow: deque[bytes] = deque()
+        self.commits = 0  # fsync'd groups: fewer than rows under concurrency
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -172,6 +173,7 @@ class UsageSpool:
                 self._active = segment
         data = b"".join(lines)
         off_hub(lambda: _write_durably(segment.fd, data))
+        self.commits += 1
         with self._lock:
             segment.size += len(data)
             segment.rows += len(lines)
