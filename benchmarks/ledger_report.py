@@ -38,7 +38,7 @@ def main(url: str, n: int) -> None:
             connection.execute(text("TRUNCATE usage_records"))
             started = time.perf_counter()
             connection.execute(text(FILL), {"n": n})
-            print(f"filled {n} rows in {time.perf_counter() - started:.1f} s")  # noqa: T201
+            print(f"filled {n} rows in {time.perf_counter() - started:.1f} s")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM ANALYZE usage_records"))
     sessions = sessionmaker(bind=engine)
@@ -50,7 +50,7 @@ def main(url: str, n: int) -> None:
                 began = time.perf_counter()
                 usage_report(sessions, start, end, group)
                 runs.append(time.perf_counter() - began)
-            print(f"{name:10} groupBy={group or '-':8} best {min(runs) * 1000:7.1f} ms")  # noqa: T201
+            print(f"{name:10} groupBy={group or '-':8} best {min(runs) * 1000:7.1f} ms")
     engine.dispose()
 
 

@@ -33,10 +33,8 @@ class OwnPostgres:
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         command = " ".join(args)
-        if os.geteuid() == 0:
-            argv = ["su", "postgres", "-s", "/bin/sh", "-c", command]
-        else:
-            argv = ["/bin/sh", "-c", command]
+        as_postgres = ["su", "postgres", "-s", "/bin/sh", "-c"] if os.geteuid() == 0 else ["/bin/sh", "-c"]
+        argv = [*as_postgres, command]
         subprocess.run(argv, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def init(self) -> None:

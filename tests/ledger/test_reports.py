@@ -124,5 +124,6 @@ def test_end_before_start_is_a_400_and_a_cli_error(report_app):
     response = report_app.test_client().get("/api/v1/admin/usage", headers=auth(ADMIN_KEY),
                                             query_string={"startDate": "2026-03-31", "endDate": "2026-03-01"})
     assert response.status_code == 400
-    result = report_app.test_cli_runner().invoke(args=["usage", "report", "--start", "2026-03-31", "--end", "2026-03-01"])
+    runner = report_app.test_cli_runner()
+    result = runner.invoke(args=["usage", "report", "--start", "2026-03-31", "--end", "2026-03-01"])
     assert result.exit_code != 0
