@@ -12,7 +12,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "2000"))
 # `timeout` only detects a blocked gevent hub; it does not limit how long a stream may last.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-# Longer than the longest stream we expect to finish on shutdown (stream idle timeout is 60 s) plus a ledger flush.
+# On SIGTERM open streams may run for graceful_timeout minus a margin (20 %, 2..10 s); then they end with an error
+# event and are recorded, and the margin is left for the worker to drain its ledger spool before the master's
+# SIGKILL. 90 s lets any stream that is inside its 60 s idle timeout produce more output before it is cut. Rows that
+# miss the drain stay in the spool and the next worker recovers them.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "90"))
 keepalive = int(os.environ.get("KEEPALIVE", "75"))
 preload_app = False
@@ -37,9 +40,15 @@ def on_starting(server):
     os.environ[SCHEMA_READY_ENV] = "1"
 
 
+def post_worker_init(worker):
+    """Start the ledger drainer (it recovers spool segments of dead workers) and the shutdown watcher."""
+    from llmgateway.infra.worker_hooks import on_worker_start
+
+    on_worker_start(worker, graceful_timeout)
+
+
 def worker_exit(server, worker):
-    """Drain this worker's usage ledger before it exits."""
-    app = getattr(worker, "wsgi", None)
-    services = getattr(app, "extensions", {}).get("llmgateway") if app is not None else None
-    if services is not None:
-        services.close()
+    """Drain this worker's usage ledger spool before it exits (what is left is recovered by the next worker)."""
+    from llmgateway.infra.worker_hooks import on_worker_exit
+
+    on_worker_exit(worker, graceful_timeout)

@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 
 from llmgateway.api.context import assign_request_ids
 from llmgateway.api.error_handlers import register_error_handlers
+from llmgateway.api.ledger_guard import refuse_when_ledger_full
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.security import authenticate_request
 from llmgateway.config import Settings, load_settings
@@ -24,7 +25,7 @@ from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
 from llmgateway.infra.db import make_engine, make_session_factory
 from llmgateway.infra.keystore import KeyStore
-from llmgateway.infra.ledger import SqlUsageWriter, UsageLedger
+from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging, request_logger
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.providers.base import Provider, ProviderSettings
@@ -117,9 +118,7 @@ def build_services(settings: Settings) -> Services:
     classes = available_provider_classes()
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
-    ledger = UsageLedger(
-        SqlUsageWriter(engine), batch_size=settings.ledger.batch_size, flush_interval=settings.ledger.flush_interval
-    )
+    ledger = build_ledger(settings, engine)
     gateway = Gateway(catalogue, Executor(providers), ledger, PriceList(settings.pricing))
     return Services(
         settings=settings,
@@ -151,6 +150,7 @@ def register_extensions(app: Flask) -> None:
 def register_hooks(app: Flask) -> None:
     app.before_request(assign_request_ids)
     app.before_request(authenticate_request)
+    app.before_request(refuse_when_ledger_full)
     app.after_request(finish_request)
 
 

@@ -161,6 +161,7 @@ class LimitsConfig:
 @dataclass(frozen=True)
 class LedgerConfig:
     spool_dir: str | None = None
+    spool_max_mb: int = 1024
     batch_size: int = 500
     flush_interval: float = 0.5
 
@@ -391,6 +392,7 @@ LimitsSchema = _section(
 LedgerSchema = _section(
     LedgerConfig,
     spool_dir=fields.String(allow_none=True),
+    spool_max_mb=fields.Integer(validate=validate.Range(min=1)),
     batch_size=fields.Integer(validate=validate.Range(min=1)),
     flush_interval=fields.Float(validate=_positive),
 )

@@ -33,8 +33,8 @@ class Services:
     gateway: Gateway
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def close(self) -> None:
-        self.ledger.close()
+    def close(self, ledger_timeout: float = 10.0) -> None:
+        self.ledger.close(ledger_timeout)
         for provider in self.providers.values():
             provider.close()
         self.engine.dispose()

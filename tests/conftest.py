@@ -114,12 +114,13 @@ AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture
-def make_app(sqlite_url: str, fake_openai: FakeOpenAI) -> Iterator[AppFactory]:
+def make_app(sqlite_url: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[AppFactory]:
     """Build apps on SQLite with the fake OpenAI; keyword sections override the base config."""
     apps: list[Flask] = []
 
     def factory(db_url: str | None = None, **sections: Any) -> Flask:
-        app = create_app(base_config(db_url or sqlite_url, fake_openai.url, **sections))
+        ledger = {"spool_dir": str(tmp_path / "spool"), **sections.pop("ledger", {})}  # one spool per test
+        app = create_app(base_config(db_url or sqlite_url, fake_openai.url, ledger=ledger, **sections))
         app.config["TESTING"] = True
         apps.append(app)
         return app

@@ -9,6 +9,7 @@ from typing import Any
 
 from llmgateway.core.admission import Admission, OpenAdmission, Reservation
 from llmgateway.core.executor import Executor
+from llmgateway.core.open_streams import OpenStreams
 from llmgateway.core.pricing import PriceList
 from llmgateway.core.response_cache import NoCache, ResponseCache
 from llmgateway.core.routing import ModelCatalogue, Route
@@ -175,6 +176,7 @@ class Gateway:
         self.prices = prices
         self.admission = admission or OpenAdmission()
         self.cache = cache or NoCache()
+        self.open_streams = OpenStreams()  # ended with an error event when a worker shuts down
 
     # -- completions ---------------------------------------------------------------------------
     def complete(self, call: UsageCall, request: CompletionInput) -> CompletionResult:
@@ -207,6 +209,7 @@ class Gateway:
             call, self._routes(route), lambda r, p: p.stream_chat(self._chat_request(call, request, r))
         )
         self._answered_by(call, route, answered)
+        upstream = self.open_streams.track(upstream)
         start = StreamStart(
             id=f"chatcmpl-{call.request_id.replace('-', '')}",
             created=int(time.time()),
