@@ -7,12 +7,12 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import openai
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
 from tests.conftest import COMPLETION_KEY, ledger_rows
+from tests.openai_compat.sdk import import_openai
 
 
 class LiveGateway:
@@ -25,13 +25,13 @@ class LiveGateway:
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
-        self._clients: list[openai.OpenAI] = []
+        self._clients: list[Any] = []
 
-    def client(self, api_key: str = COMPLETION_KEY, **options: Any) -> openai.OpenAI:
+    def client(self, api_key: str = COMPLETION_KEY, **options: Any) -> Any:
         """An SDK client as a user would build it: only base_url and the key differ from OpenAI's defaults."""
         options.setdefault("max_retries", 0)  # each test sees the gateway's own answer, not the SDK's retries
         options.setdefault("timeout", 15)
-        client = openai.OpenAI(base_url=f"{self.url}/v1", api_key=api_key, **options)
+        client = import_openai().OpenAI(base_url=f"{self.url}/v1", api_key=api_key, **options)
         self._clients.append(client)
         return client
 
@@ -72,6 +72,6 @@ def gateway(app: Flask, serve: Callable[[Flask], LiveGateway]) -> LiveGateway:
 
 
 @pytest.fixture
-def sdk(gateway: LiveGateway) -> openai.OpenAI:
+def sdk(gateway: LiveGateway) -> Any:
     """The official SDK with a completion key."""
     return gateway.client()

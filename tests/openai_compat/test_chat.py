@@ -7,6 +7,9 @@ import json
 import requests
 
 from tests.conftest import COMPLETION_KEY
+from tests.openai_compat.sdk import import_openai
+
+openai = import_openai()
 
 MODEL = "openai.gpt-4o-mini"
 HELLO = [{"role": "user", "content": "hello there"}]
@@ -120,7 +123,6 @@ def test_openai_fields_are_passed_through_to_openai(gateway, sdk, fake_openai):
 
 
 def test_unknown_field_reaches_openai_and_its_verdict_comes_back(gateway, sdk, fake_openai):
-    import openai
 
     try:
         sdk.chat.completions.create(model=MODEL, messages=HELLO, extra_body={"not_a_real_field": 1})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import openai
 import pytest
 
 from tests.conftest import ADMIN_KEY, COMPLETION_KEY, EMBEDDING_KEY
+from tests.openai_compat.sdk import import_openai
+
+openai = import_openai()
 
 
 def expected_vector(index: int, dims: int) -> list[float]:

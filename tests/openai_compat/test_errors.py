@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
-import openai
 import pytest
 
 from tests.conftest import ADMIN_KEY, EMBEDDING_KEY
 from tests.fakes.openai import FakeOpenAI, openai_error
+from tests.openai_compat.sdk import import_openai
+
+openai = import_openai()
 
 MODEL = "openai.gpt-4o-mini"
 HELLO = [{"role": "user", "content": "hello there"}]

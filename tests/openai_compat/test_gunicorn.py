@@ -12,12 +12,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import openai
 import pytest
 import requests
 import sqlalchemy
 
 from tests.conftest import COMPLETION_KEY, base_config
+from tests.openai_compat.sdk import import_openai
+
+openai = import_openai()
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAMS = 12

@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import openai
 import pytest
 
+from tests.conftest import EMBEDDING_KEY
+from tests.openai_compat.sdk import import_openai
+
+openai = import_openai()
 pytest.importorskip("llmgateway.providers.anthropic")
 pytest.importorskip("llmgateway.providers.cohere")
 fakes_anthropic = pytest.importorskip("tests.fakes.anthropic")
 fakes_cohere = pytest.importorskip("tests.fakes.cohere")
-
-from tests.conftest import EMBEDDING_KEY  # noqa: E402
 
 HELLO = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hello there"}]
 CLAUDE = "anthropic.claude-3-5-haiku-20241022"

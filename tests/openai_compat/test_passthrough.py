@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import openai
 import pytest
 
 from llmgateway.providers import registry
 from llmgateway.providers.openai import OpenAIProvider
 from tests.fakes.openai import FakeOpenAI
+from tests.openai_compat.sdk import import_openai
+
+openai = import_openai()
 
 HELLO = [{"role": "user", "content": "hello there"}]
 
