@@ -214,8 +214,9 @@ def register_blueprints(app: Flask) -> None:
     from llmgateway.api.embedding.views import blp as embedding
     from llmgateway.api.health.views import blp as health
     from llmgateway.api.models.views import blp as models
+    from llmgateway.api.openai_compat.views import blp as openai_compat
 
-    for blueprint in (completion, embedding, models, admin, auth, health):
+    for blueprint in (completion, embedding, models, admin, auth, health, openai_compat):
         api.register_blueprint(blueprint)
 
 

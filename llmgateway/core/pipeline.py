@@ -10,6 +10,7 @@ from typing import Any
 from llmgateway.core.admission import Admission, OpenAdmission, Reservation
 from llmgateway.core.executor import Executor
 from llmgateway.core.open_streams import OpenStreams
+from llmgateway.core.passthrough import check_passthrough
 from llmgateway.core.pricing import PriceList
 from llmgateway.core.response_cache import NoCache, ResponseCache
 from llmgateway.core.routing import ModelCatalogue, Route
@@ -183,7 +184,7 @@ class Gateway:
         route = self._start(call, request.model, request.user, request.metadata)
         reservation = self.admission.admit(call, self._reserve_estimate(request))
         response, answered = self.executor.run(
-            call, self._routes(route), lambda r, p: p.chat(self._chat_request(call, request, r))
+            call, self._routes(route), lambda r, p: p.chat(self._chat_request(call, request, r, p))
         )
         usage = self._usage_of(response, request)
         self._answered_by(call, route, answered)
@@ -206,7 +207,7 @@ class Gateway:
         route = self._start(call, request.model, request.user, request.metadata)
         reservation = self.admission.admit(call, self._reserve_estimate(request))
         upstream, answered = self.executor.run(
-            call, self._routes(route), lambda r, p: p.stream_chat(self._chat_request(call, request, r))
+            call, self._routes(route), lambda r, p: p.stream_chat(self._chat_request(call, request, r, p))
         )
         self._answered_by(call, route, answered)
         upstream = self.open_streams.track(upstream)
@@ -275,7 +276,8 @@ class Gateway:
         if answered.model_id != requested.model_id:
             call.fallback_from = requested.model_id
 
-    def _chat_request(self, call: UsageCall, request: CompletionInput, route: Route) -> ChatRequest:
+    def _chat_request(self, call: UsageCall, request: CompletionInput, route: Route, provider: Provider) -> ChatRequest:
+        check_passthrough(request.extra, provider, route)  # every attempted route, fallbacks included
         return ChatRequest(
             model=route.provider_model,
             messages=request.messages,
