@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Sequence
 from functools import lru_cache
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 
 from llmgateway.api.security import presented_credential, principal_from_credential, requirement_for
@@ -39,9 +39,17 @@ def register_rate_limits(app: Flask, svc: Services) -> Limiter | None:
         swallow_errors=True,  # a broken limiter store must never turn into a 5xx
         in_memory_fallback_enabled=True,  # per-worker limits while Redis is down; Redis again once it answers
     )
+    app.after_request(drop_retry_after_unless_refused)  # registered first, so it runs after the limiter's hook
     limiter.init_app(app)
     app.extensions[EXTENSION_KEY] = limiter
     return limiter
+
+
+def drop_retry_after_unless_refused(response: Response) -> Response:
+    """Flask-Limiter adds Retry-After to every limited response; it only means something on a 429 or 503."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def is_exempt() -> bool:
