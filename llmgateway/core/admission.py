@@ -16,7 +16,7 @@ from llmgateway.core.routing import ModelCatalogue
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import BudgetExceeded, GatewayError, RateLimitExceeded
 
-MICRO = 1_000_000  # spend is counted in micro-dollars so Redis can add integers atomically
+NANO = 1_000_000_000  # spend is counted in nano-dollars so Redis can add integers atomically
 TPM_WINDOW = 60
 ADMITTED, TPM_EXCEEDED, BUDGET_EXCEEDED = "admitted", "tpm_exceeded", "budget_exceeded"
 PERIOD_NAMES = {"day": "daily", "month": "monthly"}
@@ -60,15 +60,15 @@ class OpenAdmission:
 # -- quota stores (Redis or in-process; see infra/quota.py) ------------------------------------------
 @dataclass(frozen=True, slots=True)
 class QuotaAsk:
-    """One reservation: `tokens` against a sliding minute, `cost_micro` against a day or month budget."""
+    """One reservation: `tokens` against a sliding minute, `cost_nano` against a day or month budget."""
 
     key_id: str
     tokens: int
     tpm_limit: int | None
     window: int  # the minute (epoch // 60) the tokens are counted in
     prev_weight: float  # share of the previous minute still inside the sliding window
-    budget_micro: int | None
-    cost_micro: int
+    budget_nano: int | None
+    cost_nano: int
     period: str  # e.g. "d20250101" or "m202501"
     period_start: datetime
     period_seconds_left: float
@@ -86,7 +86,7 @@ class QuotaStore(Protocol):
         """Check and reserve atomically; outcome ADMITTED, TPM_EXCEEDED or BUDGET_EXCEEDED."""
         ...
 
-    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_micro: int) -> None:
+    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_nano: int) -> None:
         """Correct a reservation to the real usage (deltas may be negative)."""
         ...
 
@@ -107,13 +107,13 @@ class QuotaReservation:
             self._settled = True
         ask = self._ask
         token_delta = (tokens - ask.tokens) if ask.tpm_limit is not None else 0
-        cost_delta = (to_micro(cost_usd) - ask.cost_micro) if ask.budget_micro is not None else 0
+        cost_delta = (to_nano(cost_usd) - ask.cost_nano) if ask.budget_nano is not None else 0
         if token_delta or cost_delta:
             self._store.adjust(ask, token_delta, cost_delta)
 
 
-def to_micro(usd: float) -> int:
-    return round(usd * MICRO)
+def to_nano(usd: float) -> int:
+    return round(usd * NANO)
 
 
 def budget_period(now: float, period: str) -> tuple[str, datetime, float]:
@@ -169,8 +169,8 @@ class QuotaAdmission:
             tpm_limit=principal.tpm_limit,
             window=int(now // TPM_WINDOW),
             prev_weight=1.0 - (now % TPM_WINDOW) / TPM_WINDOW,
-            budget_micro=to_micro(principal.budget_usd) if has_budget else None,  # type: ignore[arg-type]
-            cost_micro=to_micro(self._estimate_cost(call, estimated_tokens)) if has_budget else 0,
+            budget_nano=to_nano(principal.budget_usd) if has_budget else None,  # type: ignore[arg-type]
+            cost_nano=to_nano(self._estimate_cost(call, estimated_tokens)) if has_budget else 0,
             period=period,
             period_start=start,
             period_seconds_left=left,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from llmgateway.core.admission import (
     ADMITTED,
     BUDGET_EXCEEDED,
-    MICRO,
+    NANO,
     TPM_EXCEEDED,
     TPM_WINDOW,
     QuotaAsk,
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 SpendLoader = Callable[[str, datetime], float]
 
 # KEYS: tpm current minute, tpm previous minute, budget period.
-# ARGV: tokens, tpm limit (-1 none), previous-minute weight, budget micro-USD (-1 none), cost micro-USD,
-#       seed micro-USD (-1 unknown), budget key ttl, tpm key ttl.
+# ARGV: tokens, tpm limit (-1 none), previous-minute weight, budget nano-USD (-1 none), cost nano-USD,
+#       seed nano-USD (-1 unknown), budget key ttl, tpm key ttl.
 # Returns {0} admitted, {1, used} tokens exceeded, {2, spent} budget exceeded, {3} budget needs a seed.
 RESERVE_LUA = """
 local tokens = tonumber(ARGV[1])
@@ -65,7 +65,7 @@ end
 return {0, used}
 """
 
-# KEYS: tpm minute, budget period. ARGV: token delta, cost delta (micro-USD). Expired counters stay gone.
+# KEYS: tpm minute, budget period. ARGV: token delta, cost delta (nano-USD). Expired counters stay gone.
 ADJUST_LUA = """
 if tonumber(ARGV[1]) ~= 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('INCRBY', KEYS[1], ARGV[1]) end
 if tonumber(ARGV[2]) ~= 0 and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('INCRBY', KEYS[2], ARGV[2]) end
@@ -101,18 +101,18 @@ class RedisQuotaStore:
         seed = -1
         for _ in range(2):
             args = [ask.tokens, -1 if ask.tpm_limit is None else ask.tpm_limit, ask.prev_weight,
-                    -1 if ask.budget_micro is None else ask.budget_micro, ask.cost_micro, seed,
+                    -1 if ask.budget_nano is None else ask.budget_nano, ask.cost_nano, seed,
                     int(ask.period_seconds_left) + 86_400, TPM_WINDOW * 3]
             code, used = self._redis.run(lambda r, a=args: self._reserve(keys=self._keys(ask), args=a, client=r))
             if code != 3:
                 return Verdict(OUTCOMES[int(code)], int(used), self)
-            seed = round(self._load_spent(ask.key_id, ask.period_start) * MICRO)
+            seed = round(self._load_spent(ask.key_id, ask.period_start) * NANO)
         raise RedisUnavailable("budget counter could not be seeded")  # pragma: no cover - Redis lost the key twice
 
-    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_micro: int) -> None:
+    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_nano: int) -> None:
         keys = [self._prefix + _tpm_key(ask, ask.window), self._prefix + _budget_key(ask)]
         try:
-            self._redis.run(lambda r: self._adjust(keys=keys, args=[tokens_delta, cost_delta_micro], client=r))
+            self._redis.run(lambda r: self._adjust(keys=keys, args=[tokens_delta, cost_delta_nano], client=r))
         except RedisUnavailable:
             log.warning("quota settlement lost: redis unavailable")
 
@@ -135,8 +135,8 @@ class MemoryQuotaStore:
     def reserve(self, ask: QuotaAsk) -> Verdict:
         budget_key = _budget_key(ask)
         seed: int | None = None
-        if ask.budget_micro is not None and self._get(budget_key, time.monotonic()) is None:
-            seed = round(self._load_spent(ask.key_id, ask.period_start) * MICRO)  # outside the lock
+        if ask.budget_nano is not None and self._get(budget_key, time.monotonic()) is None:
+            seed = round(self._load_spent(ask.key_id, ask.period_start) * NANO)  # outside the lock
         with self._lock:
             now = time.monotonic()
             self._prune(now)
@@ -147,14 +147,14 @@ class MemoryQuotaStore:
                 used = int(previous * ask.prev_weight) + current
                 if used + ask.tokens > ask.tpm_limit:
                     return Verdict(TPM_EXCEEDED, used, self)
-            if ask.budget_micro is not None:
+            if ask.budget_nano is not None:
                 spent = self._get(budget_key, now)
                 if spent is None:
                     spent = seed or 0
                     self._counters[budget_key] = (now + ask.period_seconds_left + 86_400, spent)
-                if spent >= ask.budget_micro or spent + ask.cost_micro > ask.budget_micro:
+                if spent >= ask.budget_nano or spent + ask.cost_nano > ask.budget_nano:
                     return Verdict(BUDGET_EXCEEDED, spent, self)
-                self._add(budget_key, ask.cost_micro, now)
+                self._add(budget_key, ask.cost_nano, now)
             if ask.tpm_limit is not None and ask.tokens:
                 key = _tpm_key(ask, ask.window)
                 if self._get(key, now) is None:
@@ -162,13 +162,13 @@ class MemoryQuotaStore:
                 self._add(key, ask.tokens, now)
             return Verdict(ADMITTED, used, self)
 
-    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_micro: int) -> None:
+    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_nano: int) -> None:
         with self._lock:
             now = time.monotonic()
             if tokens_delta:
                 self._add(_tpm_key(ask, ask.window), tokens_delta, now)
-            if cost_delta_micro:
-                self._add(_budget_key(ask), cost_delta_micro, now)
+            if cost_delta_nano:
+                self._add(_budget_key(ask), cost_delta_nano, now)
 
     def _add(self, key: str, delta: int, now: float) -> None:
         entry = self._counters.get(key)
@@ -196,8 +196,8 @@ class FallbackQuotaStore:
         except RedisUnavailable:
             return self._fallback.reserve(ask)
 
-    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_micro: int) -> None:
-        self._primary.adjust(ask, tokens_delta, cost_delta_micro)  # pragma: no cover - verdicts name their store
+    def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_nano: int) -> None:
+        self._primary.adjust(ask, tokens_delta, cost_delta_nano)  # pragma: no cover - verdicts name their store
 
 
 def ledger_spend_loader(sessions: sessionmaker[Session], *, blocking: bool) -> SpendLoader:
