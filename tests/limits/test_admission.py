@@ -98,7 +98,7 @@ def test_concurrent_calls_cannot_overshoot_the_budget(make_app, store_sections, 
         fake_openai.push("delay", seconds=1.0)
     answers = post_all(app, [CHAT] * 10)
 
-    assert sorted(a.status_code for a in answers).count(200) == 5  # 5 × $0.009 reserved ≤ $0.05 < 6 × $0.009
+    assert sorted(a.status_code for a in answers).count(200) == 5  # 5 x $0.009 reserved ≤ $0.05 < 6 x $0.009
     assert {a.json["error"]["code"] for a in answers if a.status_code == 429} == {"budget_exceeded"}
     assert sum(r["cost_usd"] for r in ledger_rows(app)) <= 0.05
 

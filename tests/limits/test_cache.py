@@ -217,7 +217,7 @@ def test_entries_in_redis_are_compressed_json_never_pickle(make_app, redis_url, 
     raw = redis.Redis.from_url(redis_url)
     [key] = raw.keys("LLMGateway:cache:*")
     blob = raw.get(key)
-    assert not blob.startswith(b"!") and b"\x80" != blob[:1]  # flask-caching's pickle marker / pickle protocol
+    assert not blob.startswith(b"!") and blob[:1] != b"\x80"  # flask-caching's pickle marker / pickle protocol
     entry = json.loads(zlib.decompress(blob))
     assert entry["content"] == fake_openai.reply_text
     assert 0 < raw.ttl(key) <= 3600
