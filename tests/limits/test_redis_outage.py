@@ -10,9 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import ADMIN_KEY, CHAT, base_config
-from tests.limits.servers import gunicorn_instance, redis_process
-
-pytestmark = pytest.mark.slow
+from tests.limits.servers import free_port, gunicorn_instance, redis_process
 
 KEY = "test-outage-key-0123456789abcdefghi"
 HEADERS = {"X-API-Key": KEY}
@@ -54,6 +52,7 @@ def recovered(url: str, redis_client) -> bool:
     return hit.headers.get("X-LLMGateway-Cache") == "HIT" and after > before
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["sigstop", "sigkill", "client_pause"])
 def test_redis_outage_under_load(tmp_path, pg_url, fake_openai, fault):
     with redis_process(tmp_path) as rds:
@@ -112,3 +111,17 @@ def test_redis_outage_under_load(tmp_path, pg_url, fake_openai, fault):
             print(f"\n{fault}: {len(results)} requests, {len(during)} during the outage, all 200; "
                   f"worst latency {worst * 1000:.0f} ms, p50 during {sorted(during)[len(during) // 2] * 1000:.0f} ms; "
                   f"recovered {recovery:.1f} s after the fault ended")
+
+
+def test_starts_and_serves_with_redis_down_from_the_beginning(make_app, fake_openai):
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    app = make_app(redis={"url": url}, rate_limits={"enabled": True, "default": "2/hour"})
+    client = app.test_client()
+    answers = [client.post("/api/v1/completion", json=DETERMINISTIC, headers={"X-API-Key": ADMIN_KEY})
+               for _ in range(3)]
+
+    # Cache misses, and this worker's in-memory limits still apply.
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers.get("X-LLMGateway-Cache") for a in answers[:2]] == ["MISS", "MISS"]
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200 and ready.json["status"] == "degraded"
