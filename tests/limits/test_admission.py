@@ -61,8 +61,8 @@ def test_reservations_settle_to_the_real_usage(make_app, redis_url, fake_openai)
     # 9 + 80 = 89 tokens reserved; once settled only the 7 used tokens count, so the next calls fit
     # (two unsettled reservations would already need 178).
     for _ in range(3):
-        assert app.test_client().post("/api/v1/completion", json={**CHAT, "max_tokens": 80},
-                                      headers=auth(TPM_KEY)).status_code == 200
+        answer = app.test_client().post("/api/v1/completion", json={**CHAT, "max_tokens": 80}, headers=auth(TPM_KEY))
+        assert answer.status_code == 200, answer.json
     raw = redis.Redis.from_url(redis_url)
     counters = [int(raw.get(k)) for k in raw.keys("LLMGateway:quota:tpm:*")]
     assert sum(counters) == 3 * 7
