@@ -14,6 +14,7 @@ from llmgateway.api.context import assign_request_ids
 from llmgateway.api.error_handlers import register_error_handlers
 from llmgateway.api.ledger_guard import refuse_when_ledger_full
 from llmgateway.api.parsing import OrjsonProvider
+from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request
 from llmgateway.config import Settings, load_settings
 from llmgateway.core.authenticator import Authenticator
@@ -28,6 +29,7 @@ from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging, request_logger
 from llmgateway.infra.schema import upgrade_schema
+from llmgateway.infra.shared_state import build_shared_state
 from llmgateway.providers.base import Provider, ProviderSettings
 from llmgateway.providers.registry import available_provider_classes
 from llmgateway.services import EXTENSION_KEY, Services
@@ -50,6 +52,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         prepare_database(svc)
     register_extensions(app)
     register_hooks(app)
+    register_rate_limits(app, svc)  # after the auth hook: limits are keyed by the authenticated key
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
@@ -119,7 +122,10 @@ def build_services(settings: Settings) -> Services:
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
     ledger = build_ledger(settings, engine)
-    gateway = Gateway(catalogue, Executor(providers), ledger, PriceList(settings.pricing))
+    prices = PriceList(settings.pricing)
+    shared = build_shared_state(settings, sessions, catalogue, prices)
+    gateway = Gateway(catalogue, Executor(providers), ledger, prices, admission=shared.admission,
+                      cache=shared.cache, cache_scope=settings.cache.scope)
     return Services(
         settings=settings,
         engine=engine,
@@ -129,6 +135,7 @@ def build_services(settings: Settings) -> Services:
         ledger=ledger,
         providers=providers,
         gateway=gateway,
+        extras=shared.extras(),
     )
 
 

@@ -8,6 +8,7 @@ from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from llmgateway.api.cache_control import with_cache_control
 from llmgateway.api.context import current_call
 from llmgateway.api.docs import error_responses
 from llmgateway.api.openai_compat.schemas import (
@@ -61,11 +62,12 @@ class ChatCompletions(MethodView):
         """Create a chat completion, plain or streamed (OpenAI's API)."""
         call = current_call()
         gateway = services().gateway
+        pipeline_input = with_cache_control(request.input)
         if not request.stream:
-            result = gateway.complete(call, request.input)
+            result = gateway.complete(call, pipeline_input)
             return json_response(completion_body(result, gateway_fields=False), headers=gateway_headers(call))
         call.endpoint = "openai_chat_stream"
-        stream = gateway.stream(call, request.input)
+        stream = gateway.stream(call, pipeline_input)
         g.stream_owned = True
         events = sse_stream(stream, call.request_id, include_usage=request.include_usage, gateway_fields=False)
         return sse_response(events, gateway_headers(call))
@@ -80,7 +82,7 @@ class Embeddings(MethodView):
     def post(self, request: EmbeddingsCall) -> Response:
         """Create embeddings (OpenAI's API; `encoding_format` float or base64)."""
         call = current_call()
-        result = services().gateway.embed(call, request.input)
+        result = services().gateway.embed(call, with_cache_control(request.input))
         body = embedding_body(result, gateway_fields=False, encoding=request.encoding_format)
         return json_response(body, headers=gateway_headers(call))
 
