@@ -16,12 +16,15 @@ from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.security import authenticate_request
 from llmgateway.config import Settings, load_settings
 from llmgateway.core.authenticator import Authenticator
-from llmgateway.core.executor import Executor
+from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.keys import KeyHasher
 from llmgateway.core.pipeline import Gateway
 from llmgateway.core.pricing import PriceList
+from llmgateway.core.resilient_executor import ResilientExecutor
+from llmgateway.core.retries import RetryBudget, RetryPolicy
 from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
+from llmgateway.infra.breakers import BreakerBoard
 from llmgateway.infra.db import make_engine, make_session_factory
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import SqlUsageWriter, UsageLedger
@@ -120,7 +123,9 @@ def build_services(settings: Settings) -> Services:
     ledger = UsageLedger(
         SqlUsageWriter(engine), batch_size=settings.ledger.batch_size, flush_interval=settings.ledger.flush_interval
     )
-    gateway = Gateway(catalogue, Executor(providers), ledger, PriceList(settings.pricing))
+    breakers = BreakerBoard(settings.circuit_breaker, settings.redis) if settings.circuit_breaker.enabled else None
+    gateway = Gateway(catalogue, build_executor(settings, providers, catalogue, breakers), ledger,
+                      PriceList(settings.pricing))
     return Services(
         settings=settings,
         engine=engine,
@@ -130,6 +135,21 @@ def build_services(settings: Settings) -> Services:
         ledger=ledger,
         providers=providers,
         gateway=gateway,
+        extras={"breakers": breakers} if breakers else {},
+    )
+
+
+def build_executor(
+    settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None
+) -> ResilientExecutor:
+    """Fallbacks, per-deployment breakers and budgeted retries under one request deadline (issue 4)."""
+    return ResilientExecutor(
+        providers,
+        retries=RetryPolicy(settings.retries),
+        budget=RetryBudget(settings.retries.budget_ratio),
+        request_deadline=settings.retries.request_deadline,
+        fallbacks=FallbackPolicy(settings.fallbacks, catalogue, settings.source),
+        breakers=breakers,
     )
 
 
@@ -139,7 +159,7 @@ def prepare_database(svc: Services) -> None:
     created = svc.keystore.bootstrap(svc.settings.api_keys, svc.settings.bootstrap_api_key)
     if created:
         # Printed once, on purpose: this is the only time the key exists in clear text.
-        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)  # noqa: T201
+        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)
         log.warning("created the first admin API key; it was printed once to stdout")
 
 

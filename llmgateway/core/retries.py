@@ -1,0 +1,120 @@
+"""When to try the same model again: failure classification, jittered backoff, the retry budget, the deadline."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass
+
+from llmgateway.config import RetryConfig
+from llmgateway.errors import GatewayError, GatewayTimeout, RateLimitExceeded, ServerError, ServiceUnavailable
+
+#: Below this many seconds left before the deadline, another attempt is not worth starting.
+MIN_ATTEMPT_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A failed attempt: the gateway error and the HTTP status the upstream answered (None: no answer)."""
+
+    error: GatewayError
+    status: int | None
+
+    @property
+    def upstream_fault(self) -> bool:
+        """The deployment misbehaved: 5xx/529, timeouts, resets, unreadable answers — what breakers count.
+
+        429s and other 4xx (including the upstream refusing the gateway's credentials) are not its fault.
+        """
+        if isinstance(self.error, GatewayTimeout):
+            return True
+        if isinstance(self.error, (ServerError, ServiceUnavailable)):
+            return self.status is None or not 400 <= self.status < 500
+        return False
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying on the same model: 429, 5xx/529, connection errors and timeouts."""
+        if isinstance(self.error, (RateLimitExceeded, GatewayTimeout)):
+            return True
+        return isinstance(self.error, ServerError) and (self.status is None or self.status >= 500)
+
+
+class Deadline:
+    """The one overall deadline of a request (monotonic clock)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+class RetryBudget:
+    """Finagle-style retry budget, per worker: each request deposits `ratio` of a retry, each retry withdraws one.
+
+    Deposits and withdrawals expire after `ttl` seconds, so retries stay within `ratio` of recent traffic plus a
+    small `reserve` that lets a quiet service still retry now and then.
+    """
+
+    def __init__(self, ratio: float, *, ttl: float = 10.0, reserve: int = 3, clock=time.monotonic) -> None:
+        self.ratio = ratio
+        self.ttl = ttl
+        self.reserve = reserve
+        self._clock = clock
+        self._slots = 10
+        self._width = ttl / self._slots
+        self._balance = [0.0] * self._slots
+        self._stamp = [-1] * self._slots
+        self._lock = threading.Lock()
+
+    def deposit(self) -> None:
+        """A request arrived."""
+        with self._lock:
+            self._add(self.ratio)
+
+    def try_withdraw(self) -> bool:
+        """Spend one retry if the budget allows it."""
+        with self._lock:
+            if self.reserve + self._sum() < 1.0:
+                return False
+            self._add(-1.0)
+            return True
+
+    def available(self) -> float:
+        with self._lock:
+            return self.reserve + self._sum()
+
+    def _add(self, amount: float) -> None:
+        tick = int(self._clock() / self._width)
+        slot = tick % self._slots
+        if self._stamp[slot] != tick:
+            self._stamp[slot], self._balance[slot] = tick, 0.0
+        self._balance[slot] += amount
+
+    def _sum(self) -> float:
+        oldest = int(self._clock() / self._width) - self._slots + 1
+        return sum(b for b, stamp in zip(self._balance, self._stamp, strict=True) if stamp >= oldest)
+
+
+class RetryPolicy:
+    """How many attempts on one model and how long to wait between them."""
+
+    def __init__(self, config: RetryConfig, rng: random.Random | None = None) -> None:
+        self.max_attempts = config.max_attempts
+        self.backoff_base = config.backoff_base
+        self.backoff_max = config.backoff_max
+        self.max_retry_after = config.max_retry_after
+        self._rng = rng or random.Random()
+
+    def delay(self, failure: Failure, attempt: int) -> float | None:
+        """Seconds to wait before attempt `attempt + 1`, or None when this failure must not be retried."""
+        if attempt >= self.max_attempts or not failure.transient:
+            return None
+        retry_after = failure.error.retry_after
+        if retry_after is not None:
+            # Honour the upstream's Retry-After; a longer wait is better spent on a fallback or by the client.
+            return retry_after if retry_after <= self.max_retry_after else None
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return ceiling * (0.5 + 0.5 * self._rng.random())  # "equal jitter": between half and all of it
