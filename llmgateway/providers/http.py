@@ -76,9 +76,12 @@ class UpstreamStream:
 
     def _use_idle_timeout(self) -> None:
         # requests' read timeout applies to each recv, so on the open socket it is exactly an idle timeout.
-        sock = getattr(getattr(self._response.raw, "connection", None), "sock", None)
+        sock = _socket_of(self._response.raw)
         if sock is not None and self._idle_timeout:
-            sock.settimeout(self._idle_timeout)
+            try:
+                sock.settimeout(self._idle_timeout)
+            except OSError:
+                pass
 
     def read_all(self) -> HttpReply:
         """Read the whole body (used for an error answer before the stream began)."""
@@ -96,6 +99,16 @@ class UpstreamStream:
             self._response.raw.close()
         finally:
             self._response.close()
+
+
+def _socket_of(raw: Any) -> Any:
+    """The socket a streamed urllib3 response reads from. When the upstream answered `Connection: close`,
+    http.client has already dropped the connection's `sock`, and only the response's file object holds it."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock
 
 
 def _translate_read_error(exc: BaseException) -> Exception:
