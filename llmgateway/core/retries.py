@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from llmgateway.config import RetryConfig
@@ -54,48 +55,51 @@ class Deadline:
 class RetryBudget:
     """Finagle-style retry budget, per worker: each request deposits `ratio` of a retry, each retry withdraws one.
 
-    Deposits and withdrawals expire after `ttl` seconds, so retries stay within `ratio` of recent traffic plus a
-    small `reserve` that lets a quiet service still retry now and then.
+    Both expire after `ttl` seconds, so retries stay within `ratio` of recent requests; a quiet service may still
+    spend a `reserve` of a few retries per window (the allowance is the larger of the two, never their sum).
     """
 
-    def __init__(self, ratio: float, *, ttl: float = 10.0, reserve: int = 3, clock=time.monotonic) -> None:
+    def __init__(self, ratio: float, *, ttl: float = 10.0, reserve: int = 3,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.ratio = ratio
-        self.ttl = ttl
         self.reserve = reserve
         self._clock = clock
         self._slots = 10
         self._width = ttl / self._slots
-        self._balance = [0.0] * self._slots
-        self._stamp = [-1] * self._slots
+        self._deposits = [0.0] * self._slots
+        self._withdrawals = [0] * self._slots
+        self._stamps = [-1] * self._slots
         self._lock = threading.Lock()
 
     def deposit(self) -> None:
         """A request arrived."""
         with self._lock:
-            self._add(self.ratio)
+            self._deposits[self._slot()] += self.ratio
 
     def try_withdraw(self) -> bool:
         """Spend one retry if the budget allows it."""
         with self._lock:
-            if self.reserve + self._sum() < 1.0:
+            if self._available() < 1.0:
                 return False
-            self._add(-1.0)
+            self._withdrawals[self._slot()] += 1
             return True
 
     def available(self) -> float:
         with self._lock:
-            return self.reserve + self._sum()
+            return self._available()
 
-    def _add(self, amount: float) -> None:
+    def _available(self) -> float:
+        oldest = int(self._clock() / self._width) - self._slots + 1
+        live = [i for i, stamp in enumerate(self._stamps) if stamp >= oldest]
+        deposits = sum(self._deposits[i] for i in live)
+        return max(float(self.reserve), deposits) - sum(self._withdrawals[i] for i in live)
+
+    def _slot(self) -> int:
         tick = int(self._clock() / self._width)
         slot = tick % self._slots
-        if self._stamp[slot] != tick:
-            self._stamp[slot], self._balance[slot] = tick, 0.0
-        self._balance[slot] += amount
-
-    def _sum(self) -> float:
-        oldest = int(self._clock() / self._width) - self._slots + 1
-        return sum(b for b, stamp in zip(self._balance, self._stamp, strict=True) if stamp >= oldest)
+        if self._stamps[slot] != tick:
+            self._stamps[slot], self._deposits[slot], self._withdrawals[slot] = tick, 0.0, 0
+        return slot
 
 
 class RetryPolicy:

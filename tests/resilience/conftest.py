@@ -38,6 +38,7 @@ def free_port() -> int:
 def gunicorn_gateway(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start the gateway under real gunicorn with gevent workers; returns its base URL. Always stopped."""
     procs: list[subprocess.Popen[bytes]] = []
+    logs: list[Any] = []
 
     def start(db_url: str, openai_url: str, workers: int = 1, **sections: Any) -> str:
         config = base_config(db_url, openai_url, **sections)
@@ -46,7 +47,8 @@ def gunicorn_gateway(tmp_path: Path) -> Iterator[Callable[..., str]]:
         port = free_port()
         env = {**os.environ, "LLMGATEWAY_CONFIG": str(path), "PORT": str(port), "HOST": "127.0.0.1",
                "WEB_CONCURRENCY": str(workers), "GRACEFUL_TIMEOUT": "5"}
-        log = open(tmp_path / f"gunicorn-{len(procs)}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(tmp_path / f"gunicorn-{len(procs)}.log", "wb")  # noqa: SIM115 - closed after the process
+        logs.append(log)
         proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
@@ -70,3 +72,5 @@ def gunicorn_gateway(tmp_path: Path) -> Iterator[Callable[..., str]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    for log in logs:
+        log.close()
