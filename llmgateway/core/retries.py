@@ -66,7 +66,7 @@ class RetryBudget:
         self._clock = clock
         self._slots = 10
         self._width = ttl / self._slots
-        self._deposits = [0.0] * self._slots
+        self._requests = [0] * self._slots
         self._withdrawals = [0] * self._slots
         self._stamps = [-1] * self._slots
         self._lock = threading.Lock()
@@ -74,7 +74,7 @@ class RetryBudget:
     def deposit(self) -> None:
         """A request arrived."""
         with self._lock:
-            self._deposits[self._slot()] += self.ratio
+            self._requests[self._slot()] += 1
 
     def try_withdraw(self) -> bool:
         """Spend one retry if the budget allows it."""
@@ -91,14 +91,14 @@ class RetryBudget:
     def _available(self) -> float:
         oldest = int(self._clock() / self._width) - self._slots + 1
         live = [i for i, stamp in enumerate(self._stamps) if stamp >= oldest]
-        deposits = sum(self._deposits[i] for i in live)
+        deposits = self.ratio * sum(self._requests[i] for i in live) + 1e-9  # counts, so no float drift
         return max(float(self.reserve), deposits) - sum(self._withdrawals[i] for i in live)
 
     def _slot(self) -> int:
         tick = int(self._clock() / self._width)
         slot = tick % self._slots
         if self._stamps[slot] != tick:
-            self._stamps[slot], self._deposits[slot], self._withdrawals[slot] = tick, 0.0, 0
+            self._stamps[slot], self._requests[slot], self._withdrawals[slot] = tick, 0, 0
         return slot
 
 
