@@ -133,5 +133,5 @@ def test_context_length_falls_back_only_when_listed(make_app, fake_openai):
 def test_a_rule_naming_an_unknown_model_stops_start_up(make_app):
     from llmgateway.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="fallbacks.rules.0.fallback_models"):
+    with pytest.raises(ConfigError, match=r"fallbacks\.rules\.0\.fallback_models"):
         make_app(fallbacks=rule("nosuchvendor-model"))

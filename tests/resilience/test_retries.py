@@ -13,6 +13,7 @@ from tests.conftest import CHAT, COMPLETION_KEY, auth, ledger_rows
 from tests.resilience.conftest import FAST_RETRIES, openai_section
 
 ERROR_BODY = {"error": {"message": "upstream trouble", "type": "server_error", "param": None, "code": None}}
+RATE_BODY = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}
 
 
 @pytest.fixture
@@ -57,7 +58,7 @@ def test_a_transient_5xx_is_hidden_by_a_retry(client, app, fake_openai):
 
 def test_429_waits_for_retry_after_then_succeeds(client, app, fake_openai):
     fake_openai.push("status", status=429, headers={"Retry-After": "1"},
-                     body={"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}})
+                     body=RATE_BODY)
 
     response, elapsed = post(client)
 
@@ -68,7 +69,7 @@ def test_429_waits_for_retry_after_then_succeeds(client, app, fake_openai):
 
 def test_429_with_a_long_retry_after_is_returned_at_once(client, app, fake_openai):
     fake_openai.push("status", status=429, headers={"Retry-After": "30"},
-                     body={"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}})
+                     body=RATE_BODY)
 
     response, elapsed = post(client)
 
