@@ -37,6 +37,10 @@ class Services:
         self.ledger.close(ledger_timeout)
         for provider in self.providers.values():
             provider.close()
+        for extra in self.extras.values():
+            closer = getattr(extra, "close", None)
+            if callable(closer):
+                closer()
         self.engine.dispose()
 
 
