@@ -20,7 +20,7 @@ from tests.fakes.openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Retries that keep the tests quick: tiny backoff, the default three attempts.
-FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
+FAST_RETRIES = {"max_attempts": 3, "backoff_base": 0.01, "backoff_max": 0.05}
 
 
 def openai_section(fake: FakeOpenAI, **settings: Any) -> dict[str, Any]:
