@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.checks import response_schema_conformance
 
 from llmgateway import create_app
 from tests.conftest import ADMIN_KEY, base_config
@@ -36,7 +36,11 @@ def test_no_server_errors_and_documented_answers(case):
         if "{" + name + "}" in case.path and not (case.path_parameters or {}).get(name):
             case.path_parameters = {**(case.path_parameters or {}), name: defaults[name]}
     response = case.call(headers={"X-API-Key": ADMIN_KEY})
-    case.validate_response(response, checks=(not_a_server_error,))
+    # A 500 is a bug. Other 5xx are answers the contract defines for valid input (e.g. 503 for a model that
+    # routes to a provider this gateway has no key for) and must carry their own code.
+    assert response.status_code != 500, response.text
+    if response.status_code > 500:
+        assert response.json()["error"]["code"] in ("server_error", "service_unavailable", "timeout")
     if response.status_code < 500 and response.headers.get("Content-Type", "").startswith("application/json"):
         case.validate_response(response, checks=(response_schema_conformance,))
     if response.status_code >= 400:
