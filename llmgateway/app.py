@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 
 from llmgateway.api.context import assign_request_ids
 from llmgateway.api.error_handlers import register_error_handlers
+from llmgateway.api.observability import Finisher, begin_request, request_finisher, request_route
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.security import authenticate_request
 from llmgateway.config import Settings, load_settings
@@ -26,7 +27,9 @@ from llmgateway.infra.db import make_engine, make_session_factory
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import SqlUsageWriter, UsageLedger
 from llmgateway.infra.logging import configure_logging, request_logger
+from llmgateway.infra.metrics import GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
+from llmgateway.infra.tracing import build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
 from llmgateway.providers.registry import available_provider_classes
 from llmgateway.services import EXTENSION_KEY, Services
@@ -121,6 +124,10 @@ def build_services(settings: Settings) -> Services:
         SqlUsageWriter(engine), batch_size=settings.ledger.batch_size, flush_interval=settings.ledger.flush_interval
     )
     gateway = Gateway(catalogue, Executor(providers), ledger, PriceList(settings.pricing))
+    metrics = GatewayMetrics(
+        multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
+    )
+    metrics.watch_backlog(ledger)
     return Services(
         settings=settings,
         engine=engine,
@@ -130,6 +137,8 @@ def build_services(settings: Settings) -> Services:
         ledger=ledger,
         providers=providers,
         gateway=gateway,
+        metrics=metrics,
+        tracing=build_tracing(settings.otel),
     )
 
 
@@ -150,6 +159,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     app.before_request(assign_request_ids)
+    app.before_request(begin_request)
     app.before_request(authenticate_request)
     app.after_request(finish_request)
 
@@ -166,14 +176,17 @@ def finish_request(response: Response) -> Response:
         "client_request_id": g.get("client_request_id"),
         "method": request.method,
         "path": request.path,
+        "route": request_route(),
         "status": response.status_code,
+        "error_code": g.get("error_code"),
         "key_id": getattr(g.get("principal"), "key_id", None),
     }
-    response.call_on_close(lambda: log_request(line, call))
+    finished = request_finisher(response)
+    response.call_on_close(lambda: log_request(line, call, finished))
     return response
 
 
-def log_request(line: dict[str, Any], call: Any) -> None:
+def log_request(line: dict[str, Any], call: Any, finished: Finisher | None = None) -> None:
     if call is not None:
         usage = call.usage
         line.update(
@@ -190,6 +203,8 @@ def log_request(line: dict[str, Any], call: Any) -> None:
             fallback_from=call.fallback_from,
         )
     request_logger().info("request", **line)
+    if finished is not None:
+        finished(line, call)
 
 
 def app_services() -> Services:
@@ -204,9 +219,10 @@ def register_blueprints(app: Flask) -> None:
     from llmgateway.api.completion.views import blp as completion
     from llmgateway.api.embedding.views import blp as embedding
     from llmgateway.api.health.views import blp as health
+    from llmgateway.api.metrics.views import blp as metrics
     from llmgateway.api.models.views import blp as models
 
-    for blueprint in (completion, embedding, models, admin, auth, health):
+    for blueprint in (completion, embedding, models, admin, auth, health, metrics):
         api.register_blueprint(blueprint)
 
 
