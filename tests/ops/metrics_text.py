@@ -7,7 +7,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
     """Every sample in the exposition as (name, labels, value)."""
-    return [(s.name, dict(s.labels), s.value) for family in text_string_to_metric_families(text) for s in family.samples]
+    families = text_string_to_metric_families(text)
+    return [(s.name, dict(s.labels), s.value) for family in families for s in family.samples]
 
 
 def value(text: str, name: str, **labels: str) -> float:

@@ -139,7 +139,8 @@ def test_spans_are_exported_over_otlp_to_the_configured_endpoint(make_app, fake_
         for body in collector.bodies:
             export = ExportTraceServiceRequest.FromString(body)
             for resource_spans in export.resource_spans:
-                services |= {a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"}
+                attributes = resource_spans.resource.attributes
+                services |= {a.value.string_value for a in attributes if a.key == "service.name"}
                 names |= {s.name for scope in resource_spans.scope_spans for s in scope.spans}
         assert names == {"POST /api/v1/completion", "chat gpt-4o-mini"}
         assert services == {"edge-gateway"}

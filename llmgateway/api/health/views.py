@@ -20,13 +20,29 @@ blp = Blueprint("health", __name__, url_prefix="/health", description="Health")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "healthy"})
+    status = fields.String(required=True, metadata={"example": "healthy", "enum": ["healthy"]})
+
+
+class ChecksSchema(Schema):
+    database = fields.String(required=True, metadata={"enum": ["ok", "down"]})
+    redis = fields.String(
+        required=True,
+        metadata={"enum": ["ok", "down", "not_configured"], "description": "down only degrades: the service serves"},
+    )
+    providers = fields.List(fields.String(), required=True, metadata={"description": "Configured providers"})
 
 
 class ReadinessSchema(Schema):
-    status = fields.String(metadata={"description": "healthy, degraded (still serving) or unhealthy"})
-    checks = fields.Dict()
-    ledger_backlog = fields.Integer()
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum": ["healthy", "degraded", "unhealthy"],
+            "description": "healthy; degraded (Redis down, still serving: 200); unhealthy (database down or no "
+            "provider configured: 503)",
+        },
+    )
+    checks = fields.Nested(ChecksSchema, required=True)
+    ledger_backlog = fields.Integer(metadata={"description": "Usage records this worker has not written yet"})
 
 
 def check_database(svc: Services) -> str:
@@ -61,7 +77,7 @@ class Liveness(MethodView):
     @public
     @blp.response(200, HealthSchema)
     def get(self) -> Response:
-        """Liveness: the process is up."""
+        """Liveness: the process is up (touches no dependency, so a slow database never restarts it)."""
         return json_response({"status": "healthy"})
 
 
