@@ -23,7 +23,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "2000"))
 # `timeout` only detects a blocked gevent hub; it does not limit how long a stream may last.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
-# Longer than the longest stream we expect to finish on shutdown (stream idle timeout is 60 s) plus a ledger flush.
+# On SIGTERM open streams may run for graceful_timeout minus a margin (20 %, 2..10 s); then they end with an error
+# event and are recorded, and the margin is left for the worker to drain its ledger spool before the master's
+# SIGKILL. 90 s lets any stream that is inside its 60 s idle timeout produce more output before it is cut. Rows that
+# miss the drain stay in the spool and the next worker recovers them.
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "90"))
 keepalive = int(os.environ.get("KEEPALIVE", "75"))
 preload_app = False
@@ -52,7 +55,7 @@ def clean_metrics_dir():
             os.remove(os.path.join(path, name))
 
 
-def on_starting(server):  # noqa: ANN001, ANN201
+def on_starting(server):
     """In the master, once: a clean metrics directory, then the schema and the first keys, so workers don't race."""
     clean_metrics_dir()
     from llmgateway.app import SCHEMA_READY_ENV, build_services, prepare_database
@@ -68,22 +71,28 @@ def on_starting(server):  # noqa: ANN001, ANN201
     os.environ[SCHEMA_READY_ENV] = "1"
 
 
-def worker_exit(server, worker):  # noqa: ANN001, ANN201
-    """Drain this worker's usage ledger before it exits."""
-    app = getattr(worker, "wsgi", None)
-    services = getattr(app, "extensions", {}).get("llmgateway") if app is not None else None
-    if services is not None:
-        services.close()
+def post_worker_init(worker):
+    """Start the ledger drainer (it recovers spool segments of dead workers) and the shutdown watcher."""
+    from llmgateway.infra.worker_hooks import on_worker_start
+
+    on_worker_start(worker, graceful_timeout)
 
 
-def child_exit(server, worker):  # noqa: ANN001, ANN201
+def worker_exit(server, worker):
+    """Drain this worker's usage ledger spool before it exits (what is left is recovered by the next worker)."""
+    from llmgateway.infra.worker_hooks import on_worker_exit
+
+    on_worker_exit(worker, graceful_timeout)
+
+
+def child_exit(server, worker):
     """A worker is gone: drop its live gauges (in-flight counts) from the aggregate; its counters stay."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server):  # noqa: ANN001, ANN201
+def on_exit(server):
     """Remove the metrics directory this master created."""
     for path in _created_metrics_dir:
         shutil.rmtree(path, ignore_errors=True)

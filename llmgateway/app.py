@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 
 from llmgateway.api.context import assign_request_ids
 from llmgateway.api.error_handlers import register_error_handlers
+from llmgateway.api.ledger_guard import refuse_when_ledger_full
 from llmgateway.api.observability import Finisher, begin_request, request_finisher, request_route
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.security import authenticate_request
@@ -25,7 +26,7 @@ from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
 from llmgateway.infra.db import make_engine, make_session_factory
 from llmgateway.infra.keystore import KeyStore
-from llmgateway.infra.ledger import SqlUsageWriter, UsageLedger
+from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging, request_logger
 from llmgateway.infra.metrics import GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
@@ -120,9 +121,7 @@ def build_services(settings: Settings) -> Services:
     classes = available_provider_classes()
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
-    ledger = UsageLedger(
-        SqlUsageWriter(engine), batch_size=settings.ledger.batch_size, flush_interval=settings.ledger.flush_interval
-    )
+    ledger = build_ledger(settings, engine)
     gateway = Gateway(catalogue, Executor(providers), ledger, PriceList(settings.pricing))
     metrics = GatewayMetrics(
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
@@ -148,7 +147,7 @@ def prepare_database(svc: Services) -> None:
     created = svc.keystore.bootstrap(svc.settings.api_keys, svc.settings.bootstrap_api_key)
     if created:
         # Printed once, on purpose: this is the only time the key exists in clear text.
-        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)  # noqa: T201
+        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)
         log.warning("created the first admin API key; it was printed once to stdout")
 
 
@@ -161,6 +160,7 @@ def register_hooks(app: Flask) -> None:
     app.before_request(assign_request_ids)
     app.before_request(begin_request)
     app.before_request(authenticate_request)
+    app.before_request(refuse_when_ledger_full)
     app.after_request(finish_request)
 
 
@@ -170,6 +170,8 @@ def finish_request(response: Response) -> Response:
     response.headers["X-LLMGateway-Request-ID"] = g.get("request_id", "")
     call = g.get("usage_call")
     if call is not None and not g.get("stream_owned"):
+        if call.model is None:  # rejected before routing: keep the requested model on the record if sane
+            call.model = requested_model()
         call.finish(app_services().gateway.ledger, response.status_code, g.get("error_code"))
     line = {
         "request_id": g.get("request_id"),
@@ -184,6 +186,13 @@ def finish_request(response: Response) -> Response:
     finished = request_finisher(response)
     response.call_on_close(lambda: log_request(line, call, finished))
     return response
+
+
+def requested_model() -> str | None:
+    """The `model` of an already-parsed JSON body, for records of requests rejected by validation."""
+    parsed = request.environ.get("llmgateway.json")
+    model = parsed[0].get("model") if parsed and isinstance(parsed[0], dict) else None
+    return model[:256] if isinstance(model, str) else None
 
 
 def log_request(line: dict[str, Any], call: Any, finished: Finisher | None = None) -> None:

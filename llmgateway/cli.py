@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from llmgateway.config import PERMISSIONS
+from llmgateway.config import MAX_TPM, PERMISSIONS
 from llmgateway.core.report_format import FIGURES, key_dict, report_csv
 from llmgateway.infra.reports import GROUP_BY, usage_report
 from llmgateway.infra.schema import upgrade_schema
@@ -51,7 +51,7 @@ def _rate_limit(_ctx: Any, _param: Any, value: str | None) -> str | None:
 @click.option("--owner", required=True, help="Who the key belongs to (a team, a service).")
 @click.option("--permissions", required=True, callback=_permissions, help="Comma-separated: completion,embedding,admin")
 @click.option("--rate-limit", callback=_rate_limit, help="Requests per window, e.g. 120/minute.")
-@click.option("--tpm-limit", type=click.IntRange(min=1), help="Tokens per minute.")
+@click.option("--tpm-limit", type=click.IntRange(min=1, max=MAX_TPM), help="Tokens per minute.")
 @click.option("--budget-usd", type=click.FloatRange(min=0), help="Spend budget in USD per period.")
 @click.option("--budget-period", type=click.Choice(["day", "month"]))
 @click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="UTC expiry.")

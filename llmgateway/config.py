@@ -19,6 +19,7 @@ PERMISSIONS = ("completion", "embedding", "admin")
 FALLBACK_CODES = ("rate_limit_exceeded", "server_error", "timeout", "service_unavailable", "context_length_exceeded")
 DEFAULT_FALLBACK_CODES = FALLBACK_CODES[:4]
 DEFAULT_DATABASE_URL = "sqlite:///llmgateway.db"
+MAX_TPM = 2**31 - 1  # stored in a 32-bit integer column
 
 #: Environment variable -> dotted config path it overrides (the seed's names are kept).
 ENV_OVERRIDES: dict[str, str] = {
@@ -164,6 +165,7 @@ class LimitsConfig:
 @dataclass(frozen=True)
 class LedgerConfig:
     spool_dir: str | None = None
+    spool_max_mb: int = 1024
     batch_size: int = 500
     flush_interval: float = 0.5
 
@@ -271,7 +273,7 @@ class ApiKeySchema(_Strict):
     owner = fields.String(required=True, validate=validate.Length(min=1, max=200))
     permissions = fields.List(fields.String(validate=validate.OneOf(PERMISSIONS)), required=True)
     rate_limit = fields.String(allow_none=True, validate=validate_rate_limit)
-    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_TPM))
     budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0))
     budget_period = fields.String(allow_none=True, validate=validate.OneOf(("day", "month")))
     expires_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
@@ -379,14 +381,18 @@ RateLimitSchema = _section(
 )
 RedisSchema = _section(
     RedisConfig,
-    url=fields.String(allow_none=True, validate=validate.Regexp(r"^(redis|rediss|unix)://", error="not a redis:// URL")),
+    url=fields.String(
+        allow_none=True, validate=validate.Regexp(r"^(redis|rediss|unix)://", error="not a redis:// URL")
+    ),
     instance_name=fields.String(),
     socket_timeout=fields.Float(validate=_positive),
     max_connections=fields.Integer(validate=validate.Range(min=1)),
 )
 DatabaseSchema = _section(
     DatabaseConfig,
-    url=fields.String(validate=validate.Regexp(r"^(sqlite|postgresql|postgres)", error="must be a sqlite:// or postgresql URL")),
+    url=fields.String(
+        validate=validate.Regexp(r"^(sqlite|postgresql|postgres)", error="must be a sqlite:// or postgresql URL")
+    ),
     auto_upgrade=fields.Boolean(),
     pool_size=fields.Integer(validate=validate.Range(min=1)),
     max_overflow=fields.Integer(validate=validate.Range(min=0)),
@@ -412,6 +418,7 @@ LimitsSchema = _section(
 LedgerSchema = _section(
     LedgerConfig,
     spool_dir=fields.String(allow_none=True),
+    spool_max_mb=fields.Integer(validate=validate.Range(min=1)),
     batch_size=fields.Integer(validate=validate.Range(min=1)),
     flush_interval=fields.Float(validate=_positive),
 )
@@ -457,7 +464,9 @@ class SettingsSchema(_Strict):
     metrics = fields.Nested(MetricsSchema)
     otel = fields.Nested(OtelSchema)
     pricing = fields.Dict(keys=fields.String(), values=fields.Nested(PricingSchema))
-    secret_key = fields.String(allow_none=True, validate=validate.Length(min=32, error="must be at least 32 characters"))
+    secret_key = fields.String(
+        allow_none=True, validate=validate.Length(min=32, error="must be at least 32 characters")
+    )
     bootstrap_api_key = fields.String(allow_none=True, validate=validate.Length(min=16))
 
     @validates_schema
@@ -486,7 +495,8 @@ def _read_file(path: str) -> dict[str, Any]:
     try:
         raw = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(path, "(file)", f"is not valid {'JSON' if path.endswith('.json') else 'YAML'}: {exc}") from exc
+        kind = "JSON" if path.endswith(".json") else "YAML"
+        raise ConfigError(path, "(file)", f"is not valid {kind}: {exc}") from exc
     if raw is None:
         return {}
     if not isinstance(raw, dict):

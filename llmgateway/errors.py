@@ -43,7 +43,7 @@ class GatewayError(Exception):
         """Headers that belong with this error (Retry-After and any extras)."""
         headers = dict(self.headers)
         if self.retry_after is not None:
-            headers.setdefault("Retry-After", str(max(1, int(round(self.retry_after)))))
+            headers.setdefault("Retry-After", str(max(1, round(self.retry_after))))
         return headers
 
 

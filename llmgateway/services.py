@@ -37,8 +37,8 @@ class Services:
     tracing: NullTracing | OtelTracing = field(default_factory=NullTracing)
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def close(self) -> None:
-        self.ledger.close()
+    def close(self, ledger_timeout: float = 10.0) -> None:
+        self.ledger.close(ledger_timeout)
         self.metrics.close()
         self.tracing.shutdown()
         for provider in self.providers.values():

@@ -84,7 +84,7 @@ def pg_url() -> Iterator[str]:
         import psycopg
 
         admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - any connection failure means the service is missing
+    except Exception as exc:
         service_missing("PostgreSQL", exc)
     name = f"llmgw_test_{uuid.uuid4().hex[:12]}"
     admin.execute(f'CREATE DATABASE "{name}"')
@@ -114,12 +114,13 @@ AppFactory = Callable[..., Flask]
 
 
 @pytest.fixture
-def make_app(sqlite_url: str, fake_openai: FakeOpenAI) -> Iterator[AppFactory]:
+def make_app(sqlite_url: str, fake_openai: FakeOpenAI, tmp_path: Path) -> Iterator[AppFactory]:
     """Build apps on SQLite with the fake OpenAI; keyword sections override the base config."""
     apps: list[Flask] = []
 
     def factory(db_url: str | None = None, **sections: Any) -> Flask:
-        app = create_app(base_config(db_url or sqlite_url, fake_openai.url, **sections))
+        ledger = {"spool_dir": str(tmp_path / "spool"), **sections.pop("ledger", {})}  # one spool per test
+        app = create_app(base_config(db_url or sqlite_url, fake_openai.url, ledger=ledger, **sections))
         app.config["TESTING"] = True
         apps.append(app)
         return app
@@ -157,3 +158,28 @@ def ledger_rows(app: Flask) -> list[dict[str, Any]]:
 
 
 CHAT = {"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
+
+
+@pytest.fixture(scope="session")
+def other_fakes() -> Iterator[dict[str, Any]]:
+    """Fake Anthropic, Cohere and HuggingFace-router upstreams for gateway-level tests."""
+    from tests.fakes.anthropic import FakeAnthropic
+    from tests.fakes.cohere import FakeCohere
+    from tests.fakes.huggingface import FakeHuggingFace
+
+    fakes = {"anthropic": FakeAnthropic(), "cohere": FakeCohere(), "huggingface": FakeHuggingFace("router")}
+    for fake in fakes.values():
+        fake.start()
+    yield fakes
+    for fake in fakes.values():
+        fake.stop()
+
+
+def all_providers_config(fake_openai: FakeOpenAI, fakes: dict[str, Any]) -> dict[str, Any]:
+    """The providers section with all four fake upstreams."""
+    return {
+        "openai": {"api_key": FakeOpenAI.api_key, "base_url": fake_openai.url + "/v1"},
+        "anthropic": {"api_key": fakes["anthropic"].api_key, "base_url": fakes["anthropic"].url},
+        "cohere": {"api_key": fakes["cohere"].api_key, "base_url": fakes["cohere"].url},
+        "huggingface": {"api_key": fakes["huggingface"].router_key, "base_url": fakes["huggingface"].url},
+    }

@@ -9,6 +9,7 @@ from typing import Any
 
 from llmgateway.core.admission import Admission, OpenAdmission, Reservation
 from llmgateway.core.executor import Executor
+from llmgateway.core.open_streams import OpenStreams
 from llmgateway.core.pricing import PriceList
 from llmgateway.core.response_cache import NoCache, ResponseCache
 from llmgateway.core.routing import ModelCatalogue, Route
@@ -175,6 +176,7 @@ class Gateway:
         self.prices = prices
         self.admission = admission or OpenAdmission()
         self.cache = cache or NoCache()
+        self.open_streams = OpenStreams()  # ended with an error event when a worker shuts down
 
     # -- completions ---------------------------------------------------------------------------
     def complete(self, call: UsageCall, request: CompletionInput) -> CompletionResult:
@@ -207,6 +209,7 @@ class Gateway:
             call, self._routes(route), lambda r, p: p.stream_chat(self._chat_request(call, request, r))
         )
         self._answered_by(call, route, answered)
+        upstream = self.open_streams.track(upstream)
         start = StreamStart(
             id=f"chatcmpl-{call.request_id.replace('-', '')}",
             created=int(time.time()),
@@ -246,7 +249,8 @@ class Gateway:
     # -- shared steps -------------------------------------------------------------------------
     def settle(self, call: UsageCall, route: Route, usage: Usage, reservation: Reservation) -> None:
         """Price the call, put its usage on the record and settle its reservation."""
-        pricing = self.prices.price_for(call.model or route.model_id, route.provider, route.provider_model, route.pricing)
+        requested = call.model or route.model_id
+        pricing = self.prices.price_for(requested, route.provider, route.provider_model, route.pricing)
         call.usage = usage
         call.cost_usd = PriceList.cost(pricing, usage)
         reservation.settle(usage.total_tokens, call.cost_usd)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmgateway.config import ModelMapping
 from llmgateway.errors import ModelNotFound, ProviderNotFound
 from llmgateway.providers.base import Provider
-from llmgateway.providers.types import ModelInfo, Pricing
+from llmgateway.providers.types import Pricing
 
 MAX_MODEL_ID_LENGTH = 256
 
@@ -24,7 +24,7 @@ class Route:
     display_name: str | None = None
     context_window: int | None = None
     capabilities: tuple[str, ...] | None = None
-    pricing: Pricing = Pricing()
+    pricing: Pricing = field(default_factory=Pricing)
     default_max_tokens: int | None = None
 
     def as_entry(self) -> dict[str, Any]:
@@ -55,11 +55,6 @@ class ModelCatalogue:
     ) -> None:
         self._classes = {name.lower(): cls for name, cls in provider_classes.items()}
         self._enabled = [name for name in self._classes if name in set(enabled)]
-        self._known: dict[tuple[str, str], ModelInfo] = {
-            (name, info.provider_model_id.lower()): info
-            for name, cls in self._classes.items()
-            for info in cls.known_models
-        }
         self._mappings: dict[str, Route] = {}
         for mapping in mappings:
             if mapping.provider not in self._classes:
@@ -111,7 +106,7 @@ class ModelCatalogue:
         return sorted(self._classes, key=lambda name: not self._classes[name].inferred_prefixes)
 
     def _known_route(self, model_id: str, provider: str, provider_model: str) -> Route:
-        info = self._known.get((provider, provider_model.lower()))
+        info = self._classes[provider].model_info(provider_model)
         if info is None:
             return Route(model_id, provider, provider_model)
         return Route(

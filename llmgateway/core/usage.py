@@ -90,6 +90,6 @@ class UsageCall:
             "streamed": self.streamed,
             "fallback_from": self.fallback_from,
             "attempts": self.attempts or None,
-            "request_metadata": self.metadata,
+            "metadata": self.metadata,  # column names: rows go to a Core insert
             "error_detail": None,
         }

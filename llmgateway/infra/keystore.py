@@ -56,6 +56,9 @@ class KeyStore:
         return off_hub(query)
 
     def get(self, key_id: str) -> Principal | None:
+        if "\x00" in key_id:  # PostgreSQL rejects NUL in text: no key can have such an id
+            return None
+
         def query() -> Principal | None:
             with self._sessions() as session:
                 row = session.get(ApiKey, key_id)
@@ -110,6 +113,8 @@ class KeyStore:
 
     def revoke(self, key_id: str) -> bool:
         """Mark a key revoked; False when no such live key exists."""
+        if "\x00" in key_id:  # PostgreSQL rejects NUL in text: no key can have such an id
+            return False
 
         def write() -> bool:
             with self._sessions.begin() as session:

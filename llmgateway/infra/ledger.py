@@ -1,10 +1,9 @@
-"""The usage ledger writer: the request path hands rows over without waiting; a background writer inserts
-them in batches, idempotently by request id."""
+"""The usage ledger: rows are made durable in a local spool on the request path; a background drainer inserts
+them in batches, idempotently by request id, and deletes spooled rows only after the commit."""
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Sequence
@@ -15,8 +14,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from llmgateway.config import Settings
 from llmgateway.infra.db import off_hub
 from llmgateway.infra.models import UsageRecord
+from llmgateway.infra.spool import Segment, UsageSpool, decode_row, default_spool_dir, encode_row
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class SqlUsageWriter:
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        statement = self._insert(UsageRecord).on_conflict_do_nothing(index_elements=["request_id"])
+        statement = self._insert(UsageRecord.__table__).on_conflict_do_nothing(index_elements=["request_id"])
 
         def run() -> None:
             with self._engine.begin() as connection:
@@ -45,52 +46,56 @@ class SqlUsageWriter:
 
 
 class UsageLedger:
-    """Non-blocking hand-off of usage rows to one background writer per process."""
+    """Durable, non-blocking hand-off of usage rows: the spool on the request path, one drainer per process.
+
+    `record` returns once the row is fsync'd in the spool (never waiting on the database); the drainer seals
+    the active segment every `flush_interval`, inserts its rows idempotently and deletes it after the commit.
+    It also claims segments left by dead processes (their flock is free) every `scan_interval`.
+    """
 
     def __init__(
-        self, writer: SqlUsageWriter, *, batch_size: int = 500, flush_interval: float = 0.5, max_queue: int = 100_000
+        self,
+        writer: SqlUsageWriter,
+        spool: UsageSpool,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        scan_interval: float = 5.0,
     ) -> None:
         self._writer = writer
+        self.spool = spool
         self._batch_size = batch_size
         self._flush_interval = flush_interval
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
+        self._scan_interval = scan_interval
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
+        self._drain_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._pending: list[dict[str, Any]] = []
+        self._wake = threading.Event()
+        self._next_scan = 0.0
+        self._last_seal = time.monotonic()
+        self._outage_since: float | None = None
+        self._last_warning = 0.0
         self.written = 0
         self.failures = 0
 
     @property
     def backlog(self) -> int:
-        return self._queue.qsize() + len(self._pending)
+        """Rows recorded and not yet committed to the database (spool and memory)."""
+        return self.spool.backlog
+
+    @property
+    def full(self) -> bool:
+        """The spool reached its cap: new usage requests are refused until it drains."""
+        return self.spool.full
 
     def record(self, row: dict[str, Any]) -> None:
-        """Hand a row over; never blocks the request (a full queue is written through instead)."""
-        self._ensure_started()
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:
-            log.warning("ledger queue full; writing through")
-            self._write_with_retry([row], deadline=time.monotonic() + 5)
+        """Make the row durable in the spool (group-committed fsync, off the hub); never waits on the database."""
+        self.start()
+        self.spool.append(encode_row(row))
 
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Write everything queued so far; True when the backlog is empty."""
-        deadline = time.monotonic() + timeout
-        while self.backlog and time.monotonic() < deadline:
-            if self._thread is None or not self._thread.is_alive():
-                self._drain_once(deadline)
-            else:
-                time.sleep(0.01)
-        return self.backlog == 0
-
-    def close(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1)
-
-    def _ensure_started(self) -> None:
+    def start(self) -> None:
+        """Start the drainer (idempotent); in a gunicorn worker this runs at worker start to recover orphans."""
         if self._thread is not None and self._thread.is_alive():
             return
         with self._start_lock:
@@ -99,37 +104,116 @@ class UsageLedger:
                 self._thread = threading.Thread(target=self._run, name="usage-ledger", daemon=True)
                 self._thread.start()
 
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Commit everything recorded so far (and any orphaned segments); True when the backlog is empty."""
+        deadline = time.monotonic() + timeout
+        self._next_scan = 0.0
+        while time.monotonic() < deadline:
+            if self._drain(deadline, everything=True) and self.backlog == 0:
+                return True
+            time.sleep(0.02)
+        return self.backlog == 0
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop the drainer, commit what it can within `timeout`, and leave the rest in the spool."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=timeout)
+        self.flush(timeout)
+        if self.backlog:
+            log.warning("ledger closed with %d rows still spooled in %s; the next start recovers them",
+                        self.backlog, self.spool.directory)
+        self.spool.close()
+
+    # -- the drainer -------------------------------------------------------------------------
     def _run(self) -> None:
+        delay = self._flush_interval
         while not self._stopping.is_set():
-            self._drain_once(None)
+            ok = self._drain(None, everything=False)
+            delay = self._flush_interval if ok else min(max(delay * 2, 0.1), 5.0)
+            self._wake.wait(delay)
+            self._wake.clear()
 
-    def _drain_once(self, deadline: float | None) -> None:
-        try:
-            first = self._queue.get(timeout=self._flush_interval) if not self._pending else None
-        except queue.Empty:
-            return
-        if first is not None:
-            self._pending.append(first)
-        while len(self._pending) < self._batch_size:
-            try:
-                self._pending.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        batch = self._pending
-        if self._write_with_retry(batch, deadline):
-            self.written += len(batch)
-            self._pending = []
+    def _drain(self, deadline: float | None, *, everything: bool) -> bool:
+        """One pass: claim orphans when due, seal the active segment when due, commit held segments in order."""
+        with self._drain_lock:
+            now = time.monotonic()
+            if now >= self._next_scan:
+                self._next_scan = now + self._scan_interval
+                self.spool.claim_orphans()
+            if not self.spool.held() and self.spool.active_rows and (
+                everything or now - self._last_seal >= self._flush_interval
+            ):
+                self.spool.seal()
+                self._last_seal = now
+            for segment in self.spool.held():
+                if not self._commit_segment(segment, deadline):
+                    return False
+                self.spool.release(segment)
+            return self._commit_overflow(deadline)
 
-    def _write_with_retry(self, batch: list[dict[str, Any]], deadline: float | None) -> bool:
+    def _commit_segment(self, segment: Segment, deadline: float | None) -> bool:
+        batch: list[dict[str, Any]] = []
+        end = segment.offset
+        for end, row in segment.read():
+            batch.append(row)
+            if len(batch) >= self._batch_size:
+                if not self._commit(batch, deadline):
+                    return False
+                segment.offset, segment.drained_rows = end, segment.drained_rows + len(batch)
+                batch = []
+        if batch and not self._commit(batch, deadline):
+            return False
+        segment.offset, segment.drained_rows = end, segment.rows
+        return True
+
+    def _commit_overflow(self, deadline: float | None) -> bool:
+        overflow = self.spool.overflow
+        while overflow:
+            lines = [overflow[i] for i in range(min(self._batch_size, len(overflow)))]
+            if not self._commit([decode_row(line) for line in lines], deadline):
+                return False
+            for _ in lines:
+                overflow.popleft()
+        return True
+
+    def _commit(self, batch: list[dict[str, Any]], deadline: float | None) -> bool:
+        """Insert one batch, retrying with backoff until `deadline` (once when there is none)."""
         delay = 0.1
         while True:
             try:
                 self._writer.write(batch)
-                return True
             except SQLAlchemyError as exc:
                 self.failures += 1
-                log.warning("ledger write failed (%s rows pending): %s", len(batch), type(exc).__name__)
-                if self._stopping.is_set() or (deadline is not None and time.monotonic() + delay > deadline):
+                self._note_outage(exc)
+                if deadline is None or time.monotonic() + delay > deadline:
                     return False
                 time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 2.0)
+                continue
+            self.written += len(batch)
+            if self._outage_since is not None:
+                log.warning("ledger database reachable again after %.1f s; writing %d spooled rows",
+                            time.monotonic() - self._outage_since, self.backlog)
+                self._outage_since = None
+            return True
+
+    def _note_outage(self, exc: SQLAlchemyError) -> None:
+        now = time.monotonic()
+        if self._outage_since is None:
+            self._outage_since = now
+        if now - self._last_warning >= 10.0:
+            self._last_warning = now
+            log.warning("ledger write failed (%s); %d rows kept in the spool at %s (%d bytes)",
+                        type(exc).__name__, self.backlog, self.spool.directory, self.spool.size)
+
+
+def build_ledger(settings: Settings, engine: Engine) -> UsageLedger:
+    """The ledger of one process: its spool directory (one per database) and its drainer settings."""
+    config = settings.ledger
+    spool = UsageSpool(
+        default_spool_dir(settings.database.url, config.spool_dir), max_bytes=config.spool_max_mb * 1024 * 1024
+    )
+    writer = SqlUsageWriter(engine)
+    return UsageLedger(writer, spool, batch_size=config.batch_size, flush_interval=config.flush_interval)

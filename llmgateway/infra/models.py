@@ -33,12 +33,20 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+REPORT_COLUMNS = (
+    "provider", "model", "api_key_id", "user", "owner", "status_code", "cached",
+    "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "saved_cost_usd",
+)
+
+
 class UsageRecord(Base):
     """One row per authenticated usage request, keyed by the gateway's own request id."""
 
     __tablename__ = "usage_records"
     __table_args__ = (
-        Index("ix_usage_created_at", "created_at"),
+        # Reports filter on a time window and aggregate these columns: on PostgreSQL the window is read from the
+        # index alone (index-only scan); elsewhere it is a plain created_at index.
+        Index("ix_usage_report", "created_at", postgresql_include=list(REPORT_COLUMNS)),
         Index("ix_usage_key_created", "api_key_id", "created_at"),
     )
 

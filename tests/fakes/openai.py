@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from tests.fakes.server import Fault, FakeServer, count_tokens, hard_close, json_response, sse_response
+from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
 
 RATE_HEADERS = {
     "x-ratelimit-limit-requests": "10000",
@@ -22,10 +22,31 @@ RATE_HEADERS = {
     "openai-processing-ms": "12",
 }
 KNOWN_CHAT_FIELDS = {
-    "model", "messages", "temperature", "top_p", "n", "stream", "stream_options", "stop", "max_tokens",
-    "max_completion_tokens", "presence_penalty", "frequency_penalty", "logit_bias", "user", "seed", "tools",
-    "tool_choice", "parallel_tool_calls", "response_format", "logprobs", "top_logprobs", "store", "metadata",
-    "service_tier", "reasoning_effort",
+    "model",
+    "messages",
+    "temperature",
+    "top_p",
+    "n",
+    "stream",
+    "stream_options",
+    "stop",
+    "max_tokens",
+    "max_completion_tokens",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "user",
+    "seed",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "logprobs",
+    "top_logprobs",
+    "store",
+    "metadata",
+    "service_tier",
+    "reasoning_effort",
 }
 
 
@@ -57,14 +78,19 @@ class FakeOpenAI(FakeServer):
         prompt = sum(count_tokens(m.get("content") or "") for m in payload["messages"])
         if payload["model"] == "missing-model":
             return json_response(
-                openai_error(f"The model `{payload['model']}` does not exist.", "invalid_request_error", "model_not_found"),
+                openai_error(
+                    f"The model `{payload['model']}` does not exist.", "invalid_request_error", "model_not_found"
+                ),
                 404,
             )
         if prompt > 8192:
             return json_response(
                 openai_error(
-                    f"This model's maximum context length is 8192 tokens. However, your messages resulted in {prompt} tokens.",
-                    "invalid_request_error", "context_length_exceeded", "messages",
+                    "This model's maximum context length is 8192 tokens. "
+                    f"However, your messages resulted in {prompt} tokens.",
+                    "invalid_request_error",
+                    "context_length_exceeded",
+                    "messages",
                 ),
                 400,
             )
@@ -76,7 +102,9 @@ class FakeOpenAI(FakeServer):
         if payload.get("stream"):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return sse_response(
-                self.stream(self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ), environ),
+                self.stream(
+                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ), environ
+                ),
                 RATE_HEADERS,
             )
         completion = len(words)
@@ -90,7 +118,12 @@ class FakeOpenAI(FakeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": " ".join(words), "refusal": None, "annotations": []},
+                        "message": {
+                            "role": "assistant",
+                            "content": " ".join(words),
+                            "refusal": None,
+                            "annotations": [],
+                        },
                         "logprobs": None,
                         "finish_reason": finish,
                     }
@@ -110,18 +143,31 @@ class FakeOpenAI(FakeServer):
         )
 
     def chunks(
-        self, model: str, words: list[str], finish: str, prompt: int, include_usage: bool, fault: Fault | None,
+        self,
+        model: str,
+        words: list[str],
+        finish: str,
+        prompt: int,
+        include_usage: bool,
+        fault: Fault | None,
         environ: dict[str, Any],
     ) -> Iterator[bytes]:
-        base = {"id": "chatcmpl-123", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
-                "system_fingerprint": "fp_44709d6fcb"}
+        base = {
+            "id": "chatcmpl-123",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_44709d6fcb",
+        }
 
         def event(choices: list[dict[str, Any]], usage: Any = None) -> bytes:
             return b"data: " + json.dumps({**base, "choices": choices, "usage": usage}).encode() + b"\n\n"
 
         pieces = [words[0]] + [" " + w for w in words[1:]] if words else []
         sent = 0
-        yield event([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}])
+        yield event(
+            [{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}]
+        )
         for piece in pieces:
             if fault is not None and sent == fault.after:
                 self.record("/v1/chat/completions", prompt, sent, complete=False)
@@ -129,7 +175,11 @@ class FakeOpenAI(FakeServer):
                     hard_close(environ)
                     return
                 if fault.kind == "error_event":
-                    yield b"data: " + json.dumps(openai_error("The server had an error", "server_error")).encode() + b"\n\n"
+                    yield (
+                        b"data: "
+                        + json.dumps(openai_error("The server had an error", "server_error")).encode()
+                        + b"\n\n"
+                    )
                     return
                 if fault.kind == "bad_json":
                     yield b"data: {not json\n\n"
@@ -149,7 +199,9 @@ class FakeOpenAI(FakeServer):
             return json_response(openai_error("you must provide a model and input", "invalid_request_error"), 400)
         inputs = payload["input"] if isinstance(payload["input"], list) else [payload["input"]]
         if not inputs or len(inputs) > 2048:
-            return json_response(openai_error("'input' must have 1 to 2048 items", "invalid_request_error", None, "input"), 400)
+            return json_response(
+                openai_error("'input' must have 1 to 2048 items", "invalid_request_error", None, "input"), 400
+            )
         dims = payload.get("dimensions") or 3
         tokens = sum(count_tokens(t) for t in inputs)
         self.record("/v1/embeddings", tokens, 0)
@@ -157,7 +209,11 @@ class FakeOpenAI(FakeServer):
             {
                 "object": "list",
                 "data": [
-                    {"object": "embedding", "index": i, "embedding": [round(0.001 * (i + 1) * (d + 1), 6) for d in range(dims)]}
+                    {
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": [round(0.001 * (i + 1) * (d + 1), 6) for d in range(dims)],
+                    }
                     for i, _ in enumerate(inputs)
                 ],
                 "model": payload["model"],
@@ -173,7 +229,7 @@ class FakeOpenAI(FakeServer):
             return "We could not parse the JSON body of your request.", None
         unknown = set(payload) - KNOWN_CHAT_FIELDS
         if unknown:
-            name = sorted(unknown)[0]
+            name = min(unknown)
             return f"Unrecognized request argument supplied: {name}", name
         if "model" not in payload:
             return "you must provide a model parameter", "model"

@@ -20,7 +20,9 @@ def test_ready_when_database_and_a_provider_are_there(client):
     response = get(client, "/health/ready")
     assert response.status_code == 200
     assert response.json["status"] == "healthy"
-    assert response.json["checks"] == {"database": "ok", "redis": "not_configured", "providers": ["openai"]}
+    assert response.json["checks"] == {
+        "database": "ok", "redis": "not_configured", "providers": ["openai"], "ledger": "ok"
+    }
     assert response.json["ledger_backlog"] == 0
 
 
@@ -38,12 +40,12 @@ def test_no_provider_configured_is_not_ready(make_app):
     assert response.json["status"] == "unhealthy" and response.json["checks"]["providers"] == []
 
 
-def test_database_down_is_not_ready_but_alive(make_app):
+def test_database_down_degrades_but_still_serves(make_app):
     dead = "postgresql+psycopg://postgres@127.0.0.1:1/nothing"
     client = make_app(db_url=dead, database={"auto_upgrade": False}).test_client()
     ready = get(client, "/health/ready")
-    assert ready.status_code == 503
-    assert ready.json["status"] == "unhealthy" and ready.json["checks"]["database"] == "down"
+    assert ready.status_code == 200  # seen keys authenticate from memory; usage rows wait in the spool
+    assert ready.json["status"] == "degraded" and ready.json["checks"]["database"] == "down"
     assert get(client, "/health").status_code == 200
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from llmgateway.config import PERMISSIONS, validate_rate_limit
+from llmgateway.config import MAX_TPM, PERMISSIONS, validate_rate_limit
 from llmgateway.infra.reports import GROUP_BY
 
 
@@ -16,7 +16,7 @@ class KeyCreateSchema(Schema):
         fields.String(validate=validate.OneOf(PERMISSIONS)), required=True, validate=validate.Length(min=1, max=3)
     )
     rate_limit = fields.String(allow_none=True, validate=[validate.Length(max=100), validate_rate_limit])
-    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_TPM))
     budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1e9))
     budget_period = fields.String(allow_none=True, validate=validate.OneOf(("day", "month")))
     expires_at = fields.AwareDateTime(allow_none=True, default_timezone=None)

@@ -24,12 +24,18 @@ class HealthSchema(Schema):
 
 
 class ChecksSchema(Schema):
-    database = fields.String(required=True, metadata={"enum": ["ok", "down"]})
+    database = fields.String(
+        required=True, metadata={"enum": ["ok", "down"], "description": "down only degrades: rows wait in the spool"}
+    )
     redis = fields.String(
         required=True,
         metadata={"enum": ["ok", "down", "not_configured"], "description": "down only degrades: the service serves"},
     )
     providers = fields.List(fields.String(), required=True, metadata={"description": "Configured providers"})
+    ledger = fields.String(
+        required=True,
+        metadata={"enum": ["ok", "spooling", "full"], "description": "full refuses usage requests: unhealthy"},
+    )
 
 
 class ReadinessSchema(Schema):
@@ -37,12 +43,12 @@ class ReadinessSchema(Schema):
         required=True,
         metadata={
             "enum": ["healthy", "degraded", "unhealthy"],
-            "description": "healthy; degraded (Redis down, still serving: 200); unhealthy (database down or no "
-            "provider configured: 503)",
+            "description": "healthy; degraded (database or Redis down, still serving: 200); unhealthy (no "
+            "provider configured, or the ledger spool is full: 503)",
         },
     )
     checks = fields.Nested(ChecksSchema, required=True)
-    ledger_backlog = fields.Integer(metadata={"description": "Usage records this worker has not written yet"})
+    ledger_backlog = fields.Integer(metadata={"description": "usage rows not yet committed to the database"})
 
 
 def check_database(svc: Services) -> str:
@@ -57,15 +63,25 @@ def check_database(svc: Services) -> str:
     return "ok"
 
 
+def ledger_state(svc: Services) -> str:
+    """`ok`, `spooling` (rows wait in the spool for the database) or `full` (usage requests are refused)."""
+    ledger = svc.ledger
+    if ledger.full:
+        return "full"
+    return "spooling" if ledger.backlog else "ok"
+
+
 def readiness(svc: Services) -> dict[str, Any]:
     checks: dict[str, Any] = {
         "database": check_database(svc),
         "redis": svc.extras["redis_health"]() if "redis_health" in svc.extras else "not_configured",
         "providers": sorted(svc.providers),
+        "ledger": ledger_state(svc),
     }
-    if checks["database"] != "ok" or not checks["providers"]:
+    if not checks["providers"] or checks["ledger"] == "full":
         status = "unhealthy"
-    elif checks["redis"] not in ("ok", "not_configured"):
+    elif checks["database"] != "ok" or checks["redis"] not in ("ok", "not_configured"):
+        # Still serving: seen keys authenticate from memory and usage rows wait in the durable spool.
         status = "degraded"
     else:
         status = "healthy"
@@ -85,8 +101,8 @@ class Liveness(MethodView):
 class Readiness(MethodView):
     @public
     @blp.response(200, ReadinessSchema)
-    @blp.alt_response(503, schema=ReadinessSchema, description="Not ready (database down or no provider)")
+    @blp.alt_response(503, schema=ReadinessSchema, description="Not ready (no provider, or the ledger spool is full)")
     def get(self) -> Response:
-        """Readiness: database, Redis and at least one configured provider; `degraded` still serves (200)."""
+        """Readiness: database, Redis, ledger and a provider; `degraded` (database or Redis down) still serves (200)."""
         report = readiness(services())
         return json_response(report, status=503 if report["status"] == "unhealthy" else 200)
