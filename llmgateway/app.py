@@ -15,6 +15,7 @@ from llmgateway.api.error_handlers import register_error_handlers
 from llmgateway.api.ledger_guard import refuse_when_ledger_full
 from llmgateway.api.observability import Finisher, begin_request, request_finisher, request_route
 from llmgateway.api.parsing import OrjsonProvider
+from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request
 from llmgateway.config import Settings, load_settings
 from llmgateway.core.authenticator import Authenticator
@@ -30,6 +31,7 @@ from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging, request_logger
 from llmgateway.infra.metrics import GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
+from llmgateway.infra.shared_state import build_shared_state
 from llmgateway.infra.tracing import build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
 from llmgateway.providers.registry import available_provider_classes
@@ -53,6 +55,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
         prepare_database(svc)
     register_extensions(app)
     register_hooks(app)
+    register_rate_limits(app, svc)  # after the auth hook: limits are keyed by the authenticated key
     register_blueprints(app)
     register_error_handlers(app)
     register_cli(app)
@@ -122,7 +125,10 @@ def build_services(settings: Settings) -> Services:
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
     ledger = build_ledger(settings, engine)
-    gateway = Gateway(catalogue, Executor(providers), ledger, PriceList(settings.pricing))
+    prices = PriceList(settings.pricing)
+    shared = build_shared_state(settings, sessions, catalogue, prices)
+    gateway = Gateway(catalogue, Executor(providers), ledger, prices, admission=shared.admission,
+                      cache=shared.cache, cache_scope=settings.cache.scope)
     metrics = GatewayMetrics(
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
     )
@@ -138,6 +144,7 @@ def build_services(settings: Settings) -> Services:
         gateway=gateway,
         metrics=metrics,
         tracing=build_tracing(settings.otel),
+        extras=shared.extras(),
     )
 
 
@@ -230,8 +237,9 @@ def register_blueprints(app: Flask) -> None:
     from llmgateway.api.health.views import blp as health
     from llmgateway.api.metrics.views import blp as metrics
     from llmgateway.api.models.views import blp as models
+    from llmgateway.api.openai_compat.views import blp as openai_compat
 
-    for blueprint in (completion, embedding, models, admin, auth, health, metrics):
+    for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
         api.register_blueprint(blueprint)
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import base64
+import struct
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -59,10 +61,14 @@ def completion_body(result: CompletionResult, *, gateway_fields: bool = True) ->
     return body
 
 
-def embedding_body(result: EmbeddingResult, *, gateway_fields: bool = True) -> dict[str, Any]:
+def embedding_body(result: EmbeddingResult, *, gateway_fields: bool = True, encoding: str = "float") -> dict[str, Any]:
+    """The embedding list; `encoding="base64"` packs each vector as little-endian float32, as OpenAI does."""
     body: dict[str, Any] = {
         "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": list(v)} for i, v in enumerate(result.vectors)],
+        "data": [
+            {"object": "embedding", "index": i, "embedding": _encode_vector(v, encoding)}
+            for i, v in enumerate(result.vectors)
+        ],
         "model": result.model,
     }
     if gateway_fields:
@@ -73,6 +79,12 @@ def embedding_body(result: EmbeddingResult, *, gateway_fields: bool = True) -> d
     if usage.estimated:
         body["usage"]["estimated"] = True
     return body
+
+
+def _encode_vector(vector: Sequence[float], encoding: str) -> list[float] | str:
+    if encoding == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return list(vector)
 
 
 def sse_event(payload: Any) -> bytes:

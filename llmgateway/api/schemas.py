@@ -8,7 +8,11 @@ from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
 MAX_METADATA_BYTES = 16 * 1024
-FORBIDDEN_FIELDS = frozenset({"api_base", "base_url", "api_key", "headers", "extra_headers", "custom_llm_provider"})
+#: Body fields that would redirect traffic or credentials: always refused, on every surface.
+FORBIDDEN_FIELDS = frozenset({
+    "api_base", "base_url", "api_key", "api_version", "organization", "headers", "extra_headers",
+    "default_headers", "extra_query", "extra_body", "azure_endpoint", "proxy", "custom_llm_provider",
+})
 
 
 def limit(name: str) -> int:

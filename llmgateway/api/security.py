@@ -27,13 +27,20 @@ class Requirement:
 
     permission: str
     usage_endpoint: str | None = None
+    limited: bool = False
+
+    @property
+    def rate_limited(self) -> bool:
+        """Usage routes and routes declared `rate_limited` share the key's request rate limit."""
+        return self.limited or self.usage_endpoint is not None
 
 
-def requires(permission: str, *, usage: str | None = None) -> Callable[[F], F]:
-    """Declare a view's permission; `usage` names the ledger endpoint for completion/embedding routes."""
+def requires(permission: str, *, usage: str | None = None, rate_limited: bool = False) -> Callable[[F], F]:
+    """Declare a view's permission; `usage` names the ledger endpoint for completion/embedding routes
+    (which are rate limited); `rate_limited` puts another route under the same per-key limit."""
 
     def mark(view: F) -> F:
-        view._llmgateway_requirement = Requirement(permission, usage)  # type: ignore[attr-defined]
+        view._llmgateway_requirement = Requirement(permission, usage, rate_limited)  # type: ignore[attr-defined]
         return view
 
     return mark

@@ -7,11 +7,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmgateway.core.admission import Admission, OpenAdmission, Reservation
+from llmgateway.core.admission import NO_RESERVATION, Admission, OpenAdmission, Reservation, released_on_failure
 from llmgateway.core.executor import Executor
 from llmgateway.core.open_streams import OpenStreams
+from llmgateway.core.passthrough import check_passthrough
 from llmgateway.core.pricing import PriceList
-from llmgateway.core.response_cache import NoCache, ResponseCache
+from llmgateway.core.response_cache import (
+    BYPASS_PLAN,
+    CacheDirectives,
+    CachePlan,
+    CachePolicy,
+    ResponseCache,
+    completion_entry,
+    embedding_entry,
+    replay_stream,
+    usage_from_entry,
+)
 from llmgateway.core.routing import ModelCatalogue, Route
 from llmgateway.core.tokens import estimate_messages, estimate_text
 from llmgateway.core.usage import UsageCall, UsageSink
@@ -43,6 +54,7 @@ class CompletionInput:
     cache: bool | None = None
     metadata: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    cache_control: CacheDirectives = field(default_factory=CacheDirectives)  # from the HTTP Cache-Control header
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +67,7 @@ class EmbeddingInput:
     input_type: str | None = None
     user: str | None = None
     metadata: dict[str, Any] | None = None
+    cache_control: CacheDirectives = field(default_factory=CacheDirectives)  # from the HTTP Cache-Control header
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +116,8 @@ class CompletionStream:
     """
 
     def __init__(self, gateway: Gateway, call: UsageCall, start: StreamStart, upstream: ChatStream,
-                 request: CompletionInput, route: Route, reservation: Reservation) -> None:
+                 request: CompletionInput, route: Route, reservation: Reservation,
+                 cache_plan: CachePlan = BYPASS_PLAN) -> None:
         self.start = start
         self.usage: Usage | None = None
         self._gateway = gateway
@@ -112,6 +126,8 @@ class CompletionStream:
         self._request = request
         self._route = route
         self._reservation = reservation
+        self._cache_plan = cache_plan
+        self._finish_reason: str | None = None
         self._text: list[str] = []
         self._finished = False
         self._iterator = self._relay()
@@ -131,6 +147,7 @@ class CompletionStream:
                 if delta.content:
                     self._call.mark_first_token()
                     self._text.append(delta.content)
+                self._finish_reason = delta.finish_reason or self._finish_reason
                 yield delta
             status, code = 200, None
         except GatewayError as exc:
@@ -146,6 +163,9 @@ class CompletionStream:
         self._upstream.close()
         self.usage = self._final_usage()
         self._gateway.settle(self._call, self._route, self.usage, self._reservation)
+        if status == 200:  # only a complete answer fills the cache
+            entry = completion_entry("".join(self._text), self._finish_reason, self.usage)
+            self._gateway.caching.save(self._call, self._cache_plan, entry)
         self._gateway.sink_finish(self._call, status, code)
 
     def _final_usage(self) -> Usage:
@@ -169,25 +189,32 @@ class Gateway:
         *,
         admission: Admission | None = None,
         cache: ResponseCache | None = None,
+        cache_scope: str = "owner",
     ) -> None:
         self.catalogue = catalogue
         self.executor = executor
         self.ledger = ledger
         self.prices = prices
         self.admission = admission or OpenAdmission()
-        self.cache = cache or NoCache()
+        self.caching = CachePolicy(cache, cache_scope)
         self.open_streams = OpenStreams()  # ended with an error event when a worker shuts down
 
     # -- completions ---------------------------------------------------------------------------
     def complete(self, call: UsageCall, request: CompletionInput) -> CompletionResult:
         route = self._start(call, request.model, request.user, request.metadata)
+        plan = self.caching.plan_completion(call, route, request)
+        entry = self.caching.lookup(call, plan)
+        if entry is not None:
+            return self._cached_completion(call, route, entry)
         reservation = self.admission.admit(call, self._reserve_estimate(request))
-        response, answered = self.executor.run(
-            call, self._routes(route), lambda r, p: p.chat(self._chat_request(call, request, r))
-        )
+        with released_on_failure(reservation):
+            response, answered = self.executor.run(
+                call, self._routes(route), lambda r, p: p.chat(self._chat_request(call, request, r, p))
+            )
         usage = self._usage_of(response, request)
         self._answered_by(call, route, answered)
         self.settle(call, answered, usage, reservation)
+        self.caching.save(call, plan, completion_entry(response.content, response.finish_reason, usage))
         return CompletionResult(
             id=f"chatcmpl-{call.request_id.replace('-', '')}",
             created=int(time.time()),
@@ -204,10 +231,16 @@ class Gateway:
         """Open the stream (fallbacks and retries happen only here, before the first byte)."""
         call.streamed = True
         route = self._start(call, request.model, request.user, request.metadata)
-        reservation = self.admission.admit(call, self._reserve_estimate(request))
-        upstream, answered = self.executor.run(
-            call, self._routes(route), lambda r, p: p.stream_chat(self._chat_request(call, request, r))
-        )
+        plan = self.caching.plan_completion(call, route, request)
+        entry = self.caching.lookup(call, plan)
+        if entry is not None:
+            upstream, answered, reservation = replay_stream(entry), route, NO_RESERVATION
+        else:
+            reservation = self.admission.admit(call, self._reserve_estimate(request))
+            with released_on_failure(reservation):
+                upstream, answered = self.executor.run(
+                    call, self._routes(route), lambda r, p: p.stream_chat(self._chat_request(call, request, r, p))
+                )
         self._answered_by(call, route, answered)
         upstream = self.open_streams.track(upstream)
         start = StreamStart(
@@ -218,13 +251,20 @@ class Gateway:
             provider_model=answered.provider_model,
             fallback_from=call.fallback_from,
         )
-        return CompletionStream(self, call, start, upstream, request, answered, reservation)
+        return CompletionStream(self, call, start, upstream, request, answered, reservation, plan)
 
     # -- embeddings ---------------------------------------------------------------------------
     def embed(self, call: UsageCall, request: EmbeddingInput) -> EmbeddingResult:
         route = self._start(call, request.model, request.user, request.metadata)
         if route.capabilities is not None and "embedding" not in route.capabilities:
             raise UnsupportedOperation(f"The model '{route.model_id}' does not produce embeddings.", param="model")
+        plan = self.caching.plan_embedding(call, route, request)
+        entry = self.caching.lookup(call, plan)
+        if entry is not None:
+            usage = usage_from_entry(entry)
+            self.settle(call, route, usage, NO_RESERVATION)
+            return EmbeddingResult(route.model_id, route.provider, route.provider_model, entry["vectors"], usage,
+                                   cached=True)
         estimate = sum(estimate_text(text) for text in request.inputs)
         reservation = self.admission.admit(call, estimate)
 
@@ -240,10 +280,12 @@ class Gateway:
                 )
             )
 
-        response, answered = self.executor.run(call, self._routes(route), operation)
+        with released_on_failure(reservation):
+            response, answered = self.executor.run(call, self._routes(route), operation)
         usage = response.usage or Usage(estimate, 0, estimated=True)
         self._answered_by(call, route, answered)
         self.settle(call, answered, usage, reservation)
+        self.caching.save(call, plan, embedding_entry(response.vectors, usage))
         return EmbeddingResult(answered.model_id, answered.provider, answered.provider_model, response.vectors, usage)
 
     # -- shared steps -------------------------------------------------------------------------
@@ -252,8 +294,28 @@ class Gateway:
         requested = call.model or route.model_id
         pricing = self.prices.price_for(requested, route.provider, route.provider_model, route.pricing)
         call.usage = usage
-        call.cost_usd = PriceList.cost(pricing, usage)
-        reservation.settle(usage.total_tokens, call.cost_usd)
+        cost = PriceList.cost(pricing, usage)
+        if call.cached:  # a hit costs nothing and records what it saved
+            call.cost_usd, call.saved_cost_usd = 0.0, cost
+            reservation.settle(0, 0.0)
+            return
+        call.cost_usd = cost
+        reservation.settle(usage.total_tokens, cost)
+
+    def _cached_completion(self, call: UsageCall, route: Route, entry: dict[str, Any]) -> CompletionResult:
+        usage = usage_from_entry(entry)
+        self.settle(call, route, usage, NO_RESERVATION)
+        return CompletionResult(
+            id=f"chatcmpl-{call.request_id.replace('-', '')}",
+            created=int(time.time()),
+            model=route.model_id,
+            provider=route.provider,
+            provider_model=route.provider_model,
+            content=entry.get("content"),
+            finish_reason=entry.get("finish_reason"),
+            usage=usage,
+            cached=True,
+        )
 
     def sink_finish(self, call: UsageCall, status: int, code: str | None) -> None:
         call.finish(self.ledger, status, code)
@@ -275,7 +337,8 @@ class Gateway:
         if answered.model_id != requested.model_id:
             call.fallback_from = requested.model_id
 
-    def _chat_request(self, call: UsageCall, request: CompletionInput, route: Route) -> ChatRequest:
+    def _chat_request(self, call: UsageCall, request: CompletionInput, route: Route, provider: Provider) -> ChatRequest:
+        check_passthrough(request.extra, provider, route)  # every attempted route, fallbacks included
         return ChatRequest(
             model=route.provider_model,
             messages=request.messages,

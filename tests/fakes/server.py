@@ -76,6 +76,7 @@ class FakeServer:
             self.closed_streams = 0
         self.chunk_delay = 0.0
         self.first_byte_delay = 0.0
+        vars(self).pop("reply_text", None)  # a test's reply_text must not leak into the next test
 
     def push(self, kind: str, **kwargs: Any) -> None:
         """Script the next request's fault."""

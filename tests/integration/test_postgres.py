@@ -26,7 +26,7 @@ def test_upgrade_on_an_empty_postgresql_and_again(pg_url):
         tables = set(inspect(engine).get_table_names())
         assert {"api_keys", "usage_records", "alembic_version"} <= tables
         indexes = {ix["name"] for ix in inspect(engine).get_indexes("usage_records")}
-        assert "ix_usage_created_at" in indexes
+        assert "ix_usage_report" in indexes
     finally:
         engine.dispose()
 

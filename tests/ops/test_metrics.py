@@ -113,3 +113,14 @@ def test_in_flight_gauges_cover_an_open_stream(client, fake_openai):
     text = scrape(client).get_data(as_text=True)
     assert value(text, "llmgateway_streams_in_flight") == 0
     assert value(text, "llmgateway_requests_in_flight") == 1
+
+
+def test_the_rate_limiters_429s_are_counted_as_rejections(make_app, fake_openai):
+    client = make_app(rate_limits={"enabled": True, "default": "2/minute"}).test_client()
+    statuses = [post(client, "/api/v1/completion", CHAT) for _ in range(3)]
+    assert statuses == [200, 200, 429]
+    for _ in range(3):
+        assert scrape(client).status_code == 200  # /metrics is not rate limited
+    text = scrape(client).get_data(as_text=True)
+    rejected = "llmgateway_rate_limit_rejections_total"
+    assert value(text, rejected, route="/api/v1/completion", code="rate_limit_exceeded") == 1

@@ -24,6 +24,10 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/admin/keys"): "admin",
     ("DELETE", "/api/v1/admin/keys/<key_id>"): "admin",
     ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("POST", "/v1/chat/completions"): "completion",
+    ("POST", "/v1/embeddings"): "embedding",
+    ("GET", "/v1/models"): ANY,
+    ("GET", "/v1/models/<path:model_id>"): ANY,
     ("GET", "/health"): PUBLIC,
     ("GET", "/health/ready"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,  # by default (server.public_paths); admin when removed from there

@@ -47,7 +47,7 @@ def _credential() -> str:
 
 @blp.route("/token")
 class Token(MethodView):
-    @requires(PUBLIC)  # the key is checked here: it may arrive in the body
+    @requires(PUBLIC, rate_limited=True)  # the key is checked here: it may arrive in the body
     @blp.doc(requestBody={"content": {"application/json": {"schema": TokenRequestSchema}}, "required": False})
     @blp.response(200, TokenSchema)
     @error_responses(400, 401, 429)

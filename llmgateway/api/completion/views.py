@@ -6,6 +6,7 @@ from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from llmgateway.api.cache_control import with_cache_control
 from llmgateway.api.completion.schemas import ChatCompletionSchema, ChunkSchema, CompletionRequestSchema
 from llmgateway.api.context import current_call
 from llmgateway.api.docs import error_responses
@@ -32,6 +33,7 @@ class Completion(MethodView):
     def post(self, request: CompletionInput) -> Response:
         """Create a chat completion."""
         call = current_call()
+        request = with_cache_control(request)
         result = services().gateway.complete(call, request)
         return json_response(completion_body(result), headers=gateway_headers(call))
 
@@ -45,6 +47,7 @@ class CompletionStreamView(MethodView):
     def post(self, request: CompletionInput) -> Response:
         """Stream a chat completion as server-sent events."""
         call = current_call()
+        request = with_cache_control(request)
         stream = services().gateway.stream(call, request)
         g.stream_owned = True
         return sse_response(sse_stream(stream, call.request_id), gateway_headers(call))

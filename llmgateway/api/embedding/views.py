@@ -6,6 +6,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from llmgateway.api.cache_control import with_cache_control
 from llmgateway.api.context import current_call
 from llmgateway.api.docs import error_responses
 from llmgateway.api.embedding.schemas import EmbeddingRequestSchema, EmbeddingResponseSchema
@@ -26,5 +27,6 @@ class Embedding(MethodView):
     def post(self, request: EmbeddingInput) -> Response:
         """Create embeddings for one or more texts."""
         call = current_call()
+        request = with_cache_control(request)
         result = services().gateway.embed(call, request)
         return json_response(embedding_body(result), headers=gateway_headers(call))
