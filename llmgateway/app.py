@@ -19,17 +19,20 @@ from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request
 from llmgateway.config import Settings, load_settings
 from llmgateway.core.authenticator import Authenticator
-from llmgateway.core.executor import Executor
+from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.keys import KeyHasher
 from llmgateway.core.pipeline import Gateway
 from llmgateway.core.pricing import PriceList
+from llmgateway.core.resilient_executor import ResilientExecutor
+from llmgateway.core.retries import RetryBudget, RetryPolicy
 from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
+from llmgateway.infra.breakers import BreakerBoard
 from llmgateway.infra.db import make_engine, make_session_factory
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging, request_logger
-from llmgateway.infra.metrics import GatewayMetrics
+from llmgateway.infra.metrics import BreakerStateListener, GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.shared_state import build_shared_state
 from llmgateway.infra.tracing import build_tracing
@@ -127,12 +130,16 @@ def build_services(settings: Settings) -> Services:
     ledger = build_ledger(settings, engine)
     prices = PriceList(settings.pricing)
     shared = build_shared_state(settings, sessions, catalogue, prices)
-    gateway = Gateway(catalogue, Executor(providers), ledger, prices, admission=shared.admission,
+    breakers = BreakerBoard(settings.circuit_breaker, settings.redis) if settings.circuit_breaker.enabled else None
+    executor = build_executor(settings, providers, catalogue, breakers)
+    gateway = Gateway(catalogue, executor, ledger, prices, admission=shared.admission,
                       cache=shared.cache, cache_scope=settings.cache.scope)
     metrics = GatewayMetrics(
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
     )
     metrics.watch_backlog(ledger)
+    if breakers:
+        breakers.add_listener(BreakerStateListener(metrics))
     return Services(
         settings=settings,
         engine=engine,
@@ -144,7 +151,21 @@ def build_services(settings: Settings) -> Services:
         gateway=gateway,
         metrics=metrics,
         tracing=build_tracing(settings.otel),
-        extras=shared.extras(),
+        extras={**shared.extras(), **({"breakers": breakers} if breakers else {})},
+    )
+
+
+def build_executor(
+    settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None
+) -> ResilientExecutor:
+    """Fallbacks, per-deployment breakers and budgeted retries under one request deadline (issue 4)."""
+    return ResilientExecutor(
+        providers,
+        retries=RetryPolicy(settings.retries),
+        budget=RetryBudget(settings.retries.budget_ratio),
+        request_deadline=settings.retries.request_deadline,
+        fallbacks=FallbackPolicy(settings.fallbacks, catalogue, settings.source),
+        breakers=breakers,
     )
 
 

@@ -43,6 +43,10 @@ class Services:
         self.tracing.shutdown()
         for provider in self.providers.values():
             provider.close()
+        for extra in self.extras.values():
+            closer = getattr(extra, "close", None)
+            if callable(closer):
+                closer()
         self.engine.dispose()
 
 

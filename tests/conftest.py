@@ -55,6 +55,8 @@ def base_config(db_url: str, openai_url: str | None = None, **sections: Any) -> 
         "jwt": {"secret": "test-jwt-secret-" + "y" * 40},
         "logging": {"level": "WARNING"},
         "rate_limits": {"enabled": False},
+        # One attempt: error-mapping tests see the upstream's answer; tests/resilience sets its own retries.
+        "retries": {"max_attempts": 1},
         "api_keys": [
             {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
             {"key": COMPLETION_KEY, "owner": "Team A", "permissions": ["completion"]},

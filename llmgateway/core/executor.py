@@ -32,6 +32,10 @@ class Executor:
             raise ServiceUnavailable(f"The provider '{route.provider}' is not configured.")
         return provider
 
+    def routes_for(self, route: Route) -> list[Route]:
+        """The routes to try for a request, the requested one first."""
+        return [route]
+
     def run(self, call: UsageCall, routes: list[Route], operation: Operation[T]) -> tuple[T, Route]:
         """Run `operation` on the first route; record the attempt on the call."""
         route = routes[0]

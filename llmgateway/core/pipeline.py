@@ -329,7 +329,7 @@ class Gateway:
         return route
 
     def _routes(self, route: Route) -> list[Route]:
-        return [route]
+        return self.executor.routes_for(route)
 
     @staticmethod
     def _answered_by(call: UsageCall, requested: Route, answered: Route) -> None:

@@ -16,6 +16,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from pybreaker import CircuitBreaker, CircuitBreakerListener, CircuitBreakerState
 
 OTHER = "other"
 UNMATCHED = "(unmatched)"
@@ -240,6 +241,22 @@ class GatewayMetrics:
     def _sample_forever(self) -> None:
         while not self._stopping.wait(SAMPLE_INTERVAL):
             self._sample()
+
+
+class BreakerStateListener(CircuitBreakerListener):
+    """A pybreaker listener that reports every state change as llmgateway_circuit_breaker_state."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def state_change(
+        self, cb: CircuitBreaker, old_state: CircuitBreakerState | None, new_state: CircuitBreakerState
+    ) -> None:
+        deployment = getattr(cb, "deployment", None)
+        self._metrics.set_breaker_state(
+            cb.name or "", getattr(deployment, "provider", ""), getattr(deployment, "model", ""),
+            new_state.name.replace("-", "_"),
+        )
 
 
 def _upstream_refused(call: FinishedCall | None, code: str) -> bool:

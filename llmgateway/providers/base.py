@@ -67,7 +67,9 @@ class Provider(ABC):
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
         self.transport = transport or HttpTransport(
-            timeout=settings.timeout, connect_timeout=settings.connect_timeout
+            timeout=settings.timeout,
+            connect_timeout=settings.connect_timeout,
+            stream_idle_timeout=settings.stream_idle_timeout,
         )
 
     @classmethod

@@ -13,6 +13,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from llmgateway.errors import GatewayTimeout, ServerError
+from llmgateway.providers.attempt import current_attempt
 
 DEFAULT_POOL_MAXSIZE = 1000
 READ_CHUNK = 65536
@@ -35,10 +36,15 @@ class HttpReply:
 
 
 class UpstreamStream:
-    """An open streamed upstream response; yields raw lines and closes its socket on `close()`."""
+    """An open streamed upstream response; yields raw lines and closes its socket on `close()`.
 
-    def __init__(self, response: requests.Response) -> None:
+    Until the first body bytes arrive the read timeout is the provider's `timeout` (time to first byte);
+    after them it is `idle_timeout`, the longest silence allowed between chunks.
+    """
+
+    def __init__(self, response: requests.Response, idle_timeout: float | None = None) -> None:
         self._response = response
+        self._idle_timeout = idle_timeout
         self.status = response.status_code
         self.headers = response.headers
 
@@ -46,11 +52,15 @@ class UpstreamStream:
         """Lines without their terminator, as they arrive (read1 does not wait for a full buffer)."""
         raw = self._response.raw
         pending = b""
+        first = True
         try:
             while True:
                 data = raw.read1(READ_CHUNK)
                 if not data:
                     break
+                if first:
+                    first = False
+                    self._use_idle_timeout()
                 pending += data
                 if b"\n" not in data and b"\r" not in data:
                     continue
@@ -63,6 +73,15 @@ class UpstreamStream:
             raise _translate_read_error(exc) from exc
         if pending:
             yield pending.rstrip(b"\r")
+
+    def _use_idle_timeout(self) -> None:
+        # requests' read timeout applies to each recv, so on the open socket it is exactly an idle timeout.
+        sock = _socket_of(self._response.raw)
+        if sock is not None and self._idle_timeout:
+            try:
+                sock.settimeout(self._idle_timeout)
+            except OSError:
+                pass
 
     def read_all(self) -> HttpReply:
         """Read the whole body (used for an error answer before the stream began)."""
@@ -82,6 +101,16 @@ class UpstreamStream:
             self._response.close()
 
 
+def _socket_of(raw: Any) -> Any:
+    """The socket a streamed urllib3 response reads from. When the upstream answered `Connection: close`,
+    http.client has already dropped the connection's `sock`, and only the response's file object holds it."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    return sock
+
+
 def _translate_read_error(exc: BaseException) -> Exception:
     if isinstance(exc, (TimeoutError, ReadTimeoutError)) or "timed out" in str(exc).lower():
         return GatewayTimeout("The upstream provider stopped sending.")
@@ -96,11 +125,13 @@ class HttpTransport:
         *,
         timeout: float = 120.0,
         connect_timeout: float = 5.0,
+        stream_idle_timeout: float | None = None,
         pool_maxsize: int = DEFAULT_POOL_MAXSIZE,
         default_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
+        self.stream_idle_timeout = stream_idle_timeout
         self.session = requests.Session()
         self.session.trust_env = False  # never route provider traffic through ambient proxy settings
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize, max_retries=0)
@@ -131,7 +162,7 @@ class HttpTransport:
     ) -> UpstreamStream:
         """POST JSON and return once the status line and headers arrived."""
         response = self._send(url, body, headers, stream=True, read_timeout=read_timeout or self.timeout)
-        return UpstreamStream(response)
+        return UpstreamStream(response, self.stream_idle_timeout)
 
     def close(self) -> None:
         self.session.close()
@@ -148,16 +179,26 @@ class HttpTransport:
         merged = {"Content-Type": "application/json"}
         if headers:
             merged.update(headers)
+        connect_timeout = self.connect_timeout
+        attempt = current_attempt()
+        remaining = attempt.remaining() if attempt is not None else None
+        if remaining is not None:  # the executor's request deadline caps every timeout of this attempt
+            if remaining <= 0:
+                raise GatewayTimeout("The request deadline passed before the upstream answered.")
+            connect_timeout, read_timeout = min(connect_timeout, remaining), min(read_timeout, remaining)
         try:
-            return self.session.post(
+            response = self.session.post(
                 url,
                 data=orjson.dumps(body),
                 headers=merged,
                 stream=stream,
-                timeout=(self.connect_timeout, read_timeout),
+                timeout=(connect_timeout, read_timeout),
                 allow_redirects=False,
             )
         except requests.Timeout as exc:
             raise GatewayTimeout() from exc
         except requests.RequestException as exc:
             raise ServerError("Could not reach the upstream provider.") from exc
+        if attempt is not None:
+            attempt.status = response.status_code
+        return response

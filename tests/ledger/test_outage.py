@@ -39,7 +39,11 @@ def send_mixed(client, fake, count: int) -> list[str]:
 
 
 def totals(app) -> tuple[int, int, int, int]:
-    """(records, distinct request ids, provider-reported prompt tokens, provider-reported completion tokens)."""
+    """(records, distinct request ids, provider-reported prompt and completion tokens of calls that reached it).
+
+    Cache hits keep the original answer's token counts but cost nothing and reached no upstream, so they are
+    left out of the sums compared with what the fake served.
+    """
     svc = app.extensions["llmgateway"]
     with svc.sessions() as session:
         rows, distinct = session.execute(
@@ -48,7 +52,7 @@ def totals(app) -> tuple[int, int, int, int]:
         prompt, completion = session.execute(
             select(func.coalesce(func.sum(UsageRecord.prompt_tokens), 0),
                    func.coalesce(func.sum(UsageRecord.completion_tokens), 0))
-            .where(UsageRecord.tokens_estimated.is_(False))
+            .where(UsageRecord.tokens_estimated.is_(False), UsageRecord.cached.is_(False))
         ).one()
     return int(rows), int(distinct), int(prompt), int(completion)
 

@@ -124,3 +124,15 @@ def test_the_rate_limiters_429s_are_counted_as_rejections(make_app, fake_openai)
     text = scrape(client).get_data(as_text=True)
     rejected = "llmgateway_rate_limit_rejections_total"
     assert value(text, rejected, route="/api/v1/completion", code="rate_limit_exceeded") == 1
+
+
+def test_an_opened_circuit_breaker_shows_in_the_state_gauge(make_app, fake_openai):
+    client = make_app(circuit_breaker={"fail_max": 2, "reset_timeout": 60}, retries={"max_attempts": 1}).test_client()
+    for _ in range(2):
+        fake_openai.push("status", status=503, body={"error": {"message": "overloaded"}})
+        assert post(client, "/api/v1/completion", CHAT) == 502
+    assert post(client, "/api/v1/completion", CHAT) == 503  # open: fails fast
+    text = scrape(client).get_data(as_text=True)
+    gauge = "llmgateway_circuit_breaker_state"
+    assert value(text, gauge, provider="openai", model="gpt-4o-mini", state="open") == 1
+    assert value(text, gauge, provider="openai", model="gpt-4o-mini", state="closed") == 0

@@ -146,7 +146,7 @@ def test_silent_upstream_times_out(make_openai, openai_fake):
 
 def test_stalled_stream_times_out(make_openai, openai_fake):
     openai_fake.chunk_delay = 1.0
-    stream = make_openai(timeout=0.3).stream_chat(chat())
+    stream = make_openai(timeout=0.3, stream_idle_timeout=0.3).stream_chat(chat())
     with pytest.raises(GatewayTimeout):
         drain(stream)
 

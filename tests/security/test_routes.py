@@ -23,6 +23,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/admin/keys"): "admin",
     ("POST", "/api/v1/admin/keys"): "admin",
     ("DELETE", "/api/v1/admin/keys/<key_id>"): "admin",
+    ("GET", "/api/v1/admin/breakers"): "admin",
     ("POST", "/api/v1/auth/token"): PUBLIC,
     ("POST", "/v1/chat/completions"): "completion",
     ("POST", "/v1/embeddings"): "embedding",

@@ -13,6 +13,7 @@ from tests.conftest import ADMIN_KEY, base_config
 
 @pytest.fixture(scope="module")
 def gateway_app(tmp_path_factory, fake_openai_server):
+    fake_openai_server.reset()
     db = tmp_path_factory.mktemp("schemathesis") / "ledger.db"
     app = create_app(base_config(f"sqlite:///{db}", fake_openai_server.url))
     yield app

@@ -75,3 +75,17 @@ class UsageReportSchema(Schema):
     group_by = fields.String(allow_none=True)
     totals = fields.Nested(FiguresSchema)
     groups = fields.List(fields.Nested(GroupSchema))
+
+
+class BreakerSchema(Schema):
+    name = fields.String(metadata={"description": "provider/model@base_url"})
+    provider = fields.String()
+    model = fields.String(metadata={"description": "The provider's model id"})
+    state = fields.String(validate=validate.OneOf(("closed", "open", "half_open")))
+    failures = fields.Integer(metadata={"description": "Consecutive upstream failures counted"})
+    opened_at = fields.String(allow_none=True)
+    retry_after = fields.Integer(allow_none=True, metadata={"description": "Seconds until a probe is let through"})
+
+
+class BreakerListSchema(Schema):
+    data = fields.List(fields.Nested(BreakerSchema))

@@ -1,4 +1,4 @@
-"""Admin routes: the usage report and API key management."""
+"""Admin routes: the usage report, API key management and circuit-breaker states."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from llmgateway.api.admin.schemas import KeyCreateSchema, KeyListSchema, KeySchema, UsageQuerySchema, UsageReportSchema
+from llmgateway.api.admin.schemas import (
+    BreakerListSchema,
+    KeyCreateSchema,
+    KeyListSchema,
+    KeySchema,
+    UsageQuerySchema,
+    UsageReportSchema,
+)
 from llmgateway.api.docs import error_responses
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import requires
@@ -84,3 +91,14 @@ class KeyDetail(MethodView):
             raise NotFound("No live key has this id.")
         svc.authenticator.forget(key_id)
         return Response(status=204)
+
+
+@blp.route("/breakers")
+class Breakers(MethodView):
+    @requires("admin")
+    @blp.response(200, BreakerListSchema)
+    @error_responses(401, 403)
+    def get(self) -> Response:
+        """Circuit-breaker state per provider deployment (shared by the fleet when Redis is configured)."""
+        board = services().extras.get("breakers")
+        return json_response({"data": board.snapshot() if board is not None else []})

@@ -1,0 +1,171 @@
+"""The executor with resilience: retries with a budget, circuit breakers, fallbacks, one request deadline.
+
+For each route of the fallback plan (the requested model first), attempts go through the deployment's
+breaker, retry transient failures with jittered backoff while the retry budget and the deadline allow, and
+move to the next route only on the rule's error codes. All of it happens before a stream's first byte.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
+
+import gevent
+from gevent import monkey
+
+from llmgateway.core.executor import Executor, Operation, ProviderPool, T
+from llmgateway.core.fallbacks import FallbackPolicy
+from llmgateway.core.retries import MIN_ATTEMPT_SECONDS, Deadline, Failure, RetryBudget, RetryPolicy
+from llmgateway.core.routing import Route
+from llmgateway.core.usage import UsageCall
+from llmgateway.errors import GatewayError, GatewayTimeout
+from llmgateway.infra.tracing import attempt_span
+from llmgateway.providers.attempt import attempt_scope
+from llmgateway.providers.base import Provider
+from llmgateway.providers.types import ChatDelta, ChatStream
+
+
+class Breaker(Protocol):
+    def admit(self) -> Any: ...
+    def record_success(self, ticket: Any) -> None: ...
+    def record_failure(self, ticket: Any, exc: BaseException | None = None) -> None: ...
+    def record_neutral(self, ticket: Any) -> None: ...
+
+
+class Breakers(Protocol):
+    def breaker(self, provider: str, base_url: str, model: str) -> Breaker: ...
+
+
+class ResilientExecutor(Executor):
+    """Fallbacks, breakers and retries around each routed call."""
+
+    def __init__(
+        self,
+        providers: ProviderPool,
+        *,
+        retries: RetryPolicy,
+        budget: RetryBudget,
+        request_deadline: float,
+        fallbacks: FallbackPolicy | None = None,
+        breakers: Breakers | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        super().__init__(providers)
+        self.retries = retries
+        self.budget = budget
+        self.request_deadline = request_deadline
+        self.fallbacks = fallbacks
+        self.breakers = breakers
+        self._sleep = sleep
+
+    def routes_for(self, route: Route) -> list[Route]:
+        return list(self.fallbacks.plan(route).routes) if self.fallbacks else [route]
+
+    def run(self, call: UsageCall, routes: list[Route], operation: Operation[T]) -> tuple[T, Route]:
+        deadline = Deadline(self.request_deadline)
+        self.budget.deposit()
+        codes = self.fallbacks.plan(routes[0]).codes if self.fallbacks else frozenset()
+        for index, route in enumerate(routes):
+            try:
+                return self._on_route(call, route, operation, deadline), route
+            except GatewayError as exc:
+                if index + 1 == len(routes) or exc.code not in codes or deadline.remaining() < MIN_ATTEMPT_SECONDS:
+                    raise
+        raise AssertionError("unreachable: the last route either answers or raises")
+
+    def _on_route(self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline) -> T:
+        """Attempts on one route, retrying transient failures within the budget and the deadline."""
+        provider = self.provider_for(route)
+        attempt = 0
+        while True:
+            attempt += 1
+            result, failure = self._attempt(call, route, provider, operation, deadline, attempt)
+            if failure is None:
+                return result  # type: ignore[return-value]
+            delay = self.retries.delay(failure, attempt)
+            if delay is None or deadline.remaining() < delay + MIN_ATTEMPT_SECONDS or not self.budget.try_withdraw():
+                raise failure.error
+            self._sleep(delay)
+
+    def _attempt(
+        self, call: UsageCall, route: Route, provider: Provider, operation: Operation[T], deadline: Deadline,
+        attempt: int,
+    ) -> tuple[T | None, Failure | None]:
+        breaker = self.breakers.breaker(route.provider, provider.base_url, route.provider_model) \
+            if self.breakers else None
+        started = time.perf_counter()
+        try:
+            ticket = breaker.admit() if breaker else None
+        except GatewayError as exc:  # open breaker: fail fast, no upstream call
+            self._note(call, route, attempt, Failure(exc, None))
+            return None, Failure(exc, None)
+        try:
+            with attempt_scope(deadline.at) as scope, self._time_limit(provider, deadline), \
+                    attempt_span(call, route.provider, route.provider_model) as span:
+                result = operation(route, provider)
+                span.returned(result)
+        except GatewayError as exc:
+            failure = Failure(exc, scope.status)
+            if breaker:
+                (breaker.record_failure(ticket, exc) if failure.upstream_fault else breaker.record_neutral(ticket))
+            self._note(call, route, attempt, failure)
+            return None, failure
+        except BaseException:  # client gone, outer timeout or a bug: says nothing about the upstream
+            if breaker:
+                breaker.record_neutral(ticket)
+            raise
+        finally:
+            call.upstream_ms += (time.perf_counter() - started) * 1000.0
+        if breaker:
+            breaker.record_success(ticket)
+            if isinstance(result, ChatStream):
+                result = WatchedStream(result, lambda exc: breaker.record_failure(None, exc))  # type: ignore[assignment]
+        return result, None
+
+    @staticmethod
+    def _note(call: UsageCall, route: Route, attempt: int, failure: Failure) -> None:
+        call.attempts.append({
+            "model": route.model_id,
+            "provider": route.provider,
+            "provider_model": route.provider_model,
+            "attempt": attempt,
+            "error": failure.error.code,
+            "upstream_status": failure.status,
+        })
+
+    @staticmethod
+    def _time_limit(provider: Provider, deadline: Deadline) -> AbstractContextManager[Any]:
+        """Under gevent, a hard cap on the attempt: socket timeouts bound each silence, this the whole call."""
+        if not monkey.is_module_patched("socket"):
+            return nullcontext()
+        seconds = max(0.0, min(provider.settings.timeout, deadline.remaining()))
+        return gevent.Timeout(seconds, GatewayTimeout("The upstream provider did not answer in time."))
+
+
+class WatchedStream(ChatStream):
+    """Relays an opened upstream stream and reports an upstream fault after it began (for the breaker)."""
+
+    def __init__(self, inner: ChatStream, on_fault: Callable[[GatewayError], None]) -> None:
+        # Not calling ChatStream.__init__: `usage` is the inner stream's, set by its provider as it reads.
+        self._inner = inner
+        self._on_fault = on_fault
+        self._close = inner.close
+        self._deltas = self._watch()
+
+    @property
+    def usage(self) -> Any:
+        return self._inner.usage
+
+    @usage.setter
+    def usage(self, value: Any) -> None:
+        self._inner.usage = value
+
+    def _watch(self) -> Iterator[ChatDelta]:
+        try:
+            yield from self._inner
+        except GatewayError as exc:
+            if Failure(exc, None).upstream_fault:
+                self._on_fault(exc)
+            raise

@@ -1,0 +1,212 @@
+"""Where breaker state lives: in Redis (shared by every worker and instance), mirrored in each worker's memory
+and served from there while Redis is unreachable, so a Redis outage never fails or slows a request."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import redis
+from pybreaker import STATE_CLOSED, CircuitBreakerStorage, CircuitRedisStorage
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class RedisLink:
+    """A bytes (non-decoding) Redis client with short timeouts, created on first use and skipped for
+    `retry_interval` seconds after a failure, so an outage costs one timeout per interval, not one per call."""
+
+    def __init__(self, url: str, *, socket_timeout: float = 0.2, max_connections: int = 50,
+                 retry_interval: float = 5.0) -> None:
+        self.url = url
+        self.socket_timeout = socket_timeout
+        self.max_connections = max_connections
+        self.retry_interval = retry_interval
+        self._client: redis.Redis | None = None
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def run(self, command: Callable[[redis.Redis], T]) -> T:
+        """Run one command; raises RedisError (and marks the link down) when Redis fails or is marked down."""
+        if not self.available:
+            raise redis.ConnectionError("Redis is marked unavailable")
+        try:
+            result = command(self._connect())
+        except redis.RedisError:
+            self._mark_down()
+            raise
+        return result
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client.connection_pool.disconnect()
+
+    def _connect(self) -> redis.Redis:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    pool = redis.BlockingConnectionPool.from_url(
+                        self.url,
+                        max_connections=self.max_connections,
+                        timeout=self.socket_timeout,
+                        socket_timeout=self.socket_timeout,
+                        socket_connect_timeout=self.socket_timeout,
+                        retry=Retry(NoBackoff(), 0),
+                    )
+                    self._client = redis.Redis(connection_pool=pool)
+        return self._client
+
+    def _mark_down(self) -> None:
+        if self.available:
+            log.warning("Redis unreachable: circuit breakers use per-worker state for %.0f s", self.retry_interval)
+        self._down_until = time.monotonic() + self.retry_interval
+
+
+class _GuardedRedis:
+    """What CircuitRedisStorage sees as its client: every command goes through the link."""
+
+    def __init__(self, link: RedisLink) -> None:
+        self._link = link
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        return lambda *args, **kwargs: self._link.run(lambda client: getattr(client, name)(*args, **kwargs))
+
+
+class _Silent:
+    """CircuitRedisStorage logs a traceback for every failed command; RedisLink reports an outage once instead."""
+
+    def exception(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class _SharedStorage(CircuitRedisStorage):
+    logger = _Silent()  # type: ignore[assignment]
+
+    def _initialize_redis_state(self, state: str) -> None:
+        try:
+            super()._initialize_redis_state(state)
+        except redis.RedisError:
+            pass  # retried by the state getter once Redis is back
+
+
+class FailoverStorage(CircuitBreakerStorage):
+    """pybreaker storage: CircuitRedisStorage under its own namespace when Redis is configured and reachable,
+    with a per-worker copy that answers while it is not. Also holds the half-open probe claim."""
+
+    def __init__(self, link: RedisLink | None, namespace: str) -> None:
+        super().__init__("redis" if link else "memory")
+        self._link = link
+        self._namespace = namespace
+        self._shared: _SharedStorage | None = None
+        self._state = STATE_CLOSED
+        self._fails = 0
+        self._successes = 0
+        self._opened_at: datetime | None = None
+        self._probe_until = 0.0
+
+    # -- pybreaker's storage interface ------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        self._state = self._read("state", self._state)
+        return self._state
+
+    @state.setter
+    def state(self, state: str) -> None:
+        self._state = state
+        self._write(lambda shared: setattr(shared, "state", state))
+
+    def increment_counter(self) -> None:
+        self._fails += 1
+        self._write(lambda shared: shared.increment_counter())
+
+    def reset_counter(self) -> None:
+        self._fails = 0
+        self._write(lambda shared: shared.reset_counter())
+
+    def increment_success_counter(self) -> None:
+        self._successes += 1
+        self._write(lambda shared: shared.increment_success_counter())
+
+    def reset_success_counter(self) -> None:
+        self._successes = 0
+        self._write(lambda shared: shared.reset_success_counter())
+
+    @property
+    def counter(self) -> int:
+        self._fails = self._read("counter", self._fails)
+        return self._fails
+
+    @property
+    def success_counter(self) -> int:
+        self._successes = self._read("success_counter", self._successes)
+        return self._successes
+
+    @property
+    def opened_at(self) -> datetime | None:
+        self._opened_at = self._read("opened_at", self._opened_at)
+        return self._opened_at
+
+    @opened_at.setter
+    def opened_at(self, now: datetime) -> None:
+        self._opened_at = now
+        self._write(lambda shared: setattr(shared, "opened_at", now))
+
+    # -- the probe claim: one trial call at a time across the fleet --------------------------------
+    def claim_probe(self, ttl: float) -> bool:
+        """Claim the right to send the half-open trial call for `ttl` seconds; False if someone holds it."""
+        if self._usable():
+            try:
+                return bool(self._link.run(lambda c: c.set(self._key("probe"), b"1", nx=True, px=int(ttl * 1000))))
+            except redis.RedisError:
+                pass
+        now = time.monotonic()
+        if now < self._probe_until:
+            return False
+        self._probe_until = now + ttl
+        return True
+
+    def release_probe(self) -> None:
+        self._probe_until = 0.0
+        if self._usable():
+            try:
+                self._link.run(lambda c: c.delete(self._key("probe")))
+            except redis.RedisError:
+                pass
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _key(self, name: str) -> str:
+        return f"{self._namespace}:{name}"
+
+    def _usable(self) -> bool:
+        return self._link is not None and self._link.available
+
+    def _remote(self) -> _SharedStorage | None:
+        if not self._usable():
+            return None
+        if self._shared is None:
+            self._shared = _SharedStorage(STATE_CLOSED, _GuardedRedis(self._link), namespace=self._namespace)
+        return self._shared
+
+    def _read(self, name: str, local: Any) -> Any:
+        shared = self._remote()
+        if shared is None:
+            return local
+        value = getattr(shared, name)
+        return value if self._usable() else local  # the read failed: CircuitRedisStorage returned its fallback
+
+    def _write(self, change: Callable[[_SharedStorage], None]) -> None:
+        shared = self._remote()
+        if shared is not None:
+            change(shared)

@@ -1,0 +1,233 @@
+"""Circuit breakers per provider deployment (provider + base URL + provider model), on pybreaker (SPEC §5).
+
+`DeploymentBreaker.call()` never holds the breaker's lock across the protected call (pybreaker's does,
+serialising every greenlet; KNOWHOW §6). Outcomes are three-way: upstream faults count, successes reset the
+count, and neutral outcomes (429/4xx, client disconnects) change nothing. In half-open state exactly one
+trial call is let through, fleet-wide when Redis is configured.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import gevent
+import redis
+from pybreaker import (
+    STATE_CLOSED,
+    STATE_OPEN,
+    CircuitBreaker,
+    CircuitBreakerListener,
+    CircuitBreakerState,
+)
+
+from llmgateway.config import CircuitBreakerConfig, RedisConfig
+from llmgateway.errors import ServiceUnavailable
+from llmgateway.infra.breaker_storage import FailoverStorage, RedisLink
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Exceptions that say the client went away (or an outer timeout fired), never that the upstream failed.
+CLIENT_GONE: tuple[type[BaseException], ...] = (GeneratorExit, gevent.GreenletExit, gevent.Timeout)
+
+
+class BreakerOpen(ServiceUnavailable):
+    """The deployment's breaker is open: failing fast without calling the upstream."""
+
+    default_message = "The upstream deployment is failing; the gateway is not sending it requests for now."
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """Admission to one protected call; `probe` marks the half-open trial call."""
+
+    probe: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    provider: str
+    base_url: str
+    model: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}/{self.model}@{self.base_url}"
+
+
+class DeploymentBreaker(CircuitBreaker):
+    """A pybreaker CircuitBreaker with lock-free calls, neutral outcomes and a single half-open probe."""
+
+    def __init__(self, deployment: Deployment, *, fail_max: int, reset_timeout: float, storage: FailoverStorage,
+                 listeners: list[CircuitBreakerListener] | None = None) -> None:
+        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, exclude=list(CLIENT_GONE),
+                         listeners=listeners, state_storage=storage, name=deployment.name)
+        self.deployment = deployment
+        self.storage = storage
+
+    # -- the call protocol ------------------------------------------------------------------------
+    def admit(self) -> Ticket:
+        """Let a call through, or raise BreakerOpen (503 with Retry-After) without touching the upstream."""
+        state = self.storage.state
+        if state == STATE_CLOSED:
+            return Ticket()
+        if state == STATE_OPEN:
+            wait = self.seconds_until_half_open()
+            if wait > 0:
+                raise BreakerOpen(retry_after=max(1.0, math.ceil(wait)))
+        if not self.storage.claim_probe(max(self.reset_timeout, 1.0)):
+            raise BreakerOpen(retry_after=1.0)  # another call is probing; its verdict comes soon
+        if state == STATE_OPEN:
+            self.half_open()
+        return Ticket(probe=True)
+
+    def record_success(self, ticket: Ticket) -> None:
+        if ticket.probe:
+            self.close()  # resets the failure count
+            self.storage.release_probe()
+        else:
+            self.storage.reset_counter()
+        for listener in self.listeners:
+            listener.success(self)
+
+    def record_failure(self, ticket: Ticket | None, exc: BaseException | None = None) -> None:
+        """An upstream fault; `ticket` None for a stream that failed after it opened."""
+        self._inc_counter()
+        for listener in self.listeners:
+            listener.failure(self, exc or RuntimeError("upstream failure"))
+        if ticket is not None and ticket.probe:
+            self.open()
+            self.storage.release_probe()
+        elif self.storage.state == STATE_CLOSED and self.storage.counter >= self.fail_max:
+            self.open()
+
+    def record_neutral(self, ticket: Ticket) -> None:
+        """Neither a fault nor a success (429/4xx, client gone): a probe's claim is just handed back."""
+        if ticket.probe:
+            self.storage.release_probe()
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """pybreaker's call(), without holding the lock; excluded exceptions (client gone) are neutral."""
+        ticket = self.admit()
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            if self.is_system_error(exc):
+                self.record_failure(ticket, exc)
+            else:
+                self.record_neutral(ticket)
+            raise
+        self.record_success(ticket)
+        return result
+
+    # -- reporting --------------------------------------------------------------------------------
+    def seconds_until_half_open(self) -> float:
+        opened_at = self.storage.opened_at
+        if opened_at is None:
+            return 0.0
+        return (opened_at - datetime.now(UTC)).total_seconds() + self.reset_timeout
+
+    def snapshot(self) -> dict[str, Any]:
+        state = self.storage.state
+        opened_at = self.storage.opened_at if state != STATE_CLOSED else None
+        retry_after = None
+        if state == STATE_OPEN:
+            retry_after = max(0, math.ceil(self.seconds_until_half_open()))
+        return {
+            "name": self.deployment.name,
+            "provider": self.deployment.provider,
+            "model": self.deployment.model,
+            "state": state.replace("-", "_"),
+            "failures": self.storage.counter,
+            "opened_at": opened_at.isoformat() if opened_at else None,
+            "retry_after": retry_after,
+        }
+
+
+class _StateLog(CircuitBreakerListener):
+    def state_change(self, cb: CircuitBreaker, old_state: CircuitBreakerState | None,
+                     new_state: CircuitBreakerState) -> None:
+        old = old_state.name if old_state else None
+        level = logging.WARNING if new_state.name == STATE_OPEN else logging.INFO
+        log.log(level, "circuit breaker %s: %s -> %s", cb.name, old, new_state.name)
+
+
+class BreakerBoard:
+    """Every deployment's breaker in this worker, created on first use; state shared through Redis if set."""
+
+    def __init__(self, config: CircuitBreakerConfig, redis_config: RedisConfig) -> None:
+        self.config = config
+        self._prefix = f"{redis_config.instance_name}cb:"
+        self._link = (
+            RedisLink(redis_config.url, socket_timeout=redis_config.socket_timeout,
+                      max_connections=redis_config.max_connections)
+            if redis_config.url else None
+        )
+        self._breakers: dict[Deployment, DeploymentBreaker] = {}
+        self._lock = threading.Lock()
+        self._listeners: list[CircuitBreakerListener] = [_StateLog()]
+
+    def add_listener(self, listener: CircuitBreakerListener) -> None:
+        """Also tell `listener` about every breaker's state changes (add before the first request)."""
+        self._listeners.append(listener)
+
+    def breaker(self, provider: str, base_url: str, model: str) -> DeploymentBreaker:
+        deployment = Deployment(provider, base_url, model)
+        found = self._breakers.get(deployment)
+        if found is not None:
+            return found
+        created = DeploymentBreaker(
+            deployment,
+            fail_max=self.config.fail_max,
+            reset_timeout=self.config.reset_timeout,
+            storage=FailoverStorage(self._link, self._prefix + deployment.name),
+            listeners=self._listeners,
+        )
+        with self._lock:
+            found = self._breakers.setdefault(deployment, created)
+        if found is created:
+            self._register(deployment)
+        return found
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every breaker this worker knows, plus those other workers and instances registered in Redis."""
+        for deployment in self._registered():
+            self.breaker(deployment.provider, deployment.base_url, deployment.model)
+        return sorted((b.snapshot() for b in list(self._breakers.values())), key=lambda s: s["name"])
+
+    def close(self) -> None:
+        if self._link is not None:
+            self._link.close()
+
+    def _register(self, deployment: Deployment) -> None:
+        if self._link is None:
+            return
+        entry = json.dumps({"provider": deployment.provider, "base_url": deployment.base_url,
+                            "model": deployment.model})
+        try:
+            self._link.run(lambda c: c.hset(self._prefix + "index", deployment.name, entry))
+        except redis.RedisError:
+            pass
+
+    def _registered(self) -> list[Deployment]:
+        if self._link is None or not self._link.available:
+            return []
+        try:
+            entries = self._link.run(lambda c: c.hvals(self._prefix + "index"))
+        except redis.RedisError:
+            return []
+        out = []
+        for raw in entries:
+            try:
+                data = json.loads(raw)
+                out.append(Deployment(data["provider"], data["base_url"], data["model"]))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return out
