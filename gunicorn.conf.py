@@ -5,6 +5,17 @@ from gevent import monkey
 monkey.patch_all()  # first: before anything imports ssl, socket or psycopg (KNOWHOW §1)
 
 import os  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+# Workers share Prometheus values through files in one directory. The variable must be set before anything in
+# this process imports prometheus_client (the logging config below already imports the package), and workers
+# inherit it. Without one from the operator, the master makes a private directory and removes it on exit.
+METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_created_metrics_dir: list[str] = []
+if not os.environ.get(METRICS_DIR_ENV):
+    _created_metrics_dir.append(tempfile.mkdtemp(prefix="llmgateway-metrics-"))
+    os.environ[METRICS_DIR_ENV] = _created_metrics_dir[0]
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104
 worker_class = "gevent"
@@ -23,10 +34,30 @@ control_socket_disable = True
 accesslog = None  # the app logs one structured line per request
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+# gunicorn's own lines as JSON too (the app replaces the root handler with its configured one in each worker).
+logconfig_dict = {
+    "root": {"level": "INFO", "handlers": ["json"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": [], "propagate": True},
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},  # the app logs requests
+    },
+    "handlers": {"json": {"()": "llmgateway.infra.logging.log_handler"}},
+    "formatters": {},
+}
+
+
+def clean_metrics_dir():
+    """Values left by a previous run would be added to this one's: start from an empty directory."""
+    path = os.environ[METRICS_DIR_ENV]
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
 
 
 def on_starting(server):
-    """In the master, once: create or upgrade the schema and bootstrap keys, so workers don't race."""
+    """In the master, once: a clean metrics directory, then the schema and the first keys, so workers don't race."""
+    clean_metrics_dir()
     from llmgateway.app import SCHEMA_READY_ENV, build_services, prepare_database
     from llmgateway.config import load_settings
 
@@ -52,3 +83,16 @@ def worker_exit(server, worker):
     from llmgateway.infra.worker_hooks import on_worker_exit
 
     on_worker_exit(worker, graceful_timeout)
+
+
+def child_exit(server, worker):
+    """A worker is gone: drop its live gauges (in-flight counts) from the aggregate; its counters stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics directory this master created."""
+    for path in _created_metrics_dir:
+        shutil.rmtree(path, ignore_errors=True)

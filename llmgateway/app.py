@@ -13,6 +13,7 @@ from flask import Flask, Response, g, request
 from llmgateway.api.context import assign_request_ids
 from llmgateway.api.error_handlers import register_error_handlers
 from llmgateway.api.ledger_guard import refuse_when_ledger_full
+from llmgateway.api.observability import Finisher, begin_request, request_finisher, request_route
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request
@@ -31,8 +32,10 @@ from llmgateway.infra.db import make_engine, make_session_factory
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging, request_logger
+from llmgateway.infra.metrics import BreakerStateListener, GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.shared_state import build_shared_state
+from llmgateway.infra.tracing import build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
 from llmgateway.providers.registry import available_provider_classes
 from llmgateway.services import EXTENSION_KEY, Services
@@ -131,6 +134,12 @@ def build_services(settings: Settings) -> Services:
     executor = build_executor(settings, providers, catalogue, breakers)
     gateway = Gateway(catalogue, executor, ledger, prices, admission=shared.admission,
                       cache=shared.cache, cache_scope=settings.cache.scope)
+    metrics = GatewayMetrics(
+        multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
+    )
+    metrics.watch_backlog(ledger)
+    if breakers:
+        breakers.add_listener(BreakerStateListener(metrics))
     return Services(
         settings=settings,
         engine=engine,
@@ -140,6 +149,8 @@ def build_services(settings: Settings) -> Services:
         ledger=ledger,
         providers=providers,
         gateway=gateway,
+        metrics=metrics,
+        tracing=build_tracing(settings.otel),
         extras={**shared.extras(), **({"breakers": breakers} if breakers else {})},
     )
 
@@ -175,6 +186,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_hooks(app: Flask) -> None:
     app.before_request(assign_request_ids)
+    app.before_request(begin_request)
     app.before_request(authenticate_request)
     app.before_request(refuse_when_ledger_full)
     app.after_request(finish_request)
@@ -194,10 +206,13 @@ def finish_request(response: Response) -> Response:
         "client_request_id": g.get("client_request_id"),
         "method": request.method,
         "path": request.path,
+        "route": request_route(),
         "status": response.status_code,
+        "error_code": g.get("error_code"),
         "key_id": getattr(g.get("principal"), "key_id", None),
     }
-    response.call_on_close(lambda: log_request(line, call))
+    finished = request_finisher(response)
+    response.call_on_close(lambda: log_request(line, call, finished))
     return response
 
 
@@ -208,7 +223,7 @@ def requested_model() -> str | None:
     return model[:256] if isinstance(model, str) else None
 
 
-def log_request(line: dict[str, Any], call: Any) -> None:
+def log_request(line: dict[str, Any], call: Any, finished: Finisher | None = None) -> None:
     if call is not None:
         usage = call.usage
         line.update(
@@ -225,6 +240,8 @@ def log_request(line: dict[str, Any], call: Any) -> None:
             fallback_from=call.fallback_from,
         )
     request_logger().info("request", **line)
+    if finished is not None:
+        finished(line, call)
 
 
 def app_services() -> Services:
@@ -239,10 +256,11 @@ def register_blueprints(app: Flask) -> None:
     from llmgateway.api.completion.views import blp as completion
     from llmgateway.api.embedding.views import blp as embedding
     from llmgateway.api.health.views import blp as health
+    from llmgateway.api.metrics.views import blp as metrics
     from llmgateway.api.models.views import blp as models
     from llmgateway.api.openai_compat.views import blp as openai_compat
 
-    for blueprint in (completion, embedding, models, admin, auth, health, openai_compat):
+    for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
         api.register_blueprint(blueprint)
 
 

@@ -37,6 +37,10 @@ ENV_OVERRIDES: dict[str, str] = {
     "DATABASE_URL": "database.url",
     "REDIS_URL": "redis.url",
     "LOG_LEVEL": "logging.level",
+    "PROMETHEUS_MULTIPROC_DIR": "metrics.multiprocess_dir",
+    "LLMGATEWAY_METRICS_TOKEN": "metrics.token",
+    "OTEL_EXPORTER_OTLP_ENDPOINT": "otel.endpoint",
+    "OTEL_SERVICE_NAME": "otel.service_name",
 }
 
 
@@ -174,6 +178,26 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = True
+    token: str | None = None  # when set, GET /metrics needs `Authorization: Bearer <token>`
+    multiprocess_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: aggregate over gunicorn workers
+    max_model_labels: int = 200  # distinct model label values per process; more become "other"
+
+
+@dataclass(frozen=True)
+class OtelConfig:
+    enabled: bool | None = None  # None: on when an endpoint is configured
+    endpoint: str | None = None  # OTLP/HTTP base URL, e.g. http://collector:4318
+    service_name: str = "llmgateway"
+    sample_ratio: float = 1.0
+
+    @property
+    def active(self) -> bool:
+        return self.enabled if self.enabled is not None else bool(self.endpoint)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every setting the gateway reads, validated."""
 
@@ -192,6 +216,8 @@ class Settings:
     limits: LimitsConfig = LimitsConfig()
     ledger: LedgerConfig = LedgerConfig()
     server: ServerConfig = ServerConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    otel: OtelConfig = OtelConfig()
     pricing: dict[str, dict[str, float | None]] = field(default_factory=dict)
     secret_key: str | None = None
     bootstrap_api_key: str | None = None
@@ -403,6 +429,21 @@ ServerSchema = _section(
     auth_cache_ttl=fields.Float(validate=validate.Range(min=0, max=5)),
 )
 
+MetricsSchema = _section(
+    MetricsConfig,
+    enabled=fields.Boolean(),
+    token=fields.String(allow_none=True, validate=validate.Length(min=16, error="must be at least 16 characters")),
+    multiprocess_dir=fields.String(allow_none=True),
+    max_model_labels=fields.Integer(validate=validate.Range(min=1)),
+)
+OtelSchema = _section(
+    OtelConfig,
+    enabled=fields.Boolean(allow_none=True),
+    endpoint=fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"}),
+    service_name=fields.String(validate=validate.Length(min=1, max=200)),
+    sample_ratio=fields.Float(validate=validate.Range(min=0, max=1)),
+)
+
 
 class SettingsSchema(_Strict):
     providers = fields.Dict(keys=fields.String(), values=fields.Nested(ProviderSchema))
@@ -420,6 +461,8 @@ class SettingsSchema(_Strict):
     limits = fields.Nested(LimitsSchema)
     ledger = fields.Nested(LedgerSchema)
     server = fields.Nested(ServerSchema)
+    metrics = fields.Nested(MetricsSchema)
+    otel = fields.Nested(OtelSchema)
     pricing = fields.Dict(keys=fields.String(), values=fields.Nested(PricingSchema))
     secret_key = fields.String(
         allow_none=True, validate=validate.Length(min=32, error="must be at least 32 characters")

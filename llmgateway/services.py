@@ -14,6 +14,8 @@ from llmgateway.core.authenticator import Authenticator
 from llmgateway.core.pipeline import Gateway
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import UsageLedger
+from llmgateway.infra.metrics import GatewayMetrics
+from llmgateway.infra.tracing import NullTracing, OtelTracing
 from llmgateway.providers.base import Provider
 
 EXTENSION_KEY = "llmgateway"
@@ -31,10 +33,14 @@ class Services:
     ledger: UsageLedger
     providers: dict[str, Provider]
     gateway: Gateway
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    tracing: NullTracing | OtelTracing = field(default_factory=NullTracing)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def close(self, ledger_timeout: float = 10.0) -> None:
         self.ledger.close(ledger_timeout)
+        self.metrics.close()
+        self.tracing.shutdown()
         for provider in self.providers.values():
             provider.close()
         for extra in self.extras.values():

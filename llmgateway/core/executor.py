@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 from llmgateway.core.routing import Route
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError, ServiceUnavailable
+from llmgateway.infra.tracing import attempt_span
 from llmgateway.providers.base import Provider
 
 T = TypeVar("T")
@@ -43,11 +44,13 @@ class Executor:
     def attempt(self, call: UsageCall, route: Route, operation: Operation[T]) -> T:
         provider = self.provider_for(route)
         started = time.perf_counter()
-        try:
-            result = operation(route, provider)
-        except GatewayError as exc:
-            call.attempts.append({"model": route.model_id, "provider": route.provider, "error": exc.code})
-            raise
-        finally:
-            call.upstream_ms += (time.perf_counter() - started) * 1000.0
+        with attempt_span(call, route.provider, route.provider_model) as span:
+            try:
+                result = operation(route, provider)
+            except GatewayError as exc:
+                call.attempts.append({"model": route.model_id, "provider": route.provider, "error": exc.code})
+                raise
+            finally:
+                call.upstream_ms += (time.perf_counter() - started) * 1000.0
+            span.returned(result)
         return result

@@ -21,6 +21,7 @@ from llmgateway.core.retries import MIN_ATTEMPT_SECONDS, Deadline, Failure, Retr
 from llmgateway.core.routing import Route
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError, GatewayTimeout
+from llmgateway.infra.tracing import attempt_span
 from llmgateway.providers.attempt import attempt_scope
 from llmgateway.providers.base import Provider
 from llmgateway.providers.types import ChatDelta, ChatStream
@@ -101,8 +102,10 @@ class ResilientExecutor(Executor):
             self._note(call, route, attempt, Failure(exc, None))
             return None, Failure(exc, None)
         try:
-            with attempt_scope(deadline.at) as scope, self._time_limit(provider, deadline):
+            with attempt_scope(deadline.at) as scope, self._time_limit(provider, deadline), \
+                    attempt_span(call, route.provider, route.provider_model) as span:
                 result = operation(route, provider)
+                span.returned(result)
         except GatewayError as exc:
             failure = Failure(exc, scope.status)
             if breaker:

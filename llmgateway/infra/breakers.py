@@ -174,6 +174,10 @@ class BreakerBoard:
         self._lock = threading.Lock()
         self._listeners: list[CircuitBreakerListener] = [_StateLog()]
 
+    def add_listener(self, listener: CircuitBreakerListener) -> None:
+        """Also tell `listener` about every breaker's state changes (add before the first request)."""
+        self._listeners.append(listener)
+
     def breaker(self, provider: str, base_url: str, model: str) -> DeploymentBreaker:
         deployment = Deployment(provider, base_url, model)
         found = self._breakers.get(deployment)

@@ -89,6 +89,10 @@ class Provider(ABC):
         """Provider plus base URL: the grain breakers and pools are kept at."""
         return f"{self.name}@{self.base_url}"
 
+    def correlation_headers(self, request_id: str | None) -> dict[str, str]:
+        """Headers that tie the provider's logs to this request's gateway id; every provider module sends them."""
+        return {"X-Request-ID": request_id} if request_id else {}
+
     @abstractmethod
     def chat(self, request: ChatRequest) -> ChatResponse:
         """A non-streamed completion."""

@@ -60,8 +60,7 @@ class OpenAIProvider(Provider):
     # -- request building ---------------------------------------------------------------------
     def headers(self, request_id: str | None) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.settings.api_key}"} if self.settings.api_key else {}
-        if request_id:
-            headers["X-Request-ID"] = request_id
+        headers.update(self.correlation_headers(request_id))
         return headers
 
     def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:

@@ -20,12 +20,34 @@ blp = Blueprint("health", __name__, url_prefix="/health", description="Health")
 
 
 class HealthSchema(Schema):
-    status = fields.String(metadata={"example": "healthy"})
+    status = fields.String(required=True, metadata={"example": "healthy", "enum": ["healthy"]})
+
+
+class ChecksSchema(Schema):
+    database = fields.String(
+        required=True, metadata={"enum": ["ok", "down"], "description": "down only degrades: rows wait in the spool"}
+    )
+    redis = fields.String(
+        required=True,
+        metadata={"enum": ["ok", "down", "not_configured"], "description": "down only degrades: the service serves"},
+    )
+    providers = fields.List(fields.String(), required=True, metadata={"description": "Configured providers"})
+    ledger = fields.String(
+        required=True,
+        metadata={"enum": ["ok", "spooling", "full"], "description": "full refuses usage requests: unhealthy"},
+    )
 
 
 class ReadinessSchema(Schema):
-    status = fields.String(metadata={"description": "healthy, degraded (still serving) or unhealthy"})
-    checks = fields.Dict()
+    status = fields.String(
+        required=True,
+        metadata={
+            "enum": ["healthy", "degraded", "unhealthy"],
+            "description": "healthy; degraded (database or Redis down, still serving: 200); unhealthy (no "
+            "provider configured, or the ledger spool is full: 503)",
+        },
+    )
+    checks = fields.Nested(ChecksSchema, required=True)
     ledger_backlog = fields.Integer(metadata={"description": "usage rows not yet committed to the database"})
 
 
@@ -71,7 +93,7 @@ class Liveness(MethodView):
     @public
     @blp.response(200, HealthSchema)
     def get(self) -> Response:
-        """Liveness: the process is up."""
+        """Liveness: the process is up (touches no dependency, so a slow database never restarts it)."""
         return json_response({"status": "healthy"})
 
 

@@ -1,0 +1,1 @@
+"""Operations: metrics, tracing, health, logs and secrets, container files."""
