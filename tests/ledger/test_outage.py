@@ -57,6 +57,24 @@ def totals(app) -> tuple[int, int, int, int]:
     return int(rows), int(distinct), int(prompt), int(completion)
 
 
+def breakdown(app, fake) -> str:
+    """Per-endpoint sums on both sides, for a readable failure."""
+    svc = app.extensions["llmgateway"]
+    with svc.sessions() as session:
+        rows = session.execute(
+            select(UsageRecord.endpoint, UsageRecord.cached, UsageRecord.tokens_estimated, UsageRecord.status_code,
+                   func.count(), func.sum(UsageRecord.prompt_tokens), func.sum(UsageRecord.completion_tokens))
+            .group_by(UsageRecord.endpoint, UsageRecord.cached, UsageRecord.tokens_estimated, UsageRecord.status_code)
+        ).all()
+    served: dict[tuple[str, bool], list[int]] = {}
+    for s in fake.served:
+        entry = served.setdefault((s.path, s.complete), [0, 0, 0])
+        entry[0] += 1
+        entry[1] += s.prompt_tokens
+        entry[2] += s.completion_tokens
+    return f"ledger: {[tuple(r) for r in rows]}\nserved: {served}"
+
+
 def served_tokens(fake) -> tuple[int, int]:
     complete = [s for s in fake.served if s.complete]
     return sum(s.prompt_tokens for s in complete), sum(s.completion_tokens for s in complete)
@@ -80,7 +98,7 @@ def test_postgres_outage_loses_no_record_and_writes_each_once(make_app, fake_ope
     assert ledger.flush(30), f"backlog left: {ledger.backlog}"
     rows, distinct, prompt, completion = totals(app)
     assert rows == distinct == len(warm) + len(during) == len(set(warm + during))
-    assert (prompt, completion) == served_tokens(fake_openai)
+    assert (prompt, completion) == served_tokens(fake_openai), breakdown(app, fake_openai)
     assert sum(1 for s in fake_openai.served if not s.complete) == len(during) // 6 + 1
 
 
@@ -103,4 +121,4 @@ def test_sqlite_concurrent_mixed_load_with_faults_matches_what_was_served(make_a
     assert app.extensions["llmgateway"].ledger.flush(20)
     rows, distinct, prompt, completion = totals(app)
     assert rows == distinct == len(ids) == 144
-    assert (prompt, completion) == served_tokens(fake_openai)
+    assert (prompt, completion) == served_tokens(fake_openai), breakdown(app, fake_openai)
