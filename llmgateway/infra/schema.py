@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+#: The repository's migrations (source checkout, editable install), else the copy a regular install carries.
+_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "migrations",
+    Path(sys.prefix) / "share" / "llmgateway" / "migrations",
+)
+MIGRATIONS_DIR = next((path for path in _CANDIDATES if (path / "env.py").exists()), _CANDIDATES[0])
 
 
 def alembic_config(database_url: str) -> Config:
