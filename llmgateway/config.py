@@ -516,18 +516,17 @@ def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
     node[leaf] = value
 
 
-def _first_error(messages: Any, prefix: str = "") -> tuple[str, str]:
-    """The first (dotted key, message) pair in marshmallow's nested error dict."""
+def first_error(messages: Any, prefix: str = "") -> tuple[str | None, str]:
+    """The first (dotted field path, message) pair in marshmallow's nested error dict; no path at the root."""
     if isinstance(messages, dict):
         for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            return _first_error(value, path)
+            return first_error(value, f"{prefix}.{key}" if prefix else str(key))
     if isinstance(messages, list) and messages:
         first = messages[0]
         if isinstance(first, (dict, list)):
-            return _first_error(first, prefix)
-        return prefix or "(root)", str(first)
-    return prefix or "(root)", str(messages)
+            return first_error(first, prefix)
+        return prefix or None, str(first)
+    return prefix or None, str(messages)
 
 
 def load_settings(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -549,8 +548,8 @@ def load_settings(config: Mapping[str, Any] | None = None, environ: Mapping[str,
     try:
         settings: Settings = SettingsSchema().load(raw)
     except ValidationError as exc:
-        key, problem = _first_error(exc.messages)
-        key = key.replace(".value.", ".")  # marshmallow nests dict-value errors under "value"
+        path, problem = first_error(exc.messages)
+        key = (path or "(root)").replace(".value.", ".")  # marshmallow nests dict-value errors under "value"
         origin = next((f"environment variable {env}" for dotted, env in env_sources.items() if key == dotted), source)
         raise ConfigError(origin, key, problem) from exc
     return _with_secrets(settings, source)

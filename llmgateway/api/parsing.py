@@ -10,6 +10,7 @@ from flask.json.provider import JSONProvider
 from marshmallow import ValidationError
 from webargs.flaskparser import FlaskParser
 
+from llmgateway.config import first_error
 from llmgateway.errors import InvalidRequest, UnsupportedMediaType
 
 
@@ -49,22 +50,6 @@ def load_json_body(request: Request) -> Any:
     return value
 
 
-def first_error(messages: Any, prefix: str = "") -> tuple[str | None, str]:
-    """The first field path and message in a marshmallow error dict."""
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            if key == "json" and not prefix:
-                return first_error(value, "")
-            path = f"{prefix}.{key}" if prefix else str(key)
-            return first_error(value, path)
-    if isinstance(messages, list) and messages:
-        first = messages[0]
-        if isinstance(first, (dict, list)):
-            return first_error(first, prefix)
-        return prefix or None, str(first)
-    return prefix or None, str(messages)
-
-
 class GatewayArgumentsParser(FlaskParser):
     """webargs parser that reads bodies through `load_json_body` and raises `InvalidRequest` (400)."""
 
@@ -73,7 +58,10 @@ class GatewayArgumentsParser(FlaskParser):
 
     def handle_error(self, error: ValidationError, req: Request, schema: Any, *, error_status_code: Any,
                      error_headers: Any) -> NoReturn:
-        param, message = first_error(error.messages)
+        messages = error.messages
+        if isinstance(messages, dict) and set(messages) == {"json"}:  # webargs nests body errors by location
+            messages = messages["json"]
+        param, message = first_error(messages)
         text = f"{param}: {message}" if param else message
         raise InvalidRequest(text, param=param)
 

@@ -41,6 +41,46 @@ class UsageSchema(Schema):
     estimated = fields.Boolean(metadata={"description": "Present and true when the gateway counted the tokens."})
 
 
+class ResponseMessageSchema(Schema):
+    role = fields.String()
+    content = fields.String(allow_none=True)
+
+
+class ChoiceSchema(Schema):
+    index = fields.Integer()
+    message = fields.Nested(ResponseMessageSchema)
+    logprobs = fields.Raw(allow_none=True)
+    finish_reason = fields.String(allow_none=True)
+
+
+class ChatCompletionBaseSchema(Schema):
+    """OpenAI's chat.completion fields, shared by both surfaces."""
+
+    id = fields.String()
+    object = fields.String(metadata={"example": "chat.completion"})
+    created = fields.Integer()
+    model = fields.String(metadata={"description": "The gateway model id that answered."})
+    choices = fields.List(fields.Nested(ChoiceSchema))
+    usage = fields.Nested(UsageSchema)
+
+
+class ChunkBaseSchema(Schema):
+    """OpenAI's chat.completion.chunk fields, shared by both surfaces."""
+
+    id = fields.String()
+    object = fields.String(metadata={"example": "chat.completion.chunk"})
+    created = fields.Integer()
+    model = fields.String()
+    choices = fields.List(fields.Dict())
+    usage = fields.Nested(UsageSchema, allow_none=True)
+
+
+class EmbeddingUsageSchema(Schema):
+    prompt_tokens = fields.Integer()
+    total_tokens = fields.Integer()
+    estimated = fields.Boolean(metadata={"description": "Present and true when the gateway counted the tokens."})
+
+
 class StopField(fields.Field):
     """`stop`: a string or a list of up to 4 strings."""
 

@@ -7,9 +7,10 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, validate
 
 from llmgateway.api.schemas import (
+    ChatCompletionBaseSchema,
+    ChunkBaseSchema,
     MetadataField,
     StopField,
-    UsageSchema,
     model_field,
     validate_max_tokens,
     validate_messages_count,
@@ -54,41 +55,17 @@ class CompletionRequestSchema(Schema):
         )
 
 
-class ResponseMessageSchema(Schema):
-    role = fields.String()
-    content = fields.String(allow_none=True)
-
-
-class ChoiceSchema(Schema):
-    index = fields.Integer()
-    message = fields.Nested(ResponseMessageSchema)
-    logprobs = fields.Raw(allow_none=True)
-    finish_reason = fields.String(allow_none=True)
-
-
-class ChatCompletionSchema(Schema):
+class ChatCompletionSchema(ChatCompletionBaseSchema):
     """OpenAI's chat.completion plus the gateway's fields."""
 
-    id = fields.String()
-    object = fields.String(metadata={"example": "chat.completion"})
-    created = fields.Integer()
-    model = fields.String(metadata={"description": "The gateway model id that answered."})
     provider = fields.String()
     provider_model = fields.String()
     cached = fields.Boolean()
     fallback_from = fields.String(allow_none=True)
-    choices = fields.List(fields.Nested(ChoiceSchema))
-    usage = fields.Nested(UsageSchema)
 
 
-class ChunkSchema(Schema):
+class ChunkSchema(ChunkBaseSchema):
     """One `data:` event of the stream: a chat.completion.chunk (the last one before [DONE] carries usage)."""
 
-    id = fields.String()
-    object = fields.String(metadata={"example": "chat.completion.chunk"})
-    created = fields.Integer()
-    model = fields.String()
     provider = fields.String()
     fallback_from = fields.String(allow_none=True)
-    choices = fields.List(fields.Dict())
-    usage = fields.Nested(UsageSchema, allow_none=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from llmgateway.api.schemas import MetadataField, model_field, validate_inputs_count
+from llmgateway.api.schemas import EmbeddingUsageSchema, MetadataField, model_field, validate_inputs_count
 from llmgateway.core.pipeline import EmbeddingInput
 
 INPUT_TYPES = ("search_document", "search_query", "classification", "clustering")
@@ -52,12 +52,6 @@ class EmbeddingItemSchema(Schema):
     object = fields.String(metadata={"example": "embedding"})
     index = fields.Integer()
     embedding = fields.List(fields.Float())
-
-
-class EmbeddingUsageSchema(Schema):
-    prompt_tokens = fields.Integer()
-    total_tokens = fields.Integer()
-    estimated = fields.Boolean()
 
 
 class EmbeddingResponseSchema(Schema):

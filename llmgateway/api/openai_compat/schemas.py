@@ -16,13 +16,14 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from llmgateway.api.completion.schemas import ChoiceSchema
 from llmgateway.api.embedding.schemas import INPUT_TYPES, InputField
 from llmgateway.api.schemas import (
     FORBIDDEN_FIELDS,
+    ChatCompletionBaseSchema,
+    ChunkBaseSchema,
+    EmbeddingUsageSchema,
     MetadataField,
     StopField,
-    UsageSchema,
     model_field,
     validate_max_tokens,
     validate_messages_count,
@@ -247,26 +248,12 @@ class EmbeddingsRequestSchema(Schema):
 
 
 # -- responses (documentation; the views render with api/rendering) -----------------------------------
-class OpenAIChatCompletionSchema(Schema):
+class OpenAIChatCompletionSchema(ChatCompletionBaseSchema):
     """OpenAI's chat.completion, exactly (no gateway fields; those are in X-LLMGateway-* headers)."""
 
-    id = fields.String()
-    object = fields.String(metadata={"example": "chat.completion"})
-    created = fields.Integer()
-    model = fields.String(metadata={"description": "The gateway model id that answered."})
-    choices = fields.List(fields.Nested(ChoiceSchema))
-    usage = fields.Nested(UsageSchema)
 
-
-class OpenAIChunkSchema(Schema):
+class OpenAIChunkSchema(ChunkBaseSchema):
     """One `data:` event: a chat.completion.chunk; the usage chunk only with stream_options.include_usage."""
-
-    id = fields.String()
-    object = fields.String(metadata={"example": "chat.completion.chunk"})
-    created = fields.Integer()
-    model = fields.String()
-    choices = fields.List(fields.Dict())
-    usage = fields.Nested(UsageSchema, allow_none=True)
 
 
 class OpenAIEmbeddingSchema(Schema):
@@ -275,16 +262,11 @@ class OpenAIEmbeddingSchema(Schema):
     embedding = fields.Raw(metadata={"description": "floats, or a base64 string of little-endian float32"})
 
 
-class OpenAIEmbeddingUsageSchema(Schema):
-    prompt_tokens = fields.Integer()
-    total_tokens = fields.Integer()
-
-
 class OpenAIEmbeddingListSchema(Schema):
     object = fields.String(metadata={"example": "list"})
     data = fields.List(fields.Nested(OpenAIEmbeddingSchema))
     model = fields.String()
-    usage = fields.Nested(OpenAIEmbeddingUsageSchema)
+    usage = fields.Nested(EmbeddingUsageSchema)
 
 
 class OpenAIModelSchema(Schema):
