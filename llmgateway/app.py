@@ -114,6 +114,7 @@ def build_providers(settings: Settings, classes: Mapping[str, type[Provider]]) -
                 timeout=cfg.timeout,
                 connect_timeout=cfg.connect_timeout,
                 stream_idle_timeout=cfg.stream_idle_timeout,
+                max_connections=cfg.max_connections,
                 options=dict(cfg.options),
             )
         )

@@ -21,7 +21,7 @@ from llmgateway.errors import (
     ServerError,
     UnsupportedOperation,
 )
-from llmgateway.providers.http import HttpReply, HttpTransport, UpstreamStream
+from llmgateway.providers.http import DEFAULT_POOL_MAXSIZE, HttpReply, HttpTransport, UpstreamStream
 from llmgateway.providers.types import (
     ChatDelta,
     ChatRequest,
@@ -48,6 +48,7 @@ class ProviderSettings:
     timeout: float = 120.0
     connect_timeout: float = 5.0
     stream_idle_timeout: float = 60.0
+    max_connections: int = DEFAULT_POOL_MAXSIZE  # pooled keep-alive connections per worker
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,6 +71,7 @@ class Provider(ABC):
             timeout=settings.timeout,
             connect_timeout=settings.connect_timeout,
             stream_idle_timeout=settings.stream_idle_timeout,
+            pool_maxsize=settings.max_connections,
         )
 
     @classmethod
