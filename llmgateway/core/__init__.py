@@ -1,0 +1,1 @@
+"""The gateway's own logic: routing, the request pipeline, policies; no Flask request globals."""

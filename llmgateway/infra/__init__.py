@@ -1,0 +1,1 @@
+"""Adapters to SQL, Redis, the filesystem spool, logging and metrics."""

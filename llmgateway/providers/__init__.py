@@ -1,0 +1,1 @@
+"""Provider modules: one per vendor, translation only."""
