@@ -31,7 +31,7 @@ blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Admi
 @blp.route("/usage")
 class Usage(MethodView):
     @requires("admin")
-    @blp.arguments(UsageQuerySchema, location="query")
+    @blp.arguments(UsageQuerySchema(), location="query")
     @blp.response(200, UsageReportSchema)
     @error_responses(400, 401, 403)
     def get(self, query: dict[str, Any]) -> Response:
@@ -58,7 +58,7 @@ class Keys(MethodView):
         return json_response({"data": [key_dict(row) for row in services().keystore.list()]})
 
     @requires("admin")
-    @blp.arguments(KeyCreateSchema)
+    @blp.arguments(KeyCreateSchema())
     @blp.response(201, KeySchema)
     @error_responses(400, 401, 403)
     def post(self, body: dict[str, Any]) -> Response:

@@ -27,7 +27,7 @@ SSE_DESCRIPTION = (
 @blp.route("/completion")
 class Completion(MethodView):
     @requires("completion", usage="completion")
-    @blp.arguments(CompletionRequestSchema)
+    @blp.arguments(CompletionRequestSchema())
     @blp.response(200, ChatCompletionSchema)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, request: CompletionInput) -> Response:
@@ -41,7 +41,7 @@ class Completion(MethodView):
 @blp.route("/completion/stream")
 class CompletionStreamView(MethodView):
     @requires("completion", usage="completion_stream")
-    @blp.arguments(CompletionRequestSchema)
+    @blp.arguments(CompletionRequestSchema())
     @blp.response(200, ChunkSchema, content_type="text/event-stream", description=SSE_DESCRIPTION)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, request: CompletionInput) -> Response:

@@ -21,7 +21,7 @@ blp = Blueprint("embedding", __name__, url_prefix="/api/v1", description="Embedd
 @blp.route("/embedding")
 class Embedding(MethodView):
     @requires("embedding", usage="embedding")
-    @blp.arguments(EmbeddingRequestSchema)
+    @blp.arguments(EmbeddingRequestSchema())
     @blp.response(200, EmbeddingResponseSchema)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, request: EmbeddingInput) -> Response:

@@ -50,7 +50,7 @@ def openai_model(model_id: str, provider: str) -> dict[str, Any]:
 @blp.route("/chat/completions")
 class ChatCompletions(MethodView):
     @requires("completion", usage="openai_chat")
-    @blp.arguments(ChatCompletionsRequestSchema)
+    @blp.arguments(ChatCompletionsRequestSchema())
     @blp.response(200, OpenAIChatCompletionSchema)
     @blp.alt_response(
         200, success=True, content_type="text/event-stream", schema=OpenAIChunkSchema,
@@ -76,7 +76,7 @@ class ChatCompletions(MethodView):
 @blp.route("/embeddings")
 class Embeddings(MethodView):
     @requires("embedding", usage="openai_embeddings")
-    @blp.arguments(EmbeddingsRequestSchema)
+    @blp.arguments(EmbeddingsRequestSchema())
     @blp.response(200, OpenAIEmbeddingListSchema)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, request: EmbeddingsCall) -> Response:
