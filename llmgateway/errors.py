@@ -43,7 +43,7 @@ class GatewayError(Exception):
         """Headers that belong with this error (Retry-After and any extras)."""
         headers = dict(self.headers)
         if self.retry_after is not None:
-            headers.setdefault("Retry-After", str(max(1, int(round(self.retry_after)))))
+            headers.setdefault("Retry-After", str(max(1, round(self.retry_after))))
         return headers
 
 
@@ -51,6 +51,11 @@ class GatewayError(Exception):
 class InvalidRequest(GatewayError):
     status, code, type = 400, "invalid_request", "invalid_request_error"
     default_message = "The request is not valid."
+
+
+class UnsupportedMediaType(InvalidRequest):
+    status = 415
+    default_message = "The request body must be JSON (Content-Type: application/json)."
 
 
 class ContextLengthExceeded(GatewayError):

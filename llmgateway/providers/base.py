@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
+
+import orjson
 
 from llmgateway.errors import (
     ContextLengthExceeded,
@@ -18,8 +21,9 @@ from llmgateway.errors import (
     ServerError,
     UnsupportedOperation,
 )
-from llmgateway.providers.http import HttpReply, HttpTransport
+from llmgateway.providers.http import HttpReply, HttpTransport, UpstreamStream
 from llmgateway.providers.types import (
+    ChatDelta,
     ChatRequest,
     ChatResponse,
     ChatStream,
@@ -29,7 +33,8 @@ from llmgateway.providers.types import (
 )
 
 _CONTEXT_PATTERNS = re.compile(
-    r"context length|context_length|context window|prompt is too long|too many tokens|must be <=",
+    r"context length|context_length|context window|prompt is too long|too many tokens"
+    r"|tokens \+ .max_new_tokens. must be <=|must have less than \d+ tokens",
     re.IGNORECASE,
 )
 
@@ -91,6 +96,74 @@ class Provider(ABC):
     def close(self) -> None:
         self.transport.close()
 
+    # -- helpers shared by the provider modules ---------------------------------------------------
+    def checked_json(self, reply: HttpReply) -> dict[str, Any]:
+        """The answer's JSON object, or the mapped error when the upstream failed."""
+        if reply.status != 200:
+            raise self.error_from(reply)
+        data = reply.json()
+        if not isinstance(data, dict):
+            raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.")
+        return data
+
+    def error_from(self, reply: HttpReply) -> GatewayError:
+        """The gateway error for an upstream error answer; providers override it for their own quirks."""
+        message, code = upstream_error_details(reply.json())
+        return classify_upstream_error(self.name, reply, message, upstream_code=code)
+
+    def open_chat_stream(
+        self,
+        url: str,
+        body: Mapping[str, Any],
+        headers: Mapping[str, str],
+        relay: Callable[[UpstreamStream, ChatStream], Iterator[ChatDelta]],
+    ) -> ChatStream:
+        """Open an upstream stream (raising its mapped error if refused); `relay` turns its lines into deltas."""
+        upstream = self.transport.open_stream(url, body, headers)
+        if upstream.status != 200:
+            raise self.error_from(upstream.read_all())
+        stream = ChatStream(iter(()), close=upstream.close)
+        stream._deltas = relay(upstream, stream)
+        return stream
+
+    def event_json(self, data: str) -> dict[str, Any]:
+        """One stream event's JSON object; anything else means the stream is broken."""
+        try:
+            event = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ServerError(f"The {self.name} provider sent a malformed stream event.") from exc
+        if not isinstance(event, dict):
+            raise ServerError(f"The {self.name} provider sent a malformed stream event.")
+        return event
+
+
+def token_count(value: Any) -> int:
+    """A token count from an upstream usage field (some send floats, some omit it)."""
+    return int(value or 0)
+
+
+def upstream_error_details(data: Any) -> tuple[str | None, str | None]:
+    """The message and machine code of an upstream error body, whatever its shape.
+
+    Nested `{"error": {"message", "code"}}` (OpenAI, Anthropic, HF router), `{"error": "…"}` with an optional
+    `error_description` (HF, TGI), `{"error": ["…"]}` (HF) and flat `{"message": …}` (Cohere, TEI).
+    """
+    if not isinstance(data, dict):
+        return None, None
+    error = data.get("error")
+    if isinstance(error, dict):
+        return _text(error.get("message")), _text(error.get("code"))
+    if isinstance(error, list):
+        return "; ".join(str(item) for item in error) or None, None
+    if isinstance(error, str):
+        description = _text(data.get("error_description"))
+        return (f"{error}: {description}" if description else error) or None, None
+    return _text(data.get("message")), None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
 
 def retry_after_seconds(headers: Any) -> float | None:
     """Retry delay from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
@@ -133,6 +206,8 @@ def classify_upstream_error(
         )
     if status in (401, 403):
         return ServerError(f"The {provider} provider rejected the gateway's credentials.")
+    if status == 402:
+        return ServerError(f"The {provider} account cannot be billed.")
     if status == 404:
         return ModelNotFound(f"The {provider} provider does not know this model: {safe}" if safe else None)
     if status in (408, 504):
@@ -141,6 +216,11 @@ def classify_upstream_error(
         400 <= status < 500 and safe and _CONTEXT_PATTERNS.search(safe)
     ):
         return ContextLengthExceeded(safe or None, param="messages")
-    if 400 <= status < 500:
+    if 400 <= status < 500 and status != 424:  # 424 Failed Dependency: the upstream's own backend failed
         return InvalidRequest(f"The {provider} provider rejected the request: {safe}" if safe else None)
     return ServerError(f"The {provider} provider failed (HTTP {status}).", retry_after=retry_after)
+
+
+def classify_stream_error(provider: str, status: int, message: str | None) -> GatewayError:
+    """Map an error reported inside a stream that began with 200, given the status it stands for."""
+    return classify_upstream_error(provider, HttpReply(status, {}, b""), message)

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
 
 from llmgateway.errors import GatewayTimeout, ServerError
 
@@ -57,7 +59,7 @@ class UpstreamStream:
                     yield line.rstrip(b"\r")
         except requests.RequestException as exc:
             raise ServerError("The upstream stream was interrupted.") from exc
-        except OSError as exc:  # urllib3 surfaces resets and protocol errors as OSError subclasses
+        except (OSError, Urllib3Error) as exc:  # read1 wraps socket timeouts and resets in urllib3's own errors
             raise _translate_read_error(exc) from exc
         if pending:
             yield pending.rstrip(b"\r")
@@ -81,7 +83,7 @@ class UpstreamStream:
 
 
 def _translate_read_error(exc: BaseException) -> Exception:
-    if "timed out" in str(exc).lower():
+    if isinstance(exc, (TimeoutError, ReadTimeoutError)) or "timed out" in str(exc).lower():
         return GatewayTimeout("The upstream provider stopped sending.")
     return ServerError("The upstream stream was interrupted.")
 

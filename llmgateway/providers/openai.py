@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
-import orjson
-
 from llmgateway.errors import GatewayError, ServerError
-from llmgateway.providers.base import Provider, classify_upstream_error
-from llmgateway.providers.http import HttpReply, UpstreamStream
+from llmgateway.providers.base import Provider
+from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.sse import parse_sse
 from llmgateway.providers.types import (
     ChatDelta,
@@ -37,6 +35,8 @@ class OpenAIProvider(Provider):
     inferred_prefixes = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
     #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
+    #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
+    chat_path: ClassVar[str] = "/chat/completions"
     known_models = (
         _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0),
         _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6),
@@ -87,7 +87,7 @@ class OpenAIProvider(Provider):
     # -- operations ---------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResponse:
         reply = self.transport.post(
-            f"{self.base_url}/chat/completions", self.chat_body(request, stream=False), self.headers(request.request_id)
+            f"{self.base_url}{self.chat_path}", self.chat_body(request, stream=False), self.headers(request.request_id)
         )
         data = self.checked_json(reply)
         try:
@@ -103,14 +103,12 @@ class OpenAIProvider(Provider):
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
-        upstream = self.transport.open_stream(
-            f"{self.base_url}/chat/completions", self.chat_body(request, stream=True), self.headers(request.request_id)
+        return self.open_chat_stream(
+            f"{self.base_url}{self.chat_path}",
+            self.chat_body(request, stream=True),
+            self.headers(request.request_id),
+            self._relay,
         )
-        if upstream.status != 200:
-            raise self.error_from(upstream.read_all())
-        stream = ChatStream(iter(()), close=upstream.close)
-        stream._deltas = self._relay(upstream, stream)
-        return stream
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         body: dict[str, Any] = {"model": request.model, "input": list(request.inputs), "encoding_format": "float"}
@@ -134,12 +132,7 @@ class OpenAIProvider(Provider):
         for event in parse_sse(upstream.lines()):
             if event.data.startswith("[DONE]"):
                 return
-            try:
-                chunk = orjson.loads(event.data)
-            except orjson.JSONDecodeError as exc:
-                raise ServerError(f"The {self.name} provider sent a malformed stream event.") from exc
-            if not isinstance(chunk, dict):
-                raise ServerError(f"The {self.name} provider sent a malformed stream event.")
+            chunk = self.event_json(event.data)
             if event.event == "error" or "error" in chunk:
                 raise self.stream_error(chunk)
             if chunk.get("usage"):
@@ -168,20 +161,3 @@ class OpenAIProvider(Provider):
             return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
         except (TypeError, ValueError):
             return None
-
-    def checked_json(self, reply: HttpReply) -> dict[str, Any]:
-        """The answer's JSON object, or the mapped error when the upstream failed."""
-        if reply.status != 200:
-            raise self.error_from(reply)
-        data = reply.json()
-        if not isinstance(data, dict):
-            raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.")
-        return data
-
-    def error_from(self, reply: HttpReply) -> GatewayError:
-        data = reply.json()
-        message, code = None, None
-        if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            message = data["error"].get("message")
-            code = data["error"].get("code")
-        return classify_upstream_error(self.name, reply, message, upstream_code=code)

@@ -13,6 +13,9 @@ ENTRY_POINT_GROUP = "llmgateway.providers"
 #: Built-in providers, registered through the same path as plugins: name -> "module:Class".
 BUILTIN_PROVIDERS: dict[str, str] = {
     "openai": "llmgateway.providers.openai:OpenAIProvider",
+    "anthropic": "llmgateway.providers.anthropic:AnthropicProvider",
+    "cohere": "llmgateway.providers.cohere:CohereProvider",
+    "huggingface": "llmgateway.providers.huggingface:HuggingFaceProvider",
 }
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from tests.fakes.server import Fault, FakeServer, count_tokens, hard_close, json_response, sse_response
+from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
 
 RATE_HEADERS = {
     "x-ratelimit-limit-requests": "10000",
@@ -173,7 +173,7 @@ class FakeOpenAI(FakeServer):
             return "We could not parse the JSON body of your request.", None
         unknown = set(payload) - KNOWN_CHAT_FIELDS
         if unknown:
-            name = sorted(unknown)[0]
+            name = min(unknown)
             return f"Unrecognized request argument supplied: {name}", name
         if "model" not in payload:
             return "you must provide a model parameter", "model"

@@ -120,8 +120,7 @@ class FakeServer:
         try:
             if self.first_byte_delay:
                 time.sleep(self.first_byte_delay)
-            for event in events:
-                yield event
+            yield from events
         except (GeneratorExit, OSError):
             with self._lock:
                 self.closed_streams += 1

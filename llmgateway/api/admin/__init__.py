@@ -1,0 +1,1 @@
+"""Admin routes: usage reports and key management."""

@@ -1,0 +1,77 @@
+"""Admin request and response schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from llmgateway.config import PERMISSIONS, validate_rate_limit
+from llmgateway.infra.reports import GROUP_BY
+
+
+class KeyCreateSchema(Schema):
+    owner = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    permissions = fields.List(
+        fields.String(validate=validate.OneOf(PERMISSIONS)), required=True, validate=validate.Length(min=1, max=3)
+    )
+    rate_limit = fields.String(allow_none=True, validate=[validate.Length(max=100), validate_rate_limit])
+    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1e9))
+    budget_period = fields.String(allow_none=True, validate=validate.OneOf(("day", "month")))
+    expires_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
+
+    @validates_schema
+    def budget_needs_period(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("budget_usd") is not None and not data.get("budget_period"):
+            raise ValidationError("is required with budget_usd", "budget_period")
+
+
+class KeySchema(Schema):
+    id = fields.String()
+    key = fields.String(metadata={"description": "The key itself: present only in the creation response."})
+    key_prefix = fields.String()
+    owner = fields.String()
+    permissions = fields.List(fields.String())
+    rate_limit = fields.String(allow_none=True)
+    tpm_limit = fields.Integer(allow_none=True)
+    budget_usd = fields.Float(allow_none=True)
+    budget_period = fields.String(allow_none=True)
+    source = fields.String()
+    created_at = fields.String()
+    expires_at = fields.String(allow_none=True)
+    revoked_at = fields.String(allow_none=True)
+
+
+class KeyListSchema(Schema):
+    data = fields.List(fields.Nested(KeySchema))
+
+
+class UsageQuerySchema(Schema):
+    startDate = fields.Date(allow_none=True, metadata={"description": "Inclusive, UTC (default: first of the month)"})
+    endDate = fields.Date(allow_none=True, metadata={"description": "Inclusive, UTC (default: today)"})
+    groupBy = fields.String(allow_none=True, validate=validate.OneOf(GROUP_BY))
+    format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
+
+
+class FiguresSchema(Schema):
+    requests = fields.Integer()
+    errors = fields.Integer()
+    cache_hits = fields.Integer()
+    prompt_tokens = fields.Integer()
+    completion_tokens = fields.Integer()
+    total_tokens = fields.Integer()
+    cost_usd = fields.Float()
+    saved_cost_usd = fields.Float()
+
+
+class GroupSchema(FiguresSchema):
+    key = fields.String(allow_none=True)
+
+
+class UsageReportSchema(Schema):
+    start_date = fields.String()
+    end_date = fields.String()
+    group_by = fields.String(allow_none=True)
+    totals = fields.Nested(FiguresSchema)
+    groups = fields.List(fields.Nested(GroupSchema))

@@ -1,0 +1,86 @@
+"""Admin routes: the usage report and API key management."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from llmgateway.api.admin.schemas import KeyCreateSchema, KeyListSchema, KeySchema, UsageQuerySchema, UsageReportSchema
+from llmgateway.api.docs import error_responses
+from llmgateway.api.rendering import json_response
+from llmgateway.api.security import requires
+from llmgateway.core.report_format import key_dict, report_csv
+from llmgateway.errors import InvalidRequest, NotFound
+from llmgateway.infra.reports import usage_report
+from llmgateway.services import services
+
+blp = Blueprint("admin", __name__, url_prefix="/api/v1/admin", description="Administration (admin permission)")
+
+
+@blp.route("/usage")
+class Usage(MethodView):
+    @requires("admin")
+    @blp.arguments(UsageQuerySchema, location="query")
+    @blp.response(200, UsageReportSchema)
+    @error_responses(400, 401, 403)
+    def get(self, query: dict[str, Any]) -> Response:
+        """Usage from the ledger, aggregated in SQL; dates inclusive, UTC; `format=csv` for CSV."""
+        today = datetime.now(UTC).date()
+        end = query.get("endDate") or today
+        start = query.get("startDate") or end.replace(day=1)
+        try:
+            report = usage_report(services().sessions, start, end, query.get("groupBy"))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), param="endDate") from exc
+        if query["format"] == "csv":
+            return Response(report_csv(report), mimetype="text/csv")
+        return json_response(report)
+
+
+@blp.route("/keys")
+class Keys(MethodView):
+    @requires("admin")
+    @blp.response(200, KeyListSchema)
+    @error_responses(401, 403)
+    def get(self) -> Response:
+        """List keys (never the key or its hash)."""
+        return json_response({"data": [key_dict(row) for row in services().keystore.list()]})
+
+    @requires("admin")
+    @blp.arguments(KeyCreateSchema)
+    @blp.response(201, KeySchema)
+    @error_responses(400, 401, 403)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Create a key; the response is the only time the key is shown."""
+        expires = body.get("expires_at")
+        if expires is not None:
+            expires = expires.astimezone(UTC).replace(tzinfo=None)
+        key, row = services().keystore.create(
+            owner=body["owner"],
+            permissions=body["permissions"],
+            rate_limit=body.get("rate_limit"),
+            tpm_limit=body.get("tpm_limit"),
+            budget_usd=body.get("budget_usd"),
+            budget_period=body.get("budget_period"),
+            expires_at=expires,
+            source="api",
+        )
+        return json_response(key_dict(row, key), status=201)
+
+
+@blp.route("/keys/<string:key_id>")
+class KeyDetail(MethodView):
+    @requires("admin")
+    @blp.response(204)
+    @error_responses(401, 403, 404)
+    def delete(self, key_id: str) -> Response:
+        """Revoke a key; it stops working within seconds on every worker."""
+        svc = services()
+        if not svc.keystore.revoke(key_id):
+            raise NotFound("No live key has this id.")
+        svc.authenticator.forget(key_id)
+        return Response(status=204)

@@ -1,0 +1,1 @@
+"""Token exchange: an API key for a short-lived JWT."""

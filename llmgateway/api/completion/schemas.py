@@ -1,0 +1,94 @@
+"""Completion request and response schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
+
+from llmgateway.api.schemas import (
+    MetadataField,
+    StopField,
+    UsageSchema,
+    model_field,
+    validate_max_tokens,
+    validate_messages_count,
+)
+from llmgateway.core.pipeline import CompletionInput
+from llmgateway.providers.types import Message
+
+
+class MessageSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(("system", "user", "assistant")))
+    content = fields.String(required=True, validate=validate.Length(max=4_000_000))
+
+
+class CompletionRequestSchema(Schema):
+    """A chat completion request; unknown fields are rejected."""
+
+    model = model_field
+    messages = fields.List(fields.Nested(MessageSchema), required=True, validate=validate_messages_count)
+    temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
+    max_tokens = fields.Integer(allow_none=True, validate=validate_max_tokens)
+    top_p = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1))
+    stop = StopField(allow_none=True)
+    user = fields.String(allow_none=True, validate=validate.Length(max=256))
+    cache = fields.Boolean(allow_none=True)
+    metadata = MetadataField(keys=fields.String(), allow_none=True)
+    stream = fields.Boolean(
+        allow_none=True, metadata={"description": "Ignored: the route decides whether the answer is streamed."}
+    )
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> CompletionInput:
+        return CompletionInput(
+            model=data["model"],
+            messages=tuple(Message(m["role"], m["content"]) for m in data["messages"]),
+            temperature=data.get("temperature"),
+            max_tokens=data.get("max_tokens"),
+            top_p=data.get("top_p"),
+            stop=data.get("stop") or (),
+            user=data.get("user"),
+            cache=data.get("cache"),
+            metadata=data.get("metadata"),
+        )
+
+
+class ResponseMessageSchema(Schema):
+    role = fields.String()
+    content = fields.String(allow_none=True)
+
+
+class ChoiceSchema(Schema):
+    index = fields.Integer()
+    message = fields.Nested(ResponseMessageSchema)
+    logprobs = fields.Raw(allow_none=True)
+    finish_reason = fields.String(allow_none=True)
+
+
+class ChatCompletionSchema(Schema):
+    """OpenAI's chat.completion plus the gateway's fields."""
+
+    id = fields.String()
+    object = fields.String(metadata={"example": "chat.completion"})
+    created = fields.Integer()
+    model = fields.String(metadata={"description": "The gateway model id that answered."})
+    provider = fields.String()
+    provider_model = fields.String()
+    cached = fields.Boolean()
+    fallback_from = fields.String(allow_none=True)
+    choices = fields.List(fields.Nested(ChoiceSchema))
+    usage = fields.Nested(UsageSchema)
+
+
+class ChunkSchema(Schema):
+    """One `data:` event of the stream: a chat.completion.chunk (the last one before [DONE] carries usage)."""
+
+    id = fields.String()
+    object = fields.String(metadata={"example": "chat.completion.chunk"})
+    created = fields.Integer()
+    model = fields.String()
+    provider = fields.String()
+    fallback_from = fields.String(allow_none=True)
+    choices = fields.List(fields.Dict())
+    usage = fields.Nested(UsageSchema, allow_none=True)

@@ -1,0 +1,50 @@
+"""Completion routes: plain JSON and SSE streams over the shared pipeline."""
+
+from __future__ import annotations
+
+from flask import Response, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from llmgateway.api.completion.schemas import ChatCompletionSchema, ChunkSchema, CompletionRequestSchema
+from llmgateway.api.context import current_call
+from llmgateway.api.docs import error_responses
+from llmgateway.api.rendering import completion_body, gateway_headers, json_response, sse_response, sse_stream
+from llmgateway.api.security import requires
+from llmgateway.core.pipeline import CompletionInput
+from llmgateway.services import services
+
+blp = Blueprint("completion", __name__, url_prefix="/api/v1", description="Chat completions")
+
+SSE_DESCRIPTION = (
+    "A `text/event-stream`: one `data: <chat.completion.chunk>` event per delta, then a chunk with "
+    "`choices: []` and the full `usage`, then `data: [DONE]`. An error after the stream began is a single "
+    '`data: {"error": {...}}` event and the stream ends without [DONE].'
+)
+
+
+@blp.route("/completion")
+class Completion(MethodView):
+    @requires("completion", usage="completion")
+    @blp.arguments(CompletionRequestSchema)
+    @blp.response(200, ChatCompletionSchema)
+    @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
+    def post(self, request: CompletionInput) -> Response:
+        """Create a chat completion."""
+        call = current_call()
+        result = services().gateway.complete(call, request)
+        return json_response(completion_body(result), headers=gateway_headers(call))
+
+
+@blp.route("/completion/stream")
+class CompletionStreamView(MethodView):
+    @requires("completion", usage="completion_stream")
+    @blp.arguments(CompletionRequestSchema)
+    @blp.response(200, ChunkSchema, content_type="text/event-stream", description=SSE_DESCRIPTION)
+    @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
+    def post(self, request: CompletionInput) -> Response:
+        """Stream a chat completion as server-sent events."""
+        call = current_call()
+        stream = services().gateway.stream(call, request)
+        g.stream_owned = True
+        return sse_response(sse_stream(stream, call.request_id), gateway_headers(call))

@@ -1,0 +1,1 @@
+"""Embeddings on the gateway's own surface (/api/v1/embedding)."""

@@ -1,0 +1,94 @@
+"""Request-body parsing for every route: fast JSON, shape limits, and validation errors in our envelope."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import orjson
+from flask import Request, current_app
+from flask.json.provider import JSONProvider
+from marshmallow import ValidationError
+from webargs.flaskparser import FlaskParser
+
+from llmgateway.errors import InvalidRequest, UnsupportedMediaType
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether nesting goes deeper than `limit` (iterative, so hostile input cannot exhaust the stack)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in node.values() if isinstance(child, (dict, list)))
+        elif isinstance(node, list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in node if isinstance(child, (dict, list)))
+    return False
+
+
+def load_json_body(request: Request) -> Any:
+    """The request's JSON body, parsed once and checked against the nesting limit."""
+    cached = request.environ.get("llmgateway.json")
+    if cached is not None:
+        return cached[0]
+    if not request.is_json:
+        raise UnsupportedMediaType(param=None)
+    data = request.get_data(cache=True)
+    try:
+        value = orjson.loads(data) if data else None
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The body is not valid JSON: {exc.msg}.") from exc
+    if value is None:
+        raise InvalidRequest("The request body is empty.")
+    if json_depth_exceeds(value, current_app.config["LLMGATEWAY_MAX_JSON_DEPTH"]):
+        raise InvalidRequest("The JSON body is nested too deeply.")
+    request.environ["llmgateway.json"] = (value,)
+    return value
+
+
+def first_error(messages: Any, prefix: str = "") -> tuple[str | None, str]:
+    """The first field path and message in a marshmallow error dict."""
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key == "json" and not prefix:
+                return first_error(value, "")
+            path = f"{prefix}.{key}" if prefix else str(key)
+            return first_error(value, path)
+    if isinstance(messages, list) and messages:
+        first = messages[0]
+        if isinstance(first, (dict, list)):
+            return first_error(first, prefix)
+        return prefix or None, str(first)
+    return prefix or None, str(messages)
+
+
+class GatewayArgumentsParser(FlaskParser):
+    """webargs parser that reads bodies through `load_json_body` and raises `InvalidRequest` (400)."""
+
+    def _raw_load_json(self, req: Request) -> Any:
+        return load_json_body(req)
+
+    def handle_error(self, error: ValidationError, req: Request, schema: Any, *, error_status_code: Any,
+                     error_headers: Any) -> NoReturn:
+        param, message = first_error(error.messages)
+        text = f"{param}: {message}" if param else message
+        raise InvalidRequest(text, param=param)
+
+
+class OrjsonProvider(JSONProvider):
+    """Flask JSON provider backed by orjson (fast; non-str keys and datetimes handled)."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any) -> Any:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(
+            orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json"
+        )

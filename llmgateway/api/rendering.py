@@ -1,0 +1,114 @@
+"""Renders pipeline results as OpenAI-shaped JSON and SSE, shared by both HTTP surfaces."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from flask import Response
+
+from llmgateway.core.pipeline import CompletionResult, CompletionStream, EmbeddingResult
+from llmgateway.core.usage import UsageCall
+from llmgateway.errors import GatewayError
+from llmgateway.providers.types import ChatDelta
+
+DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+
+def gateway_headers(call: UsageCall) -> dict[str, str]:
+    """X-LLMGateway-* headers describing who answered."""
+    headers = {"X-LLMGateway-Cache": call.cache_status}
+    if call.provider:
+        headers["X-LLMGateway-Provider"] = call.provider
+    if call.provider_model:
+        headers["X-LLMGateway-Model"] = call.provider_model
+    if call.fallback_from:
+        headers["X-LLMGateway-Fallback"] = call.fallback_from
+    return headers
+
+
+def completion_body(result: CompletionResult, *, gateway_fields: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": result.id,
+        "object": "chat.completion",
+        "created": result.created,
+        "model": result.model,
+    }
+    if gateway_fields:
+        body.update(
+            provider=result.provider,
+            provider_model=result.provider_model,
+            cached=result.cached,
+            fallback_from=result.fallback_from,
+        )
+    body["choices"] = [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": result.content},
+            "logprobs": None,
+            "finish_reason": result.finish_reason,
+        }
+    ]
+    body["usage"] = result.usage.as_dict()
+    return body
+
+
+def embedding_body(result: EmbeddingResult, *, gateway_fields: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": list(v)} for i, v in enumerate(result.vectors)],
+        "model": result.model,
+    }
+    if gateway_fields:
+        body["provider"] = result.provider
+        body["cached"] = result.cached
+    usage = result.usage
+    body["usage"] = {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens}
+    if usage.estimated:
+        body["usage"]["estimated"] = True
+    return body
+
+
+def sse_event(payload: Any) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def sse_stream(
+    stream: CompletionStream, request_id: str, *, include_usage: bool = True, gateway_fields: bool = True
+) -> Iterator[bytes]:
+    """chat.completion.chunk events, the usage chunk, then [DONE]; an error after the start is one event."""
+    start = stream.start
+    base: dict[str, Any] = {"id": start.id, "object": "chat.completion.chunk", "created": start.created,
+                            "model": start.model}
+    if gateway_fields:
+        base["provider"] = start.provider
+        base["fallback_from"] = start.fallback_from
+    try:
+        for delta in stream:
+            yield sse_event({**base, "choices": [_choice(delta)]})
+        if include_usage and stream.usage is not None:
+            yield sse_event({**base, "choices": [], "usage": stream.usage.as_dict()})
+        yield DONE
+    except GatewayError as exc:
+        yield sse_event(exc.envelope(request_id))
+    finally:
+        stream.close()
+
+
+def _choice(delta: ChatDelta) -> dict[str, Any]:
+    payload: dict[str, Any] = {}
+    if delta.role:
+        payload["role"] = delta.role
+    if delta.content is not None:
+        payload["content"] = delta.content
+    return {"index": 0, "delta": payload, "logprobs": None, "finish_reason": delta.finish_reason}
+
+
+def sse_response(events: Iterator[bytes], headers: dict[str, str]) -> Response:
+    return Response(events, mimetype="text/event-stream", headers={**SSE_HEADERS, **headers})

@@ -1,0 +1,86 @@
+"""Schemas shared by several blueprints: the error envelope, usage, and request-shape limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from marshmallow import Schema, ValidationError, fields, validate
+
+MAX_METADATA_BYTES = 16 * 1024
+FORBIDDEN_FIELDS = frozenset({"api_base", "base_url", "api_key", "headers", "extra_headers", "custom_llm_provider"})
+
+
+def limit(name: str) -> int:
+    """A configured input limit (config `limits`)."""
+    return current_app.config[f"LLMGATEWAY_{name.upper()}"]
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"example": "invalid_request"})
+    type = fields.String(required=True)
+    message = fields.String(required=True)
+    param = fields.String(allow_none=True)
+    request_id = fields.String(allow_none=True)
+
+
+class ErrorSchema(Schema):
+    """The one error envelope (OpenAI-compatible)."""
+
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class UsageSchema(Schema):
+    prompt_tokens = fields.Integer(required=True)
+    completion_tokens = fields.Integer()
+    total_tokens = fields.Integer(required=True)
+    estimated = fields.Boolean(metadata={"description": "Present and true when the gateway counted the tokens."})
+
+
+class StopField(fields.Field):
+    """`stop`: a string or a list of up to 4 strings."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            values = [value]
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            values = value
+        else:
+            raise ValidationError("must be a string or a list of strings")
+        if not 1 <= len(values) <= 4 or any(not v or len(v) > 256 for v in values):
+            raise ValidationError("must hold 1 to 4 non-empty sequences of at most 256 characters")
+        return tuple(values)
+
+
+class MetadataField(fields.Dict):
+    """Free-form metadata stored in the ledger (never forwarded); size-capped."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        import orjson
+
+        if len(orjson.dumps(result)) > MAX_METADATA_BYTES:
+            raise ValidationError(f"must serialize to at most {MAX_METADATA_BYTES} bytes")
+        return result
+
+
+def validate_max_tokens(value: int) -> None:
+    if value < 1 or value > limit("max_tokens"):
+        raise ValidationError(f"must be between 1 and {limit('max_tokens')}")
+
+
+def validate_messages_count(value: list[Any]) -> None:
+    if not value:
+        raise ValidationError("must hold at least one message")
+    if len(value) > limit("max_messages"):
+        raise ValidationError(f"must hold at most {limit('max_messages')} messages")
+
+
+def validate_inputs_count(value: Any) -> None:
+    if isinstance(value, list) and len(value) > limit("max_embedding_inputs"):
+        raise ValidationError(f"must hold at most {limit('max_embedding_inputs')} inputs")
+
+
+model_field = fields.String(
+    required=True, validate=validate.Length(min=1, max=256), metadata={"example": "openai.gpt-4o-mini"}
+)

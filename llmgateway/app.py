@@ -1,0 +1,226 @@
+"""The application factory: the one composition root, a few short register_* steps."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Response, g, request
+
+from llmgateway.api.context import assign_request_ids
+from llmgateway.api.error_handlers import register_error_handlers
+from llmgateway.api.parsing import OrjsonProvider
+from llmgateway.api.security import authenticate_request
+from llmgateway.config import Settings, load_settings
+from llmgateway.core.authenticator import Authenticator
+from llmgateway.core.executor import Executor
+from llmgateway.core.keys import KeyHasher
+from llmgateway.core.pipeline import Gateway
+from llmgateway.core.pricing import PriceList
+from llmgateway.core.routing import ModelCatalogue
+from llmgateway.extensions import api, jwt
+from llmgateway.infra.db import make_engine, make_session_factory
+from llmgateway.infra.keystore import KeyStore
+from llmgateway.infra.ledger import SqlUsageWriter, UsageLedger
+from llmgateway.infra.logging import configure_logging, request_logger
+from llmgateway.infra.schema import upgrade_schema
+from llmgateway.providers.base import Provider, ProviderSettings
+from llmgateway.providers.registry import available_provider_classes
+from llmgateway.services import EXTENSION_KEY, Services
+
+log = logging.getLogger("llmgateway")
+
+#: Set by gunicorn's master after it prepared the database, so workers skip the migration step.
+SCHEMA_READY_ENV = "LLMGATEWAY_SCHEMA_READY"
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from explicit settings (tests) or from LLMGATEWAY_CONFIG and the environment."""
+    settings = config if isinstance(config, Settings) else load_settings(config)
+    configure_logging(settings.logging.level, settings.logging.format)
+    app = Flask("llmgateway", static_folder=None)
+    configure_flask(app, settings)
+    svc = build_services(settings)
+    app.extensions[EXTENSION_KEY] = svc
+    if settings.database.auto_upgrade and not os.environ.get(SCHEMA_READY_ENV):
+        prepare_database(svc)
+    register_extensions(app)
+    register_hooks(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def configure_flask(app: Flask, settings: Settings) -> None:
+    app.json = OrjsonProvider(app)
+    limits = settings.limits
+    app.config.update(
+        MAX_CONTENT_LENGTH=limits.max_body_bytes,
+        LLMGATEWAY_MAX_JSON_DEPTH=limits.max_json_depth,
+        LLMGATEWAY_MAX_MESSAGES=limits.max_messages,
+        LLMGATEWAY_MAX_EMBEDDING_INPUTS=limits.max_embedding_inputs,
+        LLMGATEWAY_MAX_TOKENS=limits.max_tokens,
+        LLMGATEWAY_PUBLIC_PATHS=frozenset(settings.server.public_paths),
+        SECRET_KEY=settings.secret_key,
+        JWT_SECRET_KEY=settings.jwt.secret,
+        JWT_ALGORITHM="HS256",
+        JWT_DECODE_ALGORITHMS=["HS256"],
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ACCESS_TOKEN_EXPIRES=timedelta(seconds=settings.jwt.access_token_expires),
+        API_TITLE="llmgateway",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                    "BearerAuth": {"type": "http", "scheme": "bearer"},
+                }
+            },
+            "security": [{"ApiKeyAuth": []}, {"BearerAuth": []}],
+        },
+    )
+
+
+def build_providers(settings: Settings, classes: Mapping[str, type[Provider]]) -> dict[str, Provider]:
+    """One instance (one pooled session) per configured provider; a provider with no API key is disabled."""
+    providers: dict[str, Provider] = {}
+    for name, cls in classes.items():
+        cfg = settings.providers.get(name)
+        if cfg is None or not cfg.api_key:
+            continue
+        providers[name] = cls(
+            ProviderSettings(
+                api_key=cfg.api_key,
+                base_url=cfg.base_url or cls.default_base_url,
+                timeout=cfg.timeout,
+                connect_timeout=cfg.connect_timeout,
+                stream_idle_timeout=cfg.stream_idle_timeout,
+                options=dict(cfg.options),
+            )
+        )
+    return providers
+
+
+def build_services(settings: Settings) -> Services:
+    engine = make_engine(settings.database)
+    sessions = make_session_factory(engine)
+    keystore = KeyStore(sessions, KeyHasher(settings.secret_key or ""))
+    classes = available_provider_classes()
+    providers = build_providers(settings, classes)
+    catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
+    ledger = UsageLedger(
+        SqlUsageWriter(engine), batch_size=settings.ledger.batch_size, flush_interval=settings.ledger.flush_interval
+    )
+    gateway = Gateway(catalogue, Executor(providers), ledger, PriceList(settings.pricing))
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        keystore=keystore,
+        authenticator=Authenticator(keystore, settings.server.auth_cache_ttl),
+        ledger=ledger,
+        providers=providers,
+        gateway=gateway,
+    )
+
+
+def prepare_database(svc: Services) -> None:
+    """Create or upgrade the schema, import configured keys, and create the first admin key if none exists."""
+    upgrade_schema(svc.settings.database.url)
+    created = svc.keystore.bootstrap(svc.settings.api_keys, svc.settings.bootstrap_api_key)
+    if created:
+        # Printed once, on purpose: this is the only time the key exists in clear text.
+        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)  # noqa: T201
+        log.warning("created the first admin API key; it was printed once to stdout")
+
+
+def register_extensions(app: Flask) -> None:
+    jwt.init_app(app)
+    api.init_app(app)
+
+
+def register_hooks(app: Flask) -> None:
+    app.before_request(assign_request_ids)
+    app.before_request(authenticate_request)
+    app.after_request(finish_request)
+
+
+def finish_request(response: Response) -> Response:
+    """Stamp ids, close the usage call of non-streamed requests, and log one line when the body is done."""
+    response.headers["X-Request-ID"] = getattr(g, "client_request_id", None) or g.get("request_id", "")
+    response.headers["X-LLMGateway-Request-ID"] = g.get("request_id", "")
+    call = g.get("usage_call")
+    if call is not None and not g.get("stream_owned"):
+        if call.model is None:  # rejected before routing: keep the requested model on the record if sane
+            call.model = requested_model()
+        call.finish(app_services().gateway.ledger, response.status_code, g.get("error_code"))
+    line = {
+        "request_id": g.get("request_id"),
+        "client_request_id": g.get("client_request_id"),
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "key_id": getattr(g.get("principal"), "key_id", None),
+    }
+    response.call_on_close(lambda: log_request(line, call))
+    return response
+
+
+def requested_model() -> str | None:
+    """The `model` of an already-parsed JSON body, for records of requests rejected by validation."""
+    parsed = request.environ.get("llmgateway.json")
+    model = parsed[0].get("model") if parsed and isinstance(parsed[0], dict) else None
+    return model[:256] if isinstance(model, str) else None
+
+
+def log_request(line: dict[str, Any], call: Any) -> None:
+    if call is not None:
+        usage = call.usage
+        line.update(
+            model=call.model,
+            provider=call.provider,
+            provider_model=call.provider_model,
+            status=call.status or line["status"],
+            error_code=call.error_code,
+            latency_ms=round(call.elapsed_ms(), 2),
+            ttft_ms=call.ttft_ms,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            cached=call.cached,
+            fallback_from=call.fallback_from,
+        )
+    request_logger().info("request", **line)
+
+
+def app_services() -> Services:
+    from llmgateway.services import services
+
+    return services()
+
+
+def register_blueprints(app: Flask) -> None:
+    from llmgateway.api.admin.views import blp as admin
+    from llmgateway.api.auth.views import blp as auth
+    from llmgateway.api.completion.views import blp as completion
+    from llmgateway.api.embedding.views import blp as embedding
+    from llmgateway.api.health.views import blp as health
+    from llmgateway.api.models.views import blp as models
+
+    for blueprint in (completion, embedding, models, admin, auth, health):
+        api.register_blueprint(blueprint)
+
+
+def register_cli(app: Flask) -> None:
+    from llmgateway.cli import db_cli, keys_cli, usage_cli
+
+    for group in (keys_cli, usage_cli, db_cli):
+        app.cli.add_command(group)

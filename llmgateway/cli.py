@@ -1,0 +1,136 @@
+"""Flask CLI commands: `keys create|list|revoke`, `usage report`, `db upgrade`."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from llmgateway.config import PERMISSIONS
+from llmgateway.core.report_format import FIGURES, key_dict, report_csv
+from llmgateway.infra.reports import GROUP_BY, usage_report
+from llmgateway.infra.schema import upgrade_schema
+from llmgateway.services import EXTENSION_KEY, Services
+
+keys_cli = AppGroup("keys", help="Manage API keys.")
+usage_cli = AppGroup("usage", help="Usage reports from the ledger.")
+db_cli = AppGroup("db", help="Database schema.")
+
+
+def _services() -> Services:
+    return current_app.extensions[EXTENSION_KEY]
+
+
+def _permissions(_ctx: Any, _param: Any, value: str) -> list[str]:
+    chosen = [p.strip() for p in value.split(",") if p.strip()]
+    unknown = [p for p in chosen if p not in PERMISSIONS]
+    if not chosen or unknown:
+        raise click.BadParameter(f"choose from {', '.join(PERMISSIONS)}")
+    return chosen
+
+
+def _rate_limit(_ctx: Any, _param: Any, value: str | None) -> str | None:
+    from marshmallow import ValidationError
+
+    from llmgateway.config import validate_rate_limit
+
+    if value is None:
+        return None
+    try:
+        validate_rate_limit(value)
+    except ValidationError as exc:
+        raise click.BadParameter(str(exc.messages[0])) from exc
+    return value
+
+
+@keys_cli.command("create")
+@click.option("--owner", required=True, help="Who the key belongs to (a team, a service).")
+@click.option("--permissions", required=True, callback=_permissions, help="Comma-separated: completion,embedding,admin")
+@click.option("--rate-limit", callback=_rate_limit, help="Requests per window, e.g. 120/minute.")
+@click.option("--tpm-limit", type=click.IntRange(min=1), help="Tokens per minute.")
+@click.option("--budget-usd", type=click.FloatRange(min=0), help="Spend budget in USD per period.")
+@click.option("--budget-period", type=click.Choice(["day", "month"]))
+@click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="UTC expiry.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def create_key(owner: str, permissions: list[str], rate_limit: str | None, tpm_limit: int | None,
+               budget_usd: float | None, budget_period: str | None, expires: datetime | None, as_json: bool) -> None:
+    """Create a key and print it once."""
+    if budget_usd is not None and budget_period is None:
+        raise click.BadParameter("--budget-period is required with --budget-usd", param_hint="--budget-period")
+    key, row = _services().keystore.create(
+        owner=owner, permissions=permissions, rate_limit=rate_limit, tpm_limit=tpm_limit,
+        budget_usd=budget_usd, budget_period=budget_period, expires_at=expires, source="cli",
+    )
+    if as_json:
+        click.echo(json.dumps(key_dict(row, key)))
+        return
+    click.echo(f"id:          {row.id}")
+    click.echo(f"owner:       {row.owner}")
+    click.echo(f"permissions: {row.permissions}")
+    click.echo(f"key:         {key}")
+    click.echo("Store the key now: it is not shown again.", err=True)
+
+
+@keys_cli.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_keys(as_json: bool) -> None:
+    """List keys (never the key or its hash)."""
+    rows = [key_dict(row) for row in _services().keystore.list()]
+    if as_json:
+        click.echo(json.dumps({"data": rows}))
+        return
+    click.echo(f"{'id':36}  {'prefix':20}  {'owner':20}  {'permissions':28}  status")
+    for row in rows:
+        status = "revoked" if row["revoked_at"] else "active"
+        click.echo(f"{row['id']:36}  {row['key_prefix']:20}  {row['owner'][:20]:20}  "
+                   f"{','.join(row['permissions']):28}  {status}")
+
+
+@keys_cli.command("revoke")
+@click.argument("key_id")
+def revoke_key(key_id: str) -> None:
+    """Revoke a key by id."""
+    if not _services().keystore.revoke(key_id):
+        raise click.ClickException(f"no live key with id {key_id}")
+    click.echo(f"revoked {key_id}")
+
+
+@usage_cli.command("report")
+@click.option("--start", "start", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="Inclusive, UTC.")
+@click.option("--end", "end", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="Inclusive, UTC.")
+@click.option("--group-by", type=click.Choice(GROUP_BY))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
+def report(start: datetime, end: datetime, group_by: str | None, fmt: str) -> None:
+    """Usage between two dates (inclusive), optionally grouped."""
+    try:
+        data = usage_report(_services().sessions, start.date(), end.date(), group_by)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--end") from exc
+    if fmt == "json":
+        click.echo(json.dumps(data))
+    elif fmt == "csv":
+        click.echo(report_csv(data), nl=False)
+    else:
+        click.echo(_table(data))
+
+
+def _table(data: dict[str, Any]) -> str:
+    header = ["key", *FIGURES]
+    rows = [[str(g["key"]), *(str(g[f]) for f in FIGURES)] for g in data["groups"]]
+    rows.append(["TOTAL", *(str(data["totals"][f]) for f in FIGURES)])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = [f"usage {data['start_date']} .. {data['end_date']}"]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+    return "\n".join(lines)
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Create or upgrade the ledger schema to the latest revision."""
+    upgrade_schema(_services().settings.database.url)
+    click.echo("database schema is up to date")

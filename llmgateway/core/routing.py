@@ -1,0 +1,142 @@
+"""Model routing and the catalogue: mappings, then `provider.model` ids, then inference (SPEC §3)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from llmgateway.config import ModelMapping
+from llmgateway.errors import ModelNotFound, ProviderNotFound
+from llmgateway.providers.base import Provider
+from llmgateway.providers.types import ModelInfo, Pricing
+
+MAX_MODEL_ID_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where a gateway model id goes: the provider, its model id, and what the gateway knows of it."""
+
+    model_id: str
+    provider: str
+    provider_model: str
+    display_name: str | None = None
+    context_window: int | None = None
+    capabilities: tuple[str, ...] | None = None
+    pricing: Pricing = Pricing()
+    default_max_tokens: int | None = None
+
+    def as_entry(self) -> dict[str, Any]:
+        """The catalogue entry (list and detail) for this route; unknown values null."""
+        return {
+            "id": self.model_id,
+            "object": "model",
+            "provider": self.provider,
+            "provider_model_id": self.provider_model,
+            "display_name": self.display_name,
+            "context_window": self.context_window,
+            "capabilities": list(self.capabilities) if self.capabilities is not None else None,
+            "pricing": {
+                "input_per_million": self.pricing.input_per_million,
+                "output_per_million": self.pricing.output_per_million,
+            },
+        }
+
+
+class ModelCatalogue:
+    """Resolves model ids and lists what the gateway can route."""
+
+    def __init__(
+        self,
+        mappings: Sequence[ModelMapping],
+        provider_classes: Mapping[str, type[Provider]],
+        enabled: Sequence[str],
+    ) -> None:
+        self._classes = {name.lower(): cls for name, cls in provider_classes.items()}
+        self._enabled = [name for name in self._classes if name in set(enabled)]
+        self._known: dict[tuple[str, str], ModelInfo] = {
+            (name, info.provider_model_id.lower()): info
+            for name, cls in self._classes.items()
+            for info in cls.known_models
+        }
+        self._mappings: dict[str, Route] = {}
+        for mapping in mappings:
+            if mapping.provider not in self._classes:
+                raise ValueError(f"model mapping {mapping.model_id!r} names unknown provider {mapping.provider!r}")
+            self._mappings[mapping.model_id.lower()] = self._mapped_route(mapping)
+
+    @property
+    def provider_names(self) -> list[str]:
+        return list(self._classes)
+
+    def resolve(self, model_id: str) -> Route:
+        """The route for a model id, or ModelNotFound (404)."""
+        if not model_id or len(model_id) > MAX_MODEL_ID_LENGTH:
+            raise ModelNotFound(param="model")
+        mapped = self._mappings.get(model_id.lower())
+        if mapped is not None:
+            return mapped
+        prefix, dot, rest = model_id.partition(".")
+        if dot and rest and prefix.lower() in self._classes:
+            return self._known_route(model_id, prefix.lower(), rest)
+        for name in self._inference_order():
+            if self._classes[name].infers(model_id):
+                return self._known_route(model_id, name, model_id)
+        raise ModelNotFound(f"The model '{model_id}' is not known to the gateway.", param="model")
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every mapped model plus each enabled provider's well-known models (as `provider.model`)."""
+        seen: set[str] = set()
+        out: list[dict[str, Any]] = []
+        for route in self._mappings.values():
+            seen.add(route.model_id.lower())
+            out.append(route.as_entry())
+        for name in self._enabled:
+            for info in self._classes[name].known_models:
+                model_id = f"{name}.{info.provider_model_id}"
+                if model_id.lower() not in seen:
+                    seen.add(model_id.lower())
+                    out.append(self._known_route(model_id, name, info.provider_model_id).as_entry())
+        return out
+
+    def entries_for_provider(self, provider: str) -> list[dict[str, Any]]:
+        name = provider.lower()
+        if name not in self._classes:
+            raise ProviderNotFound(f"The provider '{provider}' is not known to the gateway.")
+        return [entry for entry in self.entries() if entry["provider"] == name]
+
+    def _inference_order(self) -> list[str]:
+        # Specific prefixes first; the catch-all `org/name` rule (HuggingFace) is tried last.
+        return sorted(self._classes, key=lambda name: not self._classes[name].inferred_prefixes)
+
+    def _known_route(self, model_id: str, provider: str, provider_model: str) -> Route:
+        info = self._known.get((provider, provider_model.lower()))
+        if info is None:
+            return Route(model_id, provider, provider_model)
+        return Route(
+            model_id,
+            provider,
+            provider_model,
+            info.display_name,
+            info.context_window,
+            info.capabilities,
+            info.pricing,
+            info.default_max_tokens,
+        )
+
+    def _mapped_route(self, mapping: ModelMapping) -> Route:
+        base = self._known_route(mapping.model_id, mapping.provider, mapping.provider_model_id)
+        pricing = base.pricing
+        if mapping.pricing:
+            pricing = Pricing(mapping.pricing.get("input_per_million"), mapping.pricing.get("output_per_million"))
+        return Route(
+            mapping.model_id,
+            mapping.provider,
+            mapping.provider_model_id,
+            mapping.display_name or base.display_name,
+            mapping.context_window or base.context_window,
+            mapping.capabilities or base.capabilities,
+            pricing,
+            base.default_max_tokens,
+        )

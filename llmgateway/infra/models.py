@@ -1,0 +1,70 @@
+"""SQLAlchemy models of the ledger: API keys and usage records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base; Alembic generates migrations from its metadata."""
+
+
+class ApiKey(Base):
+    """A caller's key: only its HMAC and public prefix are stored, never the key itself."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_prefix: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    permissions: Mapped[str] = mapped_column(String(100), nullable=False)  # comma-separated
+    rate_limit: Mapped[str | None] = mapped_column(String(100))
+    tpm_limit: Mapped[int | None] = mapped_column(Integer)
+    budget_usd: Mapped[float | None] = mapped_column(Float)
+    budget_period: Mapped[str | None] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(20), nullable=False, default="api")
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class UsageRecord(Base):
+    """One row per authenticated usage request, keyed by the gateway's own request id."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_created_at", "created_at"),
+        Index("ix_usage_key_created", "api_key_id", "created_at"),
+    )
+
+    request_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    client_request_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    owner: Mapped[str | None] = mapped_column(String(200))
+    user: Mapped[str | None] = mapped_column(String(256))
+    endpoint: Mapped[str] = mapped_column(String(64), nullable=False)
+    model: Mapped[str | None] = mapped_column(String(256))
+    provider: Mapped[str | None] = mapped_column(String(64))
+    provider_model: Mapped[str | None] = mapped_column(String(256))
+    prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    total_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    tokens_estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    saved_cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    ttft_ms: Mapped[float | None] = mapped_column(Float)
+    status_code: Mapped[int] = mapped_column(Integer, nullable=False)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    cached: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    streamed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    fallback_from: Mapped[str | None] = mapped_column(String(256))
+    attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    request_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
+    error_detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,90 @@
+"""Usage reports aggregated in SQL: totals and groups over an inclusive UTC date range."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from llmgateway.infra.db import off_hub
+from llmgateway.infra.models import UsageRecord
+
+GROUP_BY = ("provider", "model", "user", "api_key", "day")
+
+
+def _group_column(group_by: str, dialect: str) -> Any:
+    record = UsageRecord
+    if group_by == "provider":
+        return record.provider
+    if group_by == "model":
+        return record.model
+    if group_by == "user":
+        return func.coalesce(record.user, record.owner)
+    if group_by == "api_key":
+        return record.api_key_id
+    if group_by == "day":
+        if dialect == "sqlite":
+            return func.strftime("%Y-%m-%d", record.created_at)
+        return func.to_char(record.created_at, "YYYY-MM-DD")
+    raise ValueError(f"groupBy must be one of {', '.join(GROUP_BY)}")
+
+
+def _aggregates() -> list[Any]:
+    record = UsageRecord
+    return [
+        func.count().label("requests"),
+        func.coalesce(func.sum(case((record.status_code >= 400, 1), else_=0)), 0).label("errors"),
+        func.coalesce(func.sum(cast(record.cached, Integer)), 0).label("cache_hits"),
+        func.coalesce(func.sum(record.prompt_tokens), 0).label("prompt_tokens"),
+        func.coalesce(func.sum(record.completion_tokens), 0).label("completion_tokens"),
+        func.coalesce(func.sum(record.total_tokens), 0).label("total_tokens"),
+        func.coalesce(func.sum(record.cost_usd), 0.0).label("cost_usd"),
+        func.coalesce(func.sum(record.saved_cost_usd), 0.0).label("saved_cost_usd"),
+    ]
+
+
+def _figures(row: Any) -> dict[str, Any]:
+    return {
+        "requests": int(row.requests),
+        "errors": int(row.errors),
+        "cache_hits": int(row.cache_hits),
+        "prompt_tokens": int(row.prompt_tokens),
+        "completion_tokens": int(row.completion_tokens),
+        "total_tokens": int(row.total_tokens),
+        "cost_usd": round(float(row.cost_usd), 8),
+        "saved_cost_usd": round(float(row.saved_cost_usd), 8),
+    }
+
+
+def usage_report(
+    sessions: sessionmaker[Session], start: date, end: date, group_by: str | None = None
+) -> dict[str, Any]:
+    """`{start_date, end_date, totals, groups}`; both dates inclusive, UTC."""
+    if end < start:
+        raise ValueError("endDate must not be before startDate")
+    lower = datetime.combine(start, time.min)
+    upper = datetime.combine(end + timedelta(days=1), time.min)
+    window = (UsageRecord.created_at >= lower, UsageRecord.created_at < upper)
+
+    def query() -> dict[str, Any]:
+        with sessions() as session:
+            dialect = session.get_bind().dialect.name
+            totals = session.execute(select(*_aggregates()).where(*window)).one()
+            groups: list[dict[str, Any]] = []
+            if group_by:
+                column = _group_column(group_by, dialect).label("key")
+                rows = session.execute(
+                    select(column, *_aggregates()).where(*window).group_by(column).order_by(column)
+                ).all()
+                groups = [{"key": row.key, **_figures(row)} for row in rows]
+        return {
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "group_by": group_by,
+            "totals": _figures(totals),
+            "groups": groups,
+        }
+
+    return off_hub(query)

@@ -1,0 +1,219 @@
+"""Anthropic Messages API: chat completions (plain and streamed), translation only; no embeddings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from llmgateway.errors import GatewayError, ServerError
+from llmgateway.providers.base import Provider, classify_stream_error, token_count
+from llmgateway.providers.http import UpstreamStream
+from llmgateway.providers.sse import parse_sse
+from llmgateway.providers.types import (
+    ChatDelta,
+    ChatRequest,
+    ChatResponse,
+    ChatStream,
+    Message,
+    ModelInfo,
+    Pricing,
+    Usage,
+)
+
+DEFAULT_VERSION = "2023-06-01"
+#: The budget sent when neither the caller, the configuration nor the catalogue names one (`max_tokens` is required).
+FALLBACK_MAX_TOKENS = 4096
+#: Catalogue budgets are the model's output limit, capped so an unbounded request stays within the gateway timeout.
+_BUDGET_CAP = 8192
+
+FINISH_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+#: The HTTP status each error type stands for, to classify `error` events that arrive after a 200.
+_STATUS_BY_ERROR_TYPE = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+_PROMPT_TOKEN_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+_ALIAS_SUFFIX = re.compile(r"-(\d{8}|latest|0)$")
+
+
+def _m(model_id: str, name: str, inp: float, out: float, max_output: int) -> ModelInfo:
+    return ModelInfo(model_id, name, 200000, ("completion",), Pricing(inp, out), min(max_output, _BUDGET_CAP))
+
+
+class AnthropicProvider(Provider):
+    """api.anthropic.com: `/v1/messages` with `x-api-key` and a configurable `anthropic-version`."""
+
+    name = "anthropic"
+    default_base_url = "https://api.anthropic.com"
+    supports_embeddings = False
+    inferred_prefixes = ("claude-",)
+    known_models = (
+        _m("claude-3-haiku-20240307", "Claude 3 Haiku", 0.25, 1.25, 4096),
+        _m("claude-3-sonnet-20240229", "Claude 3 Sonnet", 3.0, 15.0, 4096),
+        _m("claude-3-opus-20240229", "Claude 3 Opus", 15.0, 75.0, 4096),
+        _m("claude-3-5-sonnet-20241022", "Claude 3.5 Sonnet", 3.0, 15.0, 8192),
+        _m("claude-3-5-haiku-20241022", "Claude 3.5 Haiku", 0.8, 4.0, 8192),
+        _m("claude-3-7-sonnet-20250219", "Claude 3.7 Sonnet", 3.0, 15.0, 64000),
+        _m("claude-sonnet-4-20250514", "Claude Sonnet 4", 3.0, 15.0, 64000),
+        _m("claude-opus-4-20250514", "Claude Opus 4", 15.0, 75.0, 32000),
+        _m("claude-opus-4-1-20250805", "Claude Opus 4.1", 15.0, 75.0, 32000),
+        _m("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", 3.0, 15.0, 64000),
+        _m("claude-haiku-4-5-20251001", "Claude Haiku 4.5", 1.0, 5.0, 64000),
+        _m("claude-opus-4-5-20251101", "Claude Opus 4.5", 5.0, 25.0, 64000),
+    )
+
+    # -- request building ---------------------------------------------------------------------
+    def headers(self, request_id: str | None) -> dict[str, str]:
+        headers = {"anthropic-version": str(self.settings.options.get("version") or DEFAULT_VERSION)}
+        if self.settings.api_key:
+            headers["x-api-key"] = self.settings.api_key
+        if request_id:
+            headers["X-Request-ID"] = request_id
+        return headers
+
+    def messages_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": self.max_tokens(request),
+            "messages": merged_turns(request.messages),
+        }
+        system = [m.content for m in request.messages if m.role == "system"]
+        if system:
+            body["system"] = "\n\n".join(system)
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if request.user:
+            body["metadata"] = {"user_id": request.user}
+        if stream:
+            body["stream"] = True
+        return body
+
+    def max_tokens(self, request: ChatRequest) -> int:
+        """The caller's budget, else the configured default, else the catalogue's for the model, else 4096."""
+        if request.max_tokens is not None:
+            return request.max_tokens
+        configured = self.settings.options.get("default_max_tokens")
+        if configured:
+            return int(configured)
+        info = self.model_info(request.model)
+        return (info.default_max_tokens if info else None) or FALLBACK_MAX_TOKENS
+
+    @classmethod
+    def model_info(cls, model: str) -> ModelInfo | None:
+        """The catalogue entry for an id, its `-latest`/`-0` alias or another snapshot of the same model."""
+        stem = _ALIAS_SUFFIX.sub("", model)
+        for info in cls.known_models:
+            if info.provider_model_id == model:
+                return info
+        for info in cls.known_models:
+            if re.fullmatch(re.escape(stem) + r"-\d{8}", info.provider_model_id):
+                return info
+        return None
+
+    # -- operations ---------------------------------------------------------------------------
+    def chat(self, request: ChatRequest) -> ChatResponse:
+        reply = self.transport.post(
+            f"{self.base_url}/v1/messages", self.messages_body(request, stream=False), self.headers(request.request_id)
+        )
+        data = self.checked_json(reply)
+        try:
+            texts = [block["text"] for block in data["content"] if block.get("type") == "text"]
+            return ChatResponse(
+                content="".join(texts) if texts else None,
+                finish_reason=finish_reason(data.get("stop_reason")),
+                usage=usage(data.get("usage")),
+                provider_response_id=data.get("id") or None,
+            )
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
+
+    def stream_chat(self, request: ChatRequest) -> ChatStream:
+        return self.open_chat_stream(
+            f"{self.base_url}/v1/messages",
+            self.messages_body(request, stream=True),
+            self.headers(request.request_id),
+            self._relay,
+        )
+
+    # -- answer reading -----------------------------------------------------------------------
+    def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
+        """Events until `message_stop`; input tokens come from `message_start`, output from the last
+        `message_delta` (its counts are cumulative, so they replace earlier ones and are never added)."""
+        counts: dict[str, Any] = {}
+        for event in parse_sse(upstream.lines()):
+            data = self.event_json(event.data)
+            kind = data.get("type") or event.event
+            if kind == "error":
+                raise self.stream_error(data)
+            if kind == "message_start":
+                counts.update((data.get("message") or {}).get("usage") or {})
+                yield ChatDelta(role="assistant")
+            elif kind == "content_block_delta":
+                text = (data.get("delta") or {}).get("text")
+                if text:
+                    yield ChatDelta(content=text)
+            elif kind == "message_delta":
+                counts.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
+                finish = finish_reason((data.get("delta") or {}).get("stop_reason"))
+                if finish:
+                    yield ChatDelta(finish_reason=finish)
+            elif kind == "message_stop":
+                stream.usage = usage(counts)
+                return
+        raise ServerError(f"The {self.name} stream ended before it was complete.")
+
+    def stream_error(self, data: dict[str, Any]) -> GatewayError:
+        """An `error` event after the stream began, classified like the status its type stands for."""
+        error = data.get("error") if isinstance(data.get("error"), dict) else {}
+        status = _STATUS_BY_ERROR_TYPE.get(error.get("type"), 500)
+        return classify_stream_error(self.name, status, error.get("message"))
+
+
+def merged_turns(messages: tuple[Message, ...]) -> list[dict[str, str]]:
+    """User and assistant turns, consecutive same-role messages joined; system messages go to `system`."""
+    turns: list[dict[str, str]] = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            turns[-1]["content"] += "\n\n" + message.content
+        else:
+            turns.append({"role": message.role, "content": message.content})
+    return turns
+
+
+def finish_reason(value: str | None) -> str | None:
+    """OpenAI's word for a `stop_reason`; an unknown future reason reads as a normal stop."""
+    return FINISH_REASONS.get(value, "stop") if value else None
+
+
+def usage(raw: Any) -> Usage | None:
+    """Prompt tokens are input plus cache creation plus cache read tokens (all three are billed)."""
+    if not isinstance(raw, dict) or "output_tokens" not in raw:
+        return None
+    try:
+        prompt = sum(token_count(raw.get(key)) for key in _PROMPT_TOKEN_FIELDS)
+        return Usage(prompt, token_count(raw.get("output_tokens")))
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,45 @@
+"""The container of long-lived objects the app factory wires together, one per worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from llmgateway.config import Settings
+from llmgateway.core.authenticator import Authenticator
+from llmgateway.core.pipeline import Gateway
+from llmgateway.infra.keystore import KeyStore
+from llmgateway.infra.ledger import UsageLedger
+from llmgateway.providers.base import Provider
+
+EXTENSION_KEY = "llmgateway"
+
+
+@dataclass
+class Services:
+    """Everything a request may need beyond Flask itself."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keystore: KeyStore
+    authenticator: Authenticator
+    ledger: UsageLedger
+    providers: dict[str, Provider]
+    gateway: Gateway
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.ledger.close()
+        for provider in self.providers.values():
+            provider.close()
+        self.engine.dispose()
+
+
+def services() -> Services:
+    """The current app's services."""
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,259 @@
+"""A fake Anthropic API: /v1/messages (plain and SSE with ping and error events), errors and rate-limit headers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
+
+RATE_HEADERS = {
+    "anthropic-ratelimit-requests-limit": "4000",
+    "anthropic-ratelimit-requests-remaining": "3999",
+    "anthropic-ratelimit-requests-reset": "2025-11-26T20:00:01Z",
+    "anthropic-ratelimit-tokens-limit": "400000",
+    "anthropic-ratelimit-tokens-remaining": "399000",
+    "anthropic-ratelimit-tokens-reset": "2025-11-26T20:00:01Z",
+    "request-id": "req_011CVQe1dLrGNMJyE1ghG1av",
+}
+KNOWN_FIELDS = {
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "temperature",
+    "top_p",
+    "top_k",
+    "stop_sequences",
+    "stream",
+    "metadata",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "service_tier",
+}
+CONTEXT_WINDOW = 8192
+TOOL_USE = {
+    "type": "tool_use",
+    "id": "toolu_01A09q90qw90lq917835lq9",
+    "name": "get_weather",
+    "input": {"city": "Paris"},
+}
+
+
+def anthropic_error(type_: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": type_, "message": message}, "request_id": "req_011CVQe1dLrGNMJyE1ghG1av"}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return " ".join(block.get("text", "") for block in content or () if isinstance(block, dict))
+
+
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+
+
+class FakeAnthropic(FakeServer):
+    """Answers like api.anthropic.com, validating what the real Messages API validates."""
+
+    api_key = "sk-ant-fake-key"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.defaults()
+
+    def defaults(self) -> None:
+        self.reply_text = "Hello from the fake Claude"
+        self.stop_reason: str | None = None  # forces a stop_reason (refusal, tool_use, pause_turn, ...)
+        self.cache_creation_tokens = 0
+        self.cache_read_tokens = 0
+        self.usage_updates = False  # send an extra, intermediate message_delta with a partial cumulative count
+        self.tool_call = False  # answer with a text block and then a tool_use block (stop_reason tool_use)
+        self.drop_message_stop = False  # end the stream cleanly after message_delta, without message_stop
+
+    def reset(self) -> None:
+        super().reset()
+        self.defaults()
+
+    def handle(self, request: Request, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
+        if request.headers.get("x-api-key") != self.api_key:
+            return json_response(anthropic_error("authentication_error", "invalid x-api-key"), 401)
+        if not request.headers.get("anthropic-version"):
+            return json_response(anthropic_error("invalid_request_error", "anthropic-version: header is required"), 400)
+        if request.path != "/v1/messages":
+            return json_response(anthropic_error("not_found_error", "Not Found"), 404)
+        problem = self.validate(payload)
+        if problem:
+            return json_response(anthropic_error("invalid_request_error", problem), 400)
+        if payload["model"] == "missing-model":
+            return json_response(anthropic_error("not_found_error", f"model: {payload['model']}"), 404)
+        prompt = count_tokens(_text(payload.get("system"))) if payload.get("system") else 0
+        prompt += sum(count_tokens(_text(m["content"])) for m in payload["messages"])
+        if prompt > CONTEXT_WINDOW:
+            return json_response(
+                anthropic_error(
+                    "invalid_request_error", f"prompt is too long: {prompt} tokens > {CONTEXT_WINDOW} maximum"
+                ),
+                400,
+            )
+        words, stop_reason, stop_sequence = self.answer(payload)
+        if payload.get("stream"):
+            return sse_response(
+                self.stream(self.events(payload["model"], words, stop_reason, prompt, fault, environ), environ),
+                RATE_HEADERS,
+            )
+        usage = self.usage(prompt, len(words))
+        self.record("/v1/messages", self.billed_prompt(prompt), len(words))
+        return json_response(
+            {
+                "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF",
+                "type": "message",
+                "role": "assistant",
+                "model": payload["model"],
+                "content": [{"type": "text", "text": " ".join(words)}] + ([TOOL_USE] if self.tool_call else []),
+                "stop_reason": stop_reason,
+                "stop_sequence": stop_sequence,
+                "usage": usage,
+            },
+            200,
+            RATE_HEADERS,
+        )
+
+    def answer(self, payload: dict[str, Any]) -> tuple[list[str], str, str | None]:
+        """The words served, the stop reason and the stop sequence that matched."""
+        text, stop_reason, matched = self.reply_text, "end_turn", None
+        for sequence in payload.get("stop_sequences") or ():
+            if sequence in text:
+                text, stop_reason, matched = text[: text.index(sequence)], "stop_sequence", sequence
+        words = text.split()
+        if payload["max_tokens"] < len(words):
+            words, stop_reason, matched = words[: payload["max_tokens"]], "max_tokens", None
+        if self.tool_call:
+            stop_reason = "tool_use"
+        return words, self.stop_reason or stop_reason, matched
+
+    def billed_prompt(self, prompt: int) -> int:
+        return prompt + self.cache_creation_tokens + self.cache_read_tokens
+
+    def usage(self, prompt: int, output: int) -> dict[str, Any]:
+        return {
+            "input_tokens": prompt,
+            "cache_creation_input_tokens": self.cache_creation_tokens,
+            "cache_read_input_tokens": self.cache_read_tokens,
+            "output_tokens": output,
+            "service_tier": "standard",
+        }
+
+    def events(
+        self, model: str, words: list[str], stop_reason: str, prompt: int, fault: Fault | None, environ: dict[str, Any]
+    ) -> Iterator[bytes]:
+        message = {
+            "id": "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": self.usage(prompt, 1),
+        }
+        yield _event("message_start", {"type": "message_start", "message": message})
+        yield _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        )
+        yield _event("ping", {"type": "ping"})
+        pieces = [words[0]] + [" " + w for w in words[1:]] if words else []
+        for sent, piece in enumerate(pieces):
+            if fault is not None and sent == fault.after:
+                self.record("/v1/messages", self.billed_prompt(prompt), sent, complete=False)
+                yield from self.fault_events(fault, environ)
+                return
+            if self.usage_updates and sent == 1:
+                yield _event(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": None, "stop_sequence": None},
+                        "usage": {"output_tokens": sent},
+                    },
+                )
+            yield _event(
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+            )
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        if self.tool_call:
+            yield from self.tool_events()
+        yield _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": len(words)},
+            },
+        )
+        self.record("/v1/messages", self.billed_prompt(prompt), len(words), complete=not self.drop_message_stop)
+        if not self.drop_message_stop:
+            yield _event("message_stop", {"type": "message_stop"})
+
+    @staticmethod
+    def tool_events() -> Iterator[bytes]:
+        yield _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 1, "content_block": {**TOOL_USE, "input": {}}},
+        )
+        for part in ('{"city": ', '"Paris"}'):
+            yield _event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 1,
+                    "delta": {"type": "input_json_delta", "partial_json": part},
+                },
+            )
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": 1})
+
+    @staticmethod
+    def fault_events(fault: Fault, environ: dict[str, Any]) -> Iterator[bytes]:
+        if fault.kind == "cut_after":
+            hard_close(environ)
+        elif fault.kind == "error_event":
+            yield _event("error", fault.body or anthropic_error("overloaded_error", "Overloaded"))
+        elif fault.kind == "bad_json":
+            yield b"event: content_block_delta\ndata: {not json\n\n"
+
+    @staticmethod
+    def validate(payload: Any) -> str | None:
+        if not isinstance(payload, dict):
+            return "There was an issue with your request body: invalid JSON"
+        unknown = sorted(set(payload) - KNOWN_FIELDS)
+        if unknown:
+            return f"{unknown[0]}: Extra inputs are not permitted"
+        for name in ("model", "messages", "max_tokens"):
+            if name not in payload:
+                return f"{name}: Field required"
+        if not isinstance(payload["max_tokens"], int) or payload["max_tokens"] < 1:
+            return "max_tokens: Input should be a valid integer greater than or equal to 1"
+        messages = payload["messages"]
+        if not isinstance(messages, list) or not messages:
+            return "messages: at least one message is required"
+        for index, message in enumerate(messages):
+            if message.get("role") not in ("user", "assistant"):
+                return (
+                    f'messages.{index}.role: Unexpected role "{message.get("role")}". The Messages API accepts a '
+                    'top-level `system` parameter, not "system" as an input message role.'
+                )
+        temperature = payload.get("temperature")
+        if temperature is not None and not 0 <= temperature <= 1:
+            return "temperature: range: 0..1"
+        if "stop_sequences" in payload and not isinstance(payload["stop_sequences"], list):
+            return "stop_sequences: Input should be a valid list"
+        if set(payload.get("metadata") or {}) - {"user_id"}:
+            return "metadata: Extra inputs are not permitted"
+        return None

@@ -1,0 +1,220 @@
+"""A fake Hugging Face upstream: the Inference Providers router (mode "router") or a self-hosted TGI (mode "tgi")."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
+
+ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct"}
+EMBEDDING_MODELS = {"sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-large-en-v1.5"}
+TGI_MAX_TOTAL_TOKENS = 4096
+FEATURE_EXTRACTION = "/pipeline/feature-extraction"
+
+
+def tgi_error(message: str, error_type: str) -> dict[str, Any]:
+    return {"error": message, "error_type": error_type}
+
+
+def router_error(message: str, type_: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+class FakeHuggingFace(FakeServer):
+    """Router mode: bearer `hf_` token, OpenAI-style chat, hf-inference feature extraction, HF error shapes.
+    TGI mode: optional API key (empty 401), `data:` without a space, empty ids, strict top_p and stop."""
+
+    router_key = "hf_fake_router_token"
+
+    def __init__(self, mode: str = "router", api_key: str | None = None) -> None:
+        super().__init__()
+        self.mode = mode
+        self.api_key = api_key if mode == "tgi" else self.router_key
+        self.defaults()
+
+    def defaults(self) -> None:
+        self.reply_text = "Hello from the fake Llama"
+        self.finish_reason: str | None = None  # forces a finish reason (eos_token, ...)
+        self.stream_usage = True  # False: an upstream provider that ignores include_usage
+        self.flat_single = False  # True: a single input is answered with a 1-D vector
+
+    def reset(self) -> None:
+        super().reset()
+        self.defaults()
+
+    def handle(self, request: Request, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
+        if self.api_key and (request.headers.get("Authorization") or "").lower() != f"bearer {self.api_key}".lower():
+            if self.mode == "tgi":
+                return Response(b"", status=401)
+            return json_response({"error": "Invalid credentials in Authorization header"}, 401)
+        if request.path == "/v1/chat/completions":
+            return self.chat(payload, fault, environ)
+        if (
+            self.mode == "router"
+            and request.path.startswith("/hf-inference/models/")
+            and request.path.endswith(FEATURE_EXTRACTION)
+        ):
+            model = request.path[len("/hf-inference/models/") : -len(FEATURE_EXTRACTION)]
+            return self.feature_extraction(model, payload)
+        if self.mode == "tgi":
+            return Response(b"", status=404)
+        return json_response({"error": "Not Found"}, 404)
+
+    # -- chat ---------------------------------------------------------------------------------
+    def chat(self, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
+        problem = self.validate_chat(payload)
+        if problem is not None:
+            return problem
+        prompt = sum(count_tokens(m.get("content") or "") for m in payload["messages"])
+        limit = payload.get("max_tokens")
+        if self.mode == "tgi" and limit is not None and prompt + limit > TGI_MAX_TOTAL_TOKENS:
+            return json_response(
+                tgi_error(
+                    f"Input validation error: `inputs` tokens + `max_new_tokens` must be <= {TGI_MAX_TOTAL_TOKENS}. "
+                    f"Given: {prompt} `inputs` tokens and {limit} `max_new_tokens`",
+                    "validation",
+                ),
+                422,
+            )
+        words, finish = self.answer(payload)
+        if payload.get("stream"):
+            include_usage = bool((payload.get("stream_options") or {}).get("include_usage")) and self.stream_usage
+            events = self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ)
+            return sse_response(self.stream(events, environ))
+        self.record("/v1/chat/completions", prompt, len(words))
+        return json_response(
+            {
+                "object": "chat.completion",
+                "id": "" if self.mode == "tgi" else "chatcmpl-7f3a9d2e",
+                "created": int(time.time()),
+                "model": payload["model"],
+                "system_fingerprint": "3.3.6-dev0-native",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": " ".join(words)},
+                        "logprobs": None,
+                        "finish_reason": finish,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": len(words),
+                    "total_tokens": prompt + len(words),
+                },
+            }
+        )
+
+    def answer(self, payload: dict[str, Any]) -> tuple[list[str], str]:
+        text, finish = self.reply_text, "stop"
+        for sequence in payload.get("stop") or ():
+            if sequence in text:
+                text, finish = text[: text.index(sequence)], "stop_sequence" if self.mode == "tgi" else "stop"
+        words = text.split()
+        limit = payload.get("max_tokens")
+        if limit is not None and limit < len(words):
+            words, finish = words[:limit], "length"
+        return words, self.finish_reason or finish
+
+    def chunks(
+        self,
+        model: str,
+        words: list[str],
+        finish: str,
+        prompt: int,
+        include_usage: bool,
+        fault: Fault | None,
+        environ: dict[str, Any],
+    ) -> Iterator[bytes]:
+        # TGI writes `data:{json}` (no space) and keep-alive comments; the router writes `data: {json}`.
+        prefix = b"data:" if self.mode == "tgi" else b"data: "
+        base = {
+            "object": "chat.completion.chunk",
+            "id": "" if self.mode == "tgi" else "chatcmpl-7f3a9d2e",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "3.3.6-dev0-native",
+        }
+
+        def event(delta: dict[str, Any], finish_reason: str | None = None, usage: Any = None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+            return prefix + json.dumps({**base, "choices": [choice], "usage": usage}).encode() + b"\n\n"
+
+        pieces = [words[0]] + [" " + w for w in words[1:]] if words else []
+        if self.mode == "tgi":
+            yield b":\n\n"
+        for sent, piece in enumerate(pieces):
+            if fault is not None and sent == fault.after:
+                self.record("/v1/chat/completions", prompt, sent, complete=False)
+                yield from self.fault_events(fault, prefix, environ)
+                return
+            yield event({"role": "assistant", "content": piece})
+        usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words)}
+        yield event({"role": "assistant", "content": ""}, finish, usage if include_usage else None)
+        self.record("/v1/chat/completions", prompt, len(words))
+        yield b"data: [DONE]\n\n"
+
+    @staticmethod
+    def fault_events(fault: Fault, prefix: bytes, environ: dict[str, Any]) -> Iterator[bytes]:
+        if fault.kind == "cut_after":
+            hard_close(environ)
+        elif fault.kind == "error_event":
+            body = fault.body or {
+                "error": {
+                    "message": "Request failed during generation: Server error: CUDA OOM",
+                    "http_status_code": 424,
+                }
+            }
+            yield prefix + json.dumps(body).encode() + b"\n\n"
+        elif fault.kind == "bad_json":
+            yield prefix + b"{not json\n\n"
+
+    def validate_chat(self, payload: Any) -> Response | None:
+        if not isinstance(payload, dict) or not isinstance(payload.get("messages"), list) or not payload["messages"]:
+            return self.rejected("messages: missing field `messages`")
+        if self.mode == "router" and payload.get("model") not in ROUTER_MODELS:
+            return json_response(
+                router_error(
+                    f"The requested model '{payload.get('model')}' is not supported by any provider you have enabled.",
+                    code="model_not_supported",
+                ),
+                400,
+            )
+        stop = payload.get("stop")
+        if stop is not None and not isinstance(stop, list):
+            # axum's JSON rejection: plain text, 422
+            return Response(
+                f"Failed to deserialize the JSON body into the target type: stop: invalid type: string "
+                f"{json.dumps(stop)}, expected a sequence at line 1 column 80",
+                status=422,
+                content_type="text/plain; charset=utf-8",
+            )
+        top_p = payload.get("top_p")
+        if self.mode == "tgi" and top_p is not None and not 0 < top_p < 1:
+            return json_response(
+                tgi_error("Input validation error: `top_p` must be > 0.0 and < 1.0", "validation"), 422
+            )
+        return None
+
+    def rejected(self, message: str) -> Response:
+        if self.mode == "tgi":
+            return json_response(tgi_error(message, "validation"), 422)
+        return json_response(router_error(message), 400)
+
+    # -- embeddings ---------------------------------------------------------------------------
+    def feature_extraction(self, model: str, payload: Any) -> Response:
+        if model not in EMBEDDING_MODELS:
+            return json_response({"error": f"Model {model} does not exist"}, 404)
+        inputs = payload.get("inputs") if isinstance(payload, dict) else None
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs:
+            return json_response({"error": ["Input should be a valid list", "Input should be a valid string"]}, 400)
+        self.record(FEATURE_EXTRACTION, sum(count_tokens(t) for t in inputs), 0)
+        vectors = [[round(0.01 * (i + 1) * (d + 1), 6) for d in range(4)] for i, _ in enumerate(inputs)]
+        return json_response(vectors[0] if self.flat_single and len(vectors) == 1 else vectors)
