@@ -133,6 +133,35 @@ def tree_pss_kb(root: int) -> int:
     return total
 
 
+def all_proc_ticks() -> dict[int, tuple[str, int]]:
+    """every process: (comm, utime+stime jiffies)."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        comm = s[s.find("(") + 1:s.rfind(")")]
+        st = s[s.rfind(")") + 2:].split()
+        out[int(d)] = (comm, int(st[11]) + int(st[12]))
+    return out
+
+
+def others_cpu_s(before: dict, after: dict, exclude: set[int]) -> dict[str, float]:
+    """CPU seconds used between two all_proc_ticks() snapshots, by command name, outside `exclude`."""
+    by: dict[str, float] = {}
+    for pid, (comm, t) in after.items():
+        if pid in exclude:
+            continue
+        d = t - before.get(pid, (comm, 0))[1]
+        if d > 0:
+            by[comm] = by.get(comm, 0.0) + d / CLK_TCK
+    return dict(sorted(by.items(), key=lambda kv: -kv[1]))
+
+
 def cpu_ticks() -> dict[str, tuple[int, int]]:
     """per cpu: (busy, total) jiffies."""
     out = {}
@@ -457,23 +486,76 @@ def fake_stats(fake_port: int) -> dict:
     return json.loads(http_get(f"http://127.0.0.1:{fake_port}/_fake/stats")[1])
 
 
+def wait_quiet() -> None:
+    """Before a run: wait (bounded by --quiet-wait) until unrelated processes use < --quiet-pct of a core."""
+    a = args_global
+    if not a or a.quiet_wait <= 0:
+        return
+    deadline = time.time() + a.quiet_wait
+    while True:
+        mine = set(tree(os.getpid()))
+        b0, t0 = all_proc_ticks(), cpu_ticks()
+        time.sleep(1.0)
+        b1, t1 = all_proc_ticks(), cpu_ticks()
+        busy = sum(t1[k][0] - t0[k][0] for k in t1) / CLK_TCK
+        own = sum(t - b0.get(pid, ("", t))[1] for pid, (_c, t) in b1.items() if pid in mine) / CLK_TCK
+        other = 100 * max(0.0, busy - own)
+        if other < a.quiet_pct:
+            return
+        if time.time() > deadline:
+            log(f"machine still busy ({other:.0f}% of a core used by other processes); running anyway")
+            return
+        log(f"waiting for a quiet machine: {other:.0f}% of a core used by other processes")
+        time.sleep(2)
+
+
 def measured(target: Target, fake_pid: int, fake_port: int, fn):
     """Runs fn() and returns (fn result, resource numbers of the target and the fake)."""
     root = target.root_pid
-    c0, f0, t0 = tree_cpu_s(root), tree_cpu_s(fake_pid), cpu_ticks()
+    wait_quiet()
+    me = _stat(os.getpid())
+    l0 = int(me[13]) + int(me[14])  # reaped children of run.py: wrk, stream client, py-spy
+    c0, f0, t0, a0 = tree_cpu_s(root), tree_cpu_s(fake_pid), cpu_ticks(), all_proc_ticks()
     s0 = fake_stats(fake_port)
     w0 = time.time()
     with Sampler(root) as smp:
         res = fn()
     wall = time.time() - w0
-    c1, f1, t1 = tree_cpu_s(root), tree_cpu_s(fake_pid), cpu_ticks()
+    c1, f1, t1, a1 = tree_cpu_s(root), tree_cpu_s(fake_pid), cpu_ticks(), all_proc_ticks()
+    others = others_cpu_s(a0, a1, set(tree(root)) | {fake_pid})
+    services_s = sum(v for k, v in others.items() if k in ("postgres", "redis-server"))
+    me = _stat(os.getpid())
+    load_s = (int(me[13]) + int(me[14]) - l0) / CLK_TCK
+    busy_s = sum(t1[k][0] - t0[k][0] for k in t1) / CLK_TCK
+    # CPU used by anything else on the machine (other sessions' tests, ...): a noise indicator
+    fake_part = 0.0 if root == fake_pid else f1 - f0
+    noise_s = max(0.0, busy_s - (c1 - c0) - fake_part - services_s - load_s)
     s1 = fake_stats(fake_port)
     upstream = (s1["chat"] + s1["chat_stream"] + s1["embeddings"]) - (s0["chat"] + s0["chat_stream"] + s0["embeddings"])
     return res, {
         "target_cpu_s": round(c1 - c0, 3), "fake_cpu_s": round(f1 - f0, 3), "wall_s": round(wall, 2),
         "peak_rss_mb": round(smp.peak_kb / 1024, 1), "pss_end_mb": round(tree_pss_kb(root) / 1024, 1),
         "cpu_busy_pct": cpu_busy_pct(t0, t1), "upstream_requests": upstream,
+        "services_cpu_s": round(services_s, 3),  # postgres + redis-server (shared, unpinned)
+        "load_cpu_s": round(load_s, 3),
+        "noise_pct": round(100 * noise_s / wall, 1),  # % of one core used by unrelated processes
+        "other_cpu_s": {k: round(v, 3) for k, v in list(others.items())[:8]},
     }
+
+
+def measured_best(target: Target, fake_pid: int, fake_port: int, fn):
+    """measured(), repeated (at most --noisy-retries more times) while other processes disturbed the run;
+    keeps the least disturbed attempt."""
+    best = None
+    for attempt in range(1 + args_global.noisy_retries):
+        res, rsrc = measured(target, fake_pid, fake_port, fn)
+        rsrc["attempts"] = attempt + 1
+        if best is None or rsrc["noise_pct"] < best[1]["noise_pct"]:
+            best = (res, rsrc)
+        if rsrc["noise_pct"] <= 2 * args_global.quiet_pct:
+            break
+        log(f"run disturbed (noise {rsrc['noise_pct']}% of a core); retrying")
+    return best
 
 
 def run_wrk(target: Target, conc: int, duration: float, script: Path, url: str) -> dict:
@@ -545,32 +627,36 @@ def bench_target(target: Target, args, fake_pid: int, fake_port: int, workdir: P
                     spy = None
                     if profile:
                         spy = start_pyspy(target, args, workdir, f"{name}-wrk-c{conc}")
-                    res, rsrc = measured(target, fake_pid, fake_port,
-                                         lambda: run_wrk(target, conc, args.duration, script, target.chat_url()))
+                    res, rsrc = measured_best(target, fake_pid, fake_port,
+                                              lambda: run_wrk(target, conc, args.duration, script, target.chat_url()))
                     row = {"target": name, "latency_ms": lat, "concurrency": conc, **res, **rsrc}
                     row["cpu_ms_per_req"] = round(1000 * rsrc["target_cpu_s"] / res["requests"], 3) if res["requests"] else None
                     row["fake_cpu_ms_per_req"] = round(1000 * rsrc["fake_cpu_s"] / res["requests"], 3) if res["requests"] else None
+                    row["services_cpu_ms_per_req"] = round(1000 * rsrc["services_cpu_s"] / res["requests"], 3) if res["requests"] else None
                     if spy:
                         row["pyspy"] = finish_pyspy(*spy)
                     results["wrk"].append(row)
                     log(f"{name} lat={lat} c={conc}: {res['rps']:.0f} rps p50={res['p50_ms']} p99={res['p99_ms']} "
-                        f"cpu/req={row['cpu_ms_per_req']}ms rss={rsrc['peak_rss_mb']}MB non2xx={res['non2xx']} "
-                        f"sock={res['socket_errors']} upstream={rsrc['upstream_requests']} busy={rsrc['cpu_busy_pct']}")
+                        f"cpu/req={row['cpu_ms_per_req']}ms (+pg/redis {row['services_cpu_ms_per_req']}) rss={rsrc['peak_rss_mb']}MB non2xx={res['non2xx']} "
+                        f"sock={res['socket_errors']} upstream={rsrc['upstream_requests']} busy={rsrc['cpu_busy_pct']} "
+                        f"noise={rsrc['noise_pct']}%")
         if args.streams:
             fake_config(fake_port, latency_ms=args.stream_latency, chunks=args.chunks, chunk_ms=args.chunk_ms)
             for n in args.streams:
                 spy = None
                 if args.pyspy and name != "direct" and n == max(args.streams):
                     spy = start_pyspy(target, args, workdir, f"{name}-streams-{n}")
-                res, rsrc = measured(target, fake_pid, fake_port, lambda: run_streams(target, n, args, workdir))
+                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_streams(target, n, args, workdir))
                 row = {"target": name, **res, **rsrc}
                 row["cpu_ms_per_stream"] = round(1000 * rsrc["target_cpu_s"] / n, 3)
+                row["services_cpu_ms_per_stream"] = round(1000 * rsrc["services_cpu_s"] / n, 3)
                 if spy:
                     row["pyspy"] = finish_pyspy(*spy)
                 results["streams"].append(row)
                 log(f"{name} streams={n}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
                     f"first p50={res['first_event_ms']['p50']} p99={res['first_event_ms']['p99']} "
-                    f"rss={rsrc['peak_rss_mb']}MB cpu/stream={row['cpu_ms_per_stream']}ms busy={rsrc['cpu_busy_pct']}")
+                    f"rss={rsrc['peak_rss_mb']}MB cpu/stream={row['cpu_ms_per_stream']}ms "
+                    f"(+pg/redis {row['services_cpu_ms_per_stream']}) busy={rsrc['cpu_busy_pct']} noise={rsrc['noise_pct']}%")
                 time.sleep(1)
     finally:
         target.stop()
@@ -624,8 +710,9 @@ def report(results: dict) -> str:
     if results["wrk"]:
         out.append("### Request/response (POST chat completion, non-streaming)\n")
         out.append("| target | upstream latency ms | conc | req/s | % of direct | p50 ms | p90 ms | p99 ms "
-                   "| p50 overhead ms | p99 overhead ms | CPU ms/req | peak RSS MB (sum) | PSS MB | errors |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                   "| p50 overhead ms | p99 overhead ms | CPU ms/req | +PG/Redis CPU ms/req | peak RSS MB (sum) | PSS MB | errors "
+                   "| noise % |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["wrk"]:
             d = direct.get((r["latency_ms"], r["concurrency"]))
             pct = 100.0 * r["rps"] / d["rps"] if d and d["rps"] and r["target"] != "direct" else None
@@ -634,14 +721,15 @@ def report(results: dict) -> str:
             errs = r["non2xx"] + sum(r["socket_errors"].values())
             out.append(f"| {r['target']} | {r['latency_ms']} | {r['concurrency']} | {r['rps']:.0f} | {fmt(pct, 0)} "
                        f"| {fmt(r['p50_ms'], 2)} | {fmt(r['p90_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(o50, 2)} "
-                       f"| {fmt(o99, 2)} | {fmt(r['cpu_ms_per_req'], 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
-                       f"| {errs} |")
+                       f"| {fmt(o99, 2)} | {fmt(r['cpu_ms_per_req'], 2)} | {fmt(r.get('services_cpu_ms_per_req'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
+                       f"| {errs} | {r.get('noise_pct', '-')} |")
     if results["streams"]:
         sdirect = {r["streams"]: r for r in results["streams"] if r["target"] == "direct"}
         out.append("\n### Concurrent SSE streams\n")
         out.append("| target | streams | completed | errors | first event p50 ms | p99 ms | p50 overhead ms "
-                   "| p99 overhead ms | duration p50 ms | p99 ms | CPU ms/stream | peak RSS MB (sum) | PSS MB |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                   "| p99 overhead ms | duration p50 ms | p99 ms | CPU ms/stream | +PG/Redis CPU ms/stream | peak RSS MB (sum) "
+                   "| PSS MB | noise % |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["streams"]:
             d = sdirect.get(r["streams"])
             fe, du = r["first_event_ms"], r["duration_ms"]
@@ -650,7 +738,8 @@ def report(results: dict) -> str:
             errs = f"{r['errors']}" + (f" {r['error_kinds']}" if r["errors"] else "")
             out.append(f"| {r['target']} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} "
                        f"| {fmt(fe['p99'])} | {fmt(o50)} | {fmt(o99)} | {fmt(du['p50'], 0)} | {fmt(du['p99'], 0)} "
-                       f"| {fmt(r['cpu_ms_per_stream'], 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} |")
+                       f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r.get('services_cpu_ms_per_stream'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
+                       f"| {r.get('noise_pct', '-')} |")
     if results.get("idle"):
         out.append("\n### Idle after warm-up\n")
         out.append("| target | processes | CPU % | RSS MB (sum) | PSS MB |")
@@ -693,6 +782,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="shell command run in --gateway-dir before start ('auto': alembic upgrade head if "
                         "alembic.ini exists, '' for none)")
     p.add_argument("--start-timeout", type=float, default=120.0)
+    p.add_argument("--quiet-wait", type=float, default=60.0, help="max seconds to wait before each run for "
+                   "unrelated processes to calm down (0 = don't wait)")
+    p.add_argument("--noisy-retries", type=int, default=2, help="re-run a measurement at most this many times "
+                   "when unrelated processes used more than 2x --quiet-pct during it; the quietest is kept")
+    p.add_argument("--quiet-pct", type=float, default=15.0, help="'quiet' = others use less than this %% of a core")
     p.add_argument("--pyspy", type=float, default=0.0, help="seconds of py-spy record on a target worker during "
                    "the highest-concurrency 0 ms run and the largest stream run (0 = off)")
     p.add_argument("--workdir", default="", help="scratch dir (default: a new one under /work/bench-tmp or /tmp)")
