@@ -35,7 +35,7 @@ import gevent  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
 CONFIG = {"latency_ms": 0.0, "chunks": 20, "chunk_ms": 100.0, "embedding_dim": 8}
-STATS = {"requests": 0, "chat": 0, "chat_stream": 0, "embeddings": 0, "streams_open": 0, "errors": 0}
+STATS = {"connections": 0, "requests": 0, "chat": 0, "chat_stream": 0, "embeddings": 0, "streams_open": 0, "errors": 0}
 MAX_HEADER = 64 * 1024
 MAX_BODY = 8 * 1024 * 1024
 REPLY_WORDS = ["Hello", " from", " the", " fake", " upstream", "!"]
@@ -184,6 +184,7 @@ def control(path: str, query: str, keep_alive: bool) -> bytes:
 
 
 def handle(sock, _addr) -> None:
+    STATS["connections"] += 1
     buf = b""
     try:
         while True:

@@ -509,10 +509,11 @@ def wait_quiet() -> None:
         time.sleep(2)
 
 
-def measured(target: Target, fake_pid: int, fake_port: int, fn):
+def measured(target: Target, fake_pid: int, fake_port: int, fn, spy_label: str | None = None):
     """Runs fn() and returns (fn result, resource numbers of the target and the fake)."""
     root = target.root_pid
     wait_quiet()
+    spy = start_pyspy(target, args_global, Path(args_global.workdir), spy_label) if spy_label else None
     me = _stat(os.getpid())
     l0 = int(me[13]) + int(me[14])  # reaped children of run.py: wrk, stream client, py-spy
     c0, f0, t0, a0 = tree_cpu_s(root), tree_cpu_s(fake_pid), cpu_ticks(), all_proc_ticks()
@@ -528,6 +529,8 @@ def measured(target: Target, fake_pid: int, fake_port: int, fn):
     load_s = (int(me[13]) + int(me[14]) - l0) / CLK_TCK
     busy_s = sum(t1[k][0] - t0[k][0] for k in t1) / CLK_TCK
     # CPU used by anything else on the machine (other sessions' tests, ...): a noise indicator
+    if spy:
+        spy = finish_pyspy(*spy)
     fake_part = 0.0 if root == fake_pid else f1 - f0
     noise_s = max(0.0, busy_s - (c1 - c0) - fake_part - services_s - load_s)
     s1 = fake_stats(fake_port)
@@ -536,19 +539,21 @@ def measured(target: Target, fake_pid: int, fake_port: int, fn):
         "target_cpu_s": round(c1 - c0, 3), "fake_cpu_s": round(f1 - f0, 3), "wall_s": round(wall, 2),
         "peak_rss_mb": round(smp.peak_kb / 1024, 1), "pss_end_mb": round(tree_pss_kb(root) / 1024, 1),
         "cpu_busy_pct": cpu_busy_pct(t0, t1), "upstream_requests": upstream,
+        "upstream_connections": s1["connections"] - s0["connections"],
         "services_cpu_s": round(services_s, 3),  # postgres + redis-server (shared, unpinned)
         "load_cpu_s": round(load_s, 3),
         "noise_pct": round(100 * noise_s / wall, 1),  # % of one core used by unrelated processes
         "other_cpu_s": {k: round(v, 3) for k, v in list(others.items())[:8]},
+        **({"pyspy": spy} if spy else {}),
     }
 
 
-def measured_best(target: Target, fake_pid: int, fake_port: int, fn):
+def measured_best(target: Target, fake_pid: int, fake_port: int, fn, spy_label: str | None = None):
     """measured(), repeated (at most --noisy-retries more times) while other processes disturbed the run;
     keeps the least disturbed attempt."""
     best = None
     for attempt in range(1 + args_global.noisy_retries):
-        res, rsrc = measured(target, fake_pid, fake_port, fn)
+        res, rsrc = measured(target, fake_pid, fake_port, fn, spy_label)
         rsrc["attempts"] = attempt + 1
         if best is None or rsrc["noise_pct"] < best[1]["noise_pct"]:
             best = (res, rsrc)
@@ -580,7 +585,7 @@ def run_streams(target: Target, n: int, args, workdir: Path) -> dict:
     return json.loads(out.stdout)
 
 
-def pyspy_summary(raw: Path, top: int = 25) -> dict:
+def pyspy_summary(raw: Path, top: int = 80) -> dict:
     self_c: dict[str, int] = {}
     incl: dict[str, int] = {}
     total = 0
@@ -624,34 +629,27 @@ def bench_target(target: Target, args, fake_pid: int, fake_port: int, workdir: P
                 for conc in args.concurrency:
                     profile = (args.pyspy and name != "direct" and lat == args.latencies[0]
                                and conc == max(args.concurrency))
-                    spy = None
-                    if profile:
-                        spy = start_pyspy(target, args, workdir, f"{name}-wrk-c{conc}")
                     res, rsrc = measured_best(target, fake_pid, fake_port,
-                                              lambda: run_wrk(target, conc, args.duration, script, target.chat_url()))
+                                              lambda: run_wrk(target, conc, args.duration, script, target.chat_url()),
+                                              f"{name}-wrk-c{conc}" if profile else None)
                     row = {"target": name, "latency_ms": lat, "concurrency": conc, **res, **rsrc}
                     row["cpu_ms_per_req"] = round(1000 * rsrc["target_cpu_s"] / res["requests"], 3) if res["requests"] else None
                     row["fake_cpu_ms_per_req"] = round(1000 * rsrc["fake_cpu_s"] / res["requests"], 3) if res["requests"] else None
                     row["services_cpu_ms_per_req"] = round(1000 * rsrc["services_cpu_s"] / res["requests"], 3) if res["requests"] else None
-                    if spy:
-                        row["pyspy"] = finish_pyspy(*spy)
                     results["wrk"].append(row)
                     log(f"{name} lat={lat} c={conc}: {res['rps']:.0f} rps p50={res['p50_ms']} p99={res['p99_ms']} "
                         f"cpu/req={row['cpu_ms_per_req']}ms (+pg/redis {row['services_cpu_ms_per_req']}) rss={rsrc['peak_rss_mb']}MB non2xx={res['non2xx']} "
-                        f"sock={res['socket_errors']} upstream={rsrc['upstream_requests']} busy={rsrc['cpu_busy_pct']} "
+                        f"sock={res['socket_errors']} upstream={rsrc['upstream_requests']}/{rsrc['upstream_connections']}conns busy={rsrc['cpu_busy_pct']} "
                         f"noise={rsrc['noise_pct']}%")
         if args.streams:
             fake_config(fake_port, latency_ms=args.stream_latency, chunks=args.chunks, chunk_ms=args.chunk_ms)
             for n in args.streams:
-                spy = None
-                if args.pyspy and name != "direct" and n == max(args.streams):
-                    spy = start_pyspy(target, args, workdir, f"{name}-streams-{n}")
-                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_streams(target, n, args, workdir))
+                profile = args.pyspy and name != "direct" and n == max(args.streams)
+                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_streams(target, n, args, workdir),
+                                          f"{name}-streams-{n}" if profile else None)
                 row = {"target": name, **res, **rsrc}
                 row["cpu_ms_per_stream"] = round(1000 * rsrc["target_cpu_s"] / n, 3)
                 row["services_cpu_ms_per_stream"] = round(1000 * rsrc["services_cpu_s"] / n, 3)
-                if spy:
-                    row["pyspy"] = finish_pyspy(*spy)
                 results["streams"].append(row)
                 log(f"{name} streams={n}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
                     f"first p50={res['first_event_ms']['p50']} p99={res['first_event_ms']['p99']} "
@@ -676,9 +674,10 @@ def start_pyspy(target: Target, args, workdir: Path, label: str):
         return int(st[11]) + int(st[12]) if st else 0
     pid = max(pids, key=cpu)
     out = workdir / f"pyspy-{label}.txt"
-    p = subprocess.Popen(["taskset", "-c", LOAD_CPU, "py-spy", "record", "-p", str(pid), "-d", str(args.pyspy),
+    p = subprocess.Popen(["taskset", "-c", LOAD_CPU, "py-spy", "record", "-p", str(pid), "-d", str(max(1, round(args.pyspy))),
                           "-r", "100", "-f", "raw", "-o", str(out), "--nonblocking"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                         stdout=open(workdir / f"pyspy-{label}.log", "wb"), stderr=subprocess.STDOUT,
+                         start_new_session=True)
     PROCS.append(p)
     return p, out, pid
 
@@ -690,7 +689,8 @@ def finish_pyspy(p: subprocess.Popen, out: Path, pid: int) -> dict:
         pass
     stop(p, grace=1)
     if not out.exists():
-        return {"pid": pid, "error": "no output"}
+        err = out.with_suffix(".log")
+        return {"pid": pid, "error": "no output: " + (err.read_text(errors="replace")[-500:] if err.exists() else "")}
     return {"pid": pid, "file": str(out), **pyspy_summary(out)}
 
 
@@ -818,6 +818,7 @@ def main(argv: list[str] | None = None) -> int:
     base = Path("/work/bench-tmp") if Path("/work/bench-tmp").is_dir() else Path(tempfile.gettempdir())
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="run-", dir=base))
     workdir.mkdir(parents=True, exist_ok=True)
+    args.workdir = str(workdir)
     log(f"workdir {workdir}; nofile {resource.getrlimit(resource.RLIMIT_NOFILE)}")
 
     def on_signal(signum, _frame):
