@@ -559,7 +559,8 @@ def measured_best(target: Target, fake_pid: int, fake_port: int, fn, spy_label: 
             best = (res, rsrc)
         if rsrc["noise_pct"] <= 2 * args_global.quiet_pct:
             break
-        log(f"run disturbed (noise {rsrc['noise_pct']}% of a core); retrying")
+        if attempt < args_global.noisy_retries:
+            log(f"run disturbed (noise {rsrc['noise_pct']}% of a core); retrying")
     return best
 
 
