@@ -196,7 +196,7 @@ class Sampler:
             self.peak_kb = max(self.peak_kb, tree_rss_kb(self.root))
             self._stop.wait(self.every)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self.peak_kb = tree_rss_kb(self.root)
         self._t.start()
         return self

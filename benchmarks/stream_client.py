@@ -52,7 +52,7 @@ def percentile(values: list[float], p: float) -> float | None:
 
 
 class Result:
-    __slots__ = ("ok", "error", "status", "first_event", "duration", "events", "done", "max_gap")
+    __slots__ = ("done", "duration", "error", "events", "first_event", "max_gap", "ok", "status")
 
     def __init__(self) -> None:
         self.ok = False
