@@ -37,6 +37,7 @@ class Authenticator:
         self._by_hash: dict[str, tuple[float, Principal | None]] = {}
         self._by_id: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
 
     def authenticate_key(self, presented: str) -> Principal:
         digest = self._store.hasher.digest(presented)
@@ -82,6 +83,12 @@ class Authenticator:
         entry = table.get(cache_key)
         if entry is not None and entry[0] > now:
             return entry[1]
+        with self._lock:
+            # Single flight: while one request refreshes an expired key, the others use its last state
+            # (at most one refresh old), instead of all querying the database at the same moment.
+            if entry is not None and cache_key in self._refreshing:
+                return entry[1]
+            self._refreshing.add(cache_key)
         try:
             principal = load()
         except SQLAlchemyError as exc:
@@ -89,6 +96,9 @@ class Authenticator:
                 log.warning("key store unreachable; using the last known state of a key")
                 return entry[1]
             raise ServiceUnavailable("The key store is unreachable.") from exc
+        finally:
+            with self._lock:
+                self._refreshing.discard(cache_key)
         ttl = self._ttl if principal is not None else min(self._ttl, NEGATIVE_TTL)
         with self._lock:
             if len(table) >= MAX_ENTRIES:

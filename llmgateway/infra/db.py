@@ -54,3 +54,9 @@ def off_hub(fn: Callable[[], T]) -> T:
     if not is_module_patched("socket"):
         return fn()
     return get_hub().threadpool.spawn(fn).get()
+
+
+def db_call(engine: Engine, fn: Callable[[], T]) -> T:
+    """Run a database call: SQLite in gevent's threadpool (its C code blocks the hub); psycopg 3 inline,
+    since it waits cooperatively under gevent and a thread hand-off would only add cost."""
+    return off_hub(fn) if engine.dialect.name == "sqlite" else fn()

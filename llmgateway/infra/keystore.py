@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from llmgateway.config import ApiKeyConfig
 from llmgateway.core.keys import KeyHasher, Principal, generate_key
-from llmgateway.infra.db import off_hub
+from llmgateway.infra.db import db_call
 from llmgateway.infra.models import ApiKey
 
 
@@ -39,6 +39,7 @@ class KeyStore:
 
     def __init__(self, sessions: sessionmaker[Session], hasher: KeyHasher) -> None:
         self._sessions = sessions
+        self._engine = sessions.kw["bind"]
         self.hasher = hasher
 
     def find(self, presented: str) -> Principal | None:
@@ -53,7 +54,7 @@ class KeyStore:
                     return None
                 return to_principal(row)
 
-        return off_hub(query)
+        return db_call(self._engine, query)
 
     def get(self, key_id: str) -> Principal | None:
         if "\x00" in key_id:  # PostgreSQL rejects NUL in text: no key can have such an id
@@ -64,7 +65,7 @@ class KeyStore:
                 row = session.get(ApiKey, key_id)
                 return to_principal(row) if row else None
 
-        return off_hub(query)
+        return db_call(self._engine, query)
 
     def create(
         self,
@@ -101,7 +102,7 @@ class KeyStore:
             with self._sessions.begin() as session:
                 session.add(row)
 
-        off_hub(insert)
+        db_call(self._engine, insert)
         return key, row
 
     def list(self) -> list[ApiKey]:
@@ -109,7 +110,7 @@ class KeyStore:
             with self._sessions() as session:
                 return list(session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))
 
-        return off_hub(query)
+        return db_call(self._engine, query)
 
     def revoke(self, key_id: str) -> bool:
         """Mark a key revoked; False when no such live key exists."""
@@ -123,7 +124,7 @@ class KeyStore:
                 )
                 return bool(result.rowcount)
 
-        return off_hub(write)
+        return db_call(self._engine, write)
 
     def count(self) -> int:
         with self._sessions() as session:

@@ -65,5 +65,12 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
+_request_logger: Any = None
+
+
 def request_logger() -> Any:
-    return structlog.get_logger(REQUEST_LOGGER)
+    """The request logger, built once (structlog's lazy proxy re-resolves the stdlib logger on every call)."""
+    global _request_logger
+    if _request_logger is None:
+        _request_logger = structlog.get_logger(REQUEST_LOGGER).bind()
+    return _request_logger

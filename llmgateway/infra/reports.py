@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Date, Integer, case, cast, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from llmgateway.infra.db import off_hub
+from llmgateway.infra.db import db_call
 from llmgateway.infra.models import UsageRecord
 
 GROUP_BY = ("provider", "model", "user", "api_key", "day")
@@ -94,4 +94,4 @@ def usage_report(
             "groups": groups,
         }
 
-    return off_hub(query)
+    return db_call(sessions.kw["bind"], query)

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import public
-from llmgateway.infra.db import off_hub
+from llmgateway.infra.db import db_call
 from llmgateway.services import Services, services
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Health")
@@ -57,7 +57,7 @@ def check_database(svc: Services) -> str:
             connection.execute(text("SELECT 1"))
 
     try:
-        off_hub(ping)
+        db_call(svc.engine, ping)
     except SQLAlchemyError:
         return "down"
     return "ok"
