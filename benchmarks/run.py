@@ -403,6 +403,9 @@ class Gateway(Target):
             f"  url: {db_url}\n"
             "redis:\n"
             f"  url: {redis_url}\n"
+            # Extra YAML for experiments, e.g. BENCH_GATEWAY_EXTRA_YAML=$'circuit_breaker: {enabled: false}'
+            + os.environ.get("BENCH_GATEWAY_EXTRA_YAML", "")
+            + "\n"
         )
         env = {**os.environ, "LLMGATEWAY_CONFIG": str(cfg), "DATABASE_URL": db_url, "REDIS_URL": redis_url,
                "PORT": str(self.port), "WEB_CONCURRENCY": "2"}
