@@ -153,28 +153,3 @@ class ConfigError(Exception):
     def __init__(self, source: str, key: str, problem: str) -> None:
         self.source, self.key, self.problem = source, key, problem
         super().__init__(f"invalid configuration in {source}: {key}: {problem}")
-
-
-ERRORS_BY_CODE: dict[str, type[GatewayError]] = {
-    cls.code: cls
-    for cls in (
-        InvalidRequest,
-        ContextLengthExceeded,
-        UnsupportedOperation,
-        AuthenticationRequired,
-        InvalidApiKey,
-        InvalidToken,
-        PermissionDenied,
-        NotFound,
-        ModelNotFound,
-        ProviderNotFound,
-        MethodNotAllowed,
-        RequestTooLarge,
-        RateLimitExceeded,
-        BudgetExceeded,
-        ServerError,
-        ServiceUnavailable,
-        GatewayTimeout,
-        InternalError,
-    )
-}

@@ -8,14 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from llmgateway.infra.schema import heads, upgrade_schema
+from llmgateway.infra.schema import upgrade_schema
 from tests.conftest import ADMIN_KEY, CHAT, COMPLETION_KEY, EMBEDDING_KEY, auth, ledger_rows
 
 pytestmark = pytest.mark.integration
-
-
-def test_single_migration_head():
-    assert len(heads()) == 1
 
 
 def test_upgrade_on_an_empty_postgresql_and_again(pg_url):
