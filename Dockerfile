@@ -22,10 +22,8 @@ COPY setup.cfg setup.py README.md ./
 COPY llmgateway ./llmgateway
 COPY migrations ./migrations
 COPY gunicorn.conf.py wsgi.py ./
-COPY docker/entrypoint.sh /usr/local/bin/llmgateway-entrypoint
 # Editable: the schema migrations are found beside the package, in /app/migrations.
-RUN pip install -e ".[postgres]" \
-    && chmod 0755 /usr/local/bin/llmgateway-entrypoint
+RUN pip install -e ".[postgres]"
 
 USER 10001:10001
 VOLUME ["/data"]
@@ -34,4 +32,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"]
 
-ENTRYPOINT ["llmgateway-entrypoint"]
+# Upgrade the ledger schema, then become gunicorn (exec: it receives SIGTERM itself and drains on shutdown).
+ENTRYPOINT ["/bin/sh", "-c", "flask --app llmgateway db upgrade && exec gunicorn -c gunicorn.conf.py wsgi:app \"$@\"", "llmgateway"]

@@ -160,13 +160,15 @@ class CompletionStream:
         if self._finished:
             return
         self._finished = True
-        self._upstream.close()
-        self.usage = self._final_usage()
-        self._gateway.settle(self._call, self._route, self.usage, self._reservation)
-        if status == 200:  # only a complete answer fills the cache
-            entry = completion_entry("".join(self._text), self._finish_reason, self.usage)
-            self._gateway.caching.save(self._call, self._cache_plan, entry)
-        self._gateway.sink_finish(self._call, status, code)
+        try:
+            self._upstream.close()
+            self.usage = self._final_usage()
+            self._gateway.settle(self._call, self._route, self.usage, self._reservation)
+            if status == 200:  # only a complete answer fills the cache
+                entry = completion_entry("".join(self._text), self._finish_reason, self.usage)
+                self._gateway.caching.save(self._call, self._cache_plan, entry)
+        finally:
+            self._gateway.sink_finish(self._call, status, code)  # whatever failed above, the call is recorded
 
     def _final_usage(self) -> Usage:
         reported = self._upstream.usage
