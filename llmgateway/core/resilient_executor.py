@@ -66,12 +66,13 @@ class ResilientExecutor(Executor):
     def run(self, call: UsageCall, routes: list[Route], operation: Operation[T]) -> tuple[T, Route]:
         deadline = Deadline(self.request_deadline)
         self.budget.deposit()
-        codes = self.fallbacks.plan(routes[0]).codes if self.fallbacks else frozenset()
+        plan = self.fallbacks.plan(routes[0]) if self.fallbacks else None
         for index, route in enumerate(routes):
             try:
                 return self._on_route(call, route, operation, deadline), route
             except GatewayError as exc:
-                if index + 1 == len(routes) or exc.code not in codes or deadline.remaining() < MIN_ATTEMPT_SECONDS:
+                last = index + 1 == len(routes)
+                if last or plan is None or not plan.falls_back_on(exc) or deadline.remaining() < MIN_ATTEMPT_SECONDS:
                     raise
         raise AssertionError("unreachable: the last route either answers or raises")
 

@@ -61,10 +61,6 @@ class ModelCatalogue:
                 raise ValueError(f"model mapping {mapping.model_id!r} names unknown provider {mapping.provider!r}")
             self._mappings[mapping.model_id.lower()] = self._mapped_route(mapping)
 
-    @property
-    def provider_names(self) -> list[str]:
-        return list(self._classes)
-
     def resolve(self, model_id: str) -> Route:
         """The route for a model id, or ModelNotFound (404)."""
         if not model_id or len(model_id) > MAX_MODEL_ID_LENGTH:
