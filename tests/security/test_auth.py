@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import inspect
 import json
 import time
@@ -55,9 +54,8 @@ def test_generated_keys_have_a_public_prefix_and_256_bit_secret(client):
 
 
 def test_secrets_are_compared_in_constant_time():
-    source = inspect.getsource(keys_module.KeyHasher)
+    source = inspect.getsource(keys_module.KeyHasher.matches)
     assert "hmac.compare_digest" in source
-    assert hmac.compare_digest is not None
 
 
 def test_jwt_works_and_carries_the_keys_permissions(client):
