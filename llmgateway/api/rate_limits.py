@@ -12,6 +12,7 @@ from flask_limiter import Limiter
 from llmgateway.api.security import presented_credential, principal_from_credential, requirement_for
 from llmgateway.core.keys import Principal
 from llmgateway.errors import ConfigError, GatewayError
+from llmgateway.infra import limiter_storage
 from llmgateway.services import Services
 
 EXTENSION_KEY = "llmgateway.limiter"
@@ -34,15 +35,23 @@ def register_rate_limits(app: Flask, svc: Services) -> Limiter | None:
         application_limits_exempt_when=is_exempt,
         headers_enabled=True,
         strategy=settings.rate_limits.strategy,
-        storage_uri=settings.redis.url or "memory://",
+        # with Redis: the stock storage plus one Lua script per hit that also returns the window for the headers
+        storage_uri=f"{limiter_storage.SCHEME}://" if redis else "memory://",
         storage_options=storage_options,
         swallow_errors=True,  # a broken limiter store must never turn into a 5xx
         in_memory_fallback_enabled=True,  # per-worker limits while Redis is down; Redis again once it answers
     )
     app.after_request(drop_retry_after_unless_refused)  # registered first, so it runs after the limiter's hook
+    app.before_request(lambda: _forget_seen_windows(limiter))  # registered first, so it runs before the hit
     limiter.init_app(app)
     app.extensions[EXTENSION_KEY] = limiter
     return limiter
+
+
+def _forget_seen_windows(limiter: Limiter) -> None:
+    storage = limiter.storage
+    if isinstance(storage, limiter_storage.OneTripRedisStorage):
+        storage.forget()
 
 
 def drop_retry_after_unless_refused(response: Response) -> Response:

@@ -163,6 +163,20 @@ class FailoverStorage(CircuitBreakerStorage):
         self._opened_at = now
         self._write(lambda shared: setattr(shared, "opened_at", now))
 
+    def state_and_failures(self) -> tuple[str, int]:
+        """The state and the failure count in one round trip (pybreaker reads them one GET each)."""
+        shared = self._remote()
+        if shared is not None:
+            try:
+                state, fails = self._link.run(lambda c: c.mget(shared._namespace("state"),
+                                                                shared._namespace("fail_counter")))
+            except redis.RedisError:
+                return self._state, self._fails
+            if state is None:  # missing (expired or flushed): pybreaker's getter re-initialises it
+                return self.state, self.counter
+            self._state, self._fails = state.decode(), int(fails or 0)
+        return self._state, self._fails
+
     # -- the probe claim: one trial call at a time across the fleet --------------------------------
     def claim_probe(self, ttl: float) -> bool:
         """Claim the right to send the half-open trial call for `ttl` seconds; False if someone holds it."""

@@ -46,9 +46,11 @@ class BreakerOpen(ServiceUnavailable):
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """Admission to one protected call; `probe` marks the half-open trial call."""
+    """Admission to one protected call; `probe` marks the half-open trial call, `failures` the count seen at
+    admission (a success only has to reset a count that was not already zero)."""
 
     probe: bool = False
+    failures: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,10 +76,11 @@ class DeploymentBreaker(CircuitBreaker):
 
     # -- the call protocol ------------------------------------------------------------------------
     def admit(self) -> Ticket:
-        """Let a call through, or raise BreakerOpen (503 with Retry-After) without touching the upstream."""
-        state = self.storage.state
+        """Let a call through, or raise BreakerOpen (503 with Retry-After) without touching the upstream.
+        A closed breaker costs one Redis round trip (state and failure count read together)."""
+        state, failures = self.storage.state_and_failures()
         if state == STATE_CLOSED:
-            return Ticket()
+            return Ticket(failures=failures)
         if state == STATE_OPEN:
             wait = self.seconds_until_half_open()
             if wait > 0:
@@ -92,7 +95,7 @@ class DeploymentBreaker(CircuitBreaker):
         if ticket.probe:
             self.close()  # resets the failure count
             self.storage.release_probe()
-        else:
+        elif ticket.failures:
             self.storage.reset_counter()
         for listener in self.listeners:
             listener.success(self)

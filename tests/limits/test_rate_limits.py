@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -144,6 +145,22 @@ def test_every_strategy_works_with_the_in_process_store(make_app, fake_openai, s
     statuses = [client.post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY)).status_code
                 for _ in range(3)]
     assert statuses == [200, 200, 429]
+
+
+@pytest.mark.parametrize("strategy", ["fixed-window", "moving-window", "sliding-window-counter"])
+def test_every_strategy_counts_down_its_headers_in_redis(make_app, redis_url, fake_openai, strategy):
+    client = make_app(rate_limits={"enabled": True, "default": "2/hour", "strategy": strategy},
+                      redis={"url": redis_url}).test_client()
+    answers = [client.post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY)) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]
+    now = time.time()
+    for answer in answers:  # the window resets within the hour, never in the past
+        assert now - 5 <= int(answer.headers["X-RateLimit-Reset"]) <= now + 3600 + 5
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 3600
+    # Another key's budget is untouched, and its headers say so.
+    other = client.post("/api/v1/embedding", json=EMBED, headers=auth(EMBEDDING_KEY))
+    assert other.status_code == 200 and other.headers["X-RateLimit-Remaining"] == "1"
 
 
 def test_disabled_rate_limits_never_refuse(make_app, redis_url, fake_openai):
