@@ -67,7 +67,8 @@ class OneTripRedisStorage(RedisStorage):
 
     Flask-Limiter hits the limit before the view and reads the window for the headers after it; the read is
     answered from that memory, so it reflects the window at admission. Anything else (the limits CLI, a read
-    without a hit in the same request) goes to Redis as before. The moving-window strategy is left as limits implements it.
+    without a hit in the same request) goes to Redis as before. The moving-window strategy is left as limits
+    implements it (two round trips).
     """
 
     STORAGE_SCHEME = [SCHEME]
