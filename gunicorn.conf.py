@@ -1,10 +1,15 @@
 """gunicorn settings: gevent workers, timeouts sized for streams, and the ledger's worker hooks."""
 
+import os
+
+# Literal upstream addresses resolved on the hub, names cached for 10 s (llmgateway/infra/resolver.py); an
+# operator's own GEVENT_RESOLVER wins. Set before gevent reads its configuration.
+os.environ.setdefault("GEVENT_RESOLVER", "llmgateway.infra.resolver.CachingResolver")
+
 from gevent import monkey
 
 monkey.patch_all()  # first: before anything imports ssl, socket or psycopg (KNOWHOW §1)
 
-import os  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
