@@ -94,7 +94,7 @@ class FakeServer:
         except ValueError:
             payload = None
         with self._lock:
-            self.requests.append({"path": request.path, "json": payload, "method": request.method})
+            self.requests.append({"path": request.path, "json": payload, "method": request.method, "raw": body})
             self.headers_seen.append({k.lower(): v for k, v in request.headers.items()})
             fault = self.faults.popleft() if self.faults else None
         if fault is not None:

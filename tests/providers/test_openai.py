@@ -16,6 +16,7 @@ from llmgateway.errors import (
 )
 from llmgateway.providers.types import ChatRequest, EmbeddingRequest, Message, Usage
 from tests.fakes.openai import openai_error
+from tests.fakes.server import Fault
 
 from .streams import drain, finish_of
 
@@ -155,3 +156,18 @@ def test_connection_reset_is_a_server_error(make_openai, openai_fake):
     openai_fake.push("reset")
     with pytest.raises(ServerError):
         make_openai().chat(chat())
+
+
+def test_requests_carry_json_framing_and_no_cookie_from_an_earlier_answer(make_openai, openai_fake):
+    provider = make_openai()
+    openai_fake.faults.append(Fault("status", 429, openai_error("slow down", "rate_limit_error"),
+                                    {"Set-Cookie": "tenant=team-a; Path=/"}))
+    with pytest.raises(RateLimitExceeded):
+        provider.chat(chat())
+    provider.chat(chat(request_id="req-43"))
+
+    seen = openai_fake.headers_seen[-1]
+    assert seen["content-type"] == "application/json"
+    assert int(seen["content-length"]) == len(openai_fake.requests[-1]["raw"])
+    assert seen["x-request-id"] == "req-43"
+    assert "cookie" not in seen  # upstream cookies are never stored, so never replayed for another caller
