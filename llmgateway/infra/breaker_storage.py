@@ -101,6 +101,16 @@ class _SharedStorage(CircuitRedisStorage):
             pass  # retried by the state getter once Redis is back
 
 
+class _Flight:
+    """One state read in progress: its answer (None when Redis failed) once `done` is set."""
+
+    __slots__ = ("answer", "done")
+
+    def __init__(self) -> None:
+        self.answer: tuple[str, int] | None = None
+        self.done = threading.Event()
+
+
 class FailoverStorage(CircuitBreakerStorage):
     """pybreaker storage: CircuitRedisStorage under its own namespace when Redis is configured and reachable,
     with a per-worker copy that answers while it is not. Also holds the half-open probe claim."""
@@ -115,6 +125,8 @@ class FailoverStorage(CircuitBreakerStorage):
         self._successes = 0
         self._opened_at: datetime | None = None
         self._probe_until = 0.0
+        self._flight: _Flight | None = None  # the state read in progress, shared by calls arriving meanwhile
+        self._flight_lock = threading.Lock()
 
     # -- pybreaker's storage interface ------------------------------------------------------------
     @property
@@ -164,17 +176,37 @@ class FailoverStorage(CircuitBreakerStorage):
         self._write(lambda shared: setattr(shared, "opened_at", now))
 
     def state_and_failures(self) -> tuple[str, int]:
-        """The state and the failure count in one round trip (pybreaker reads them one GET each)."""
+        """The state and the failure count in one round trip (pybreaker reads them one GET each). Calls that
+        arrive while a read is in flight share its answer instead of sending their own: under load that saves
+        most of the round trips, and the answer is never older than the read they waited for."""
         shared = self._remote()
-        if shared is not None:
-            try:
-                state, fails = self._link.run(lambda c: c.mget(shared._namespace("state"),
-                                                                shared._namespace("fail_counter")))
-            except redis.RedisError:
-                return self._state, self._fails
-            if state is None:  # missing (expired or flushed): pybreaker's getter re-initialises it
-                return self.state, self.counter
-            self._state, self._fails = state.decode(), int(fails or 0)
+        if shared is None:
+            return self._state, self._fails
+        with self._flight_lock:
+            flight = self._flight
+            leader = flight is None
+            if leader:
+                flight = self._flight = _Flight()
+        if not leader:
+            flight.done.wait(self._link.socket_timeout * 2)
+            return flight.answer or (self._state, self._fails)
+        try:
+            flight.answer = self._read_state_and_failures(shared)
+        finally:
+            with self._flight_lock:
+                self._flight = None
+            flight.done.set()
+        return flight.answer or (self._state, self._fails)
+
+    def _read_state_and_failures(self, shared: _SharedStorage) -> tuple[str, int] | None:
+        try:
+            state, fails = self._link.run(lambda c: c.mget(shared._namespace("state"),
+                                                            shared._namespace("fail_counter")))
+        except redis.RedisError:
+            return None
+        if state is None:  # missing (expired or flushed): pybreaker's getter re-initialises it
+            return self.state, self.counter
+        self._state, self._fails = state.decode(), int(fails or 0)
         return self._state, self._fails
 
     # -- the probe claim: one trial call at a time across the fleet --------------------------------

@@ -141,3 +141,37 @@ def test_redis_down_at_start_keeps_local_breaker_state(make_app, fake_openai):
 
     assert [complete(client).status_code for _ in range(4)] == [502, 502, 502, 503]
     assert len(fake_openai.requests) == 3
+
+
+def test_concurrent_calls_share_one_state_read(redis_url):
+    import threading
+
+    board = BreakerBoard(CircuitBreakerConfig(fail_max=3, reset_timeout=30), RedisConfig(url=redis_url))
+    breaker = board.breaker("openai", "http://up", "m")
+    breaker.call(lambda: "warm")  # creates the shared state
+    link = board._link
+    reads: list[float] = []
+    plain_run = link.run
+
+    def slow_run(command):  # a read that takes 100 ms, as under a busy Redis or a busy worker
+        reads.append(time.monotonic())
+        time.sleep(0.1)
+        return plain_run(command)
+
+    link.run = slow_run
+    start = threading.Barrier(10)
+    answers: list[str] = []
+
+    def call() -> None:
+        start.wait()
+        answers.append(breaker.call(lambda: "ok"))
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5)
+    board.close()
+
+    assert answers == ["ok"] * 10
+    assert 1 <= len(reads) <= 3  # ten calls in flight together, one read (a straggler may start another)
