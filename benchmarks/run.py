@@ -679,7 +679,7 @@ def start_pyspy(target: Target, args, workdir: Path, label: str):
     pid = max(pids, key=cpu)
     out = workdir / f"pyspy-{label}.txt"
     p = subprocess.Popen(["taskset", "-c", LOAD_CPU, "py-spy", "record", "-p", str(pid), "-d", str(max(1, round(args.pyspy))),
-                          "-r", "100", "-f", "raw", "-o", str(out), "--nonblocking"],
+                          "-r", str(args.pyspy_rate), "-f", "raw", "-o", str(out), "--nonblocking"],
                          stdout=open(workdir / f"pyspy-{label}.log", "wb"), stderr=subprocess.STDOUT,
                          start_new_session=True)
     PROCS.append(p)
@@ -793,6 +793,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quiet-pct", type=float, default=15.0, help="'quiet' = others use less than this %% of a core")
     p.add_argument("--pyspy", type=float, default=0.0, help="seconds of py-spy record on a target worker during "
                    "the highest-concurrency 0 ms run and the largest stream run (0 = off)")
+    p.add_argument("--pyspy-rate", type=int, default=100, help="py-spy samples per second")
     p.add_argument("--workdir", default="", help="scratch dir (default: a new one under /work/bench-tmp or /tmp)")
     p.add_argument("--json", default=str(HERE / "results" / "latest.json"))
     args = p.parse_args(argv)

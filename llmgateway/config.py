@@ -129,8 +129,9 @@ class RateLimitConfig:
 class RedisConfig:
     url: str | None = None
     instance_name: str = "LLMGateway:"
-    socket_timeout: float = 0.2
-    max_connections: int = 50
+    socket_timeout: float = 0.2  # connect and read: how long a silent Redis may stall a request
+    max_connections: int = 200  # per pool and worker; opened on demand
+    pool_timeout: float = 2.0  # waiting for a free pooled connection: local contention, not a Redis fault
 
 
 @dataclass(frozen=True)
@@ -387,6 +388,7 @@ RedisSchema = _section(
     instance_name=fields.String(),
     socket_timeout=fields.Float(validate=_positive),
     max_connections=fields.Integer(validate=validate.Range(min=1)),
+    pool_timeout=fields.Float(validate=_positive),
 )
 DatabaseSchema = _section(
     DatabaseConfig,

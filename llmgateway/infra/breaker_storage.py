@@ -23,11 +23,12 @@ class RedisLink:
     """A bytes (non-decoding) Redis client with short timeouts, created on first use and skipped for
     `retry_interval` seconds after a failure, so an outage costs one timeout per interval, not one per call."""
 
-    def __init__(self, url: str, *, socket_timeout: float = 0.2, max_connections: int = 50,
-                 retry_interval: float = 5.0) -> None:
+    def __init__(self, url: str, *, socket_timeout: float = 0.2, max_connections: int = 200,
+                 pool_timeout: float = 2.0, retry_interval: float = 5.0) -> None:
         self.url = url
         self.socket_timeout = socket_timeout
         self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
         self.retry_interval = retry_interval
         self._client: redis.Redis | None = None
         self._down_until = 0.0
@@ -60,7 +61,7 @@ class RedisLink:
                     pool = redis.BlockingConnectionPool.from_url(
                         self.url,
                         max_connections=self.max_connections,
-                        timeout=self.socket_timeout,
+                        timeout=self.pool_timeout,
                         socket_timeout=self.socket_timeout,
                         socket_connect_timeout=self.socket_timeout,
                         retry=Retry(NoBackoff(), 0),
@@ -188,7 +189,7 @@ class FailoverStorage(CircuitBreakerStorage):
             if leader:
                 flight = self._flight = _Flight()
         if not leader:
-            flight.done.wait(self._link.socket_timeout * 2)
+            flight.done.wait(self._link.pool_timeout + self._link.socket_timeout)
             return flight.answer or (self._state, self._fails)
         try:
             flight.answer = self._read_state_and_failures(shared)

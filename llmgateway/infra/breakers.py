@@ -170,7 +170,7 @@ class BreakerBoard:
         self._prefix = f"{redis_config.instance_name}cb:"
         self._link = (
             RedisLink(redis_config.url, socket_timeout=redis_config.socket_timeout,
-                      max_connections=redis_config.max_connections)
+                      max_connections=redis_config.max_connections, pool_timeout=redis_config.pool_timeout)
             if redis_config.url else None
         )
         self._breakers: dict[Deployment, DeploymentBreaker] = {}

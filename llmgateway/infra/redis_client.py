@@ -38,6 +38,7 @@ class RedisConnector:
         self.prefix = config.instance_name
         self._timeout = config.socket_timeout
         self._max_connections = config.max_connections
+        self._pool_timeout = config.pool_timeout
         self._cool_down = cool_down
         self._down_until = 0.0
         self._pool: redis.BlockingConnectionPool | None = None
@@ -53,7 +54,9 @@ class RedisConnector:
                     self._pool = redis.BlockingConnectionPool.from_url(
                         self.url,
                         max_connections=self._max_connections,
-                        timeout=self._timeout,  # wait for a free connection no longer than for an answer
+                        # A saturated worker can hold every connection for a while (each holder waits for
+                        # the CPU): that is contention, so it waits longer than for Redis itself.
+                        timeout=self._pool_timeout,
                         socket_timeout=self._timeout,
                         socket_connect_timeout=self._timeout,
                         health_check_interval=30,
