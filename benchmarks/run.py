@@ -371,6 +371,26 @@ class LiteLLM(Target):
         return {"Authorization": f"Bearer {LITELLM_MASTER_KEY}"}
 
 
+class Floor(Target):
+    """benchmarks/floor_app.py: a bare Flask proxy on the gateway's server stack, to show what the stack costs."""
+    name = "floor"
+
+    def start(self) -> None:
+        self.port = free_port()
+        env = {**os.environ, "FLOOR_UPSTREAM": f"http://127.0.0.1:{self.fake_port}/v1"}
+        self.proc = start([self.args.gunicorn_bin, "-k", "gevent", "-w", "2", "--worker-connections", "2000",
+                           "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "floor_app:app"],
+                          TARGET_CPU, self.workdir / "floor.log", env=env, cwd=HERE)
+        wait_http(f"http://127.0.0.1:{self.port}/health", self.proc, self.args.start_timeout)
+        deadline = time.time() + 30
+        while time.time() < deadline and len(tree(self.proc.pid)) < 3:  # master + 2 workers
+            time.sleep(0.5)
+        time.sleep(1)
+
+    def chat_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/chat/completions"
+
+
 class Gateway(Target):
     name = "gateway"
 
@@ -764,7 +784,8 @@ def main(argv: list[str] | None = None) -> int:
     global args_global
     p = argparse.ArgumentParser(description="llmgateway benchmark harness", formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__)
-    p.add_argument("--targets", default="direct,litellm,gateway", help="comma list of direct, litellm, gateway")
+    p.add_argument("--targets", default="direct,litellm,floor,gateway",
+                   help="comma list of direct, litellm, floor (bare Flask proxy on the same stack), gateway")
     p.add_argument("--quick", action="store_true", help="short runs: 3 s, conc 1,64, streams 200 (for development)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds of unrecorded load after a target starts")
@@ -846,7 +867,7 @@ def main(argv: list[str] | None = None) -> int:
                       "--chunks", str(args.chunks), "--chunk-ms", str(args.chunk_ms)], LOAD_CPU, workdir / "fake.log")
         wait_http(f"http://127.0.0.1:{fake_port}/health", fake, 30)
         for name in targets:
-            cls = {"direct": None, "litellm": LiteLLM, "gateway": Gateway}.get(name, "?")
+            cls = {"direct": None, "litellm": LiteLLM, "floor": Floor, "gateway": Gateway}.get(name, "?")
             if cls == "?":
                 sys.exit(f"unknown target {name}")
             t = Direct(args, workdir, fake_port, fake) if cls is None else cls(args, workdir, fake_port)

@@ -7,6 +7,8 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from gevent import Greenlet, getcurrent
+
 from llmgateway.errors import GatewayError
 from llmgateway.providers.types import ChatDelta, ChatStream, Usage
 
@@ -89,14 +91,10 @@ class OpenStreams:
 
 
 def _current_greenlet() -> Any:
-    from gevent import getcurrent
-
     return getcurrent()
 
 
 def _interrupt(reader: Any, error: GatewayError) -> None:
     """Raise `error` in a gevent greenlet blocked on the upstream socket; plain threads see the flag instead."""
-    from gevent import Greenlet, getcurrent
-
     if isinstance(reader, Greenlet) and reader is not getcurrent() and not reader.dead:
         reader.kill(error, block=False)
