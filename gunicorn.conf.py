@@ -1,6 +1,12 @@
 """gunicorn settings: gevent workers, timeouts sized for streams, and the ledger's worker hooks."""
 
+import gc
 import os
+
+# Memory shared between the master and its forked workers stays shared (the recipe in the `gc` docs): no
+# collections in the master, which would leave holes in its pages; gc.freeze() before each fork, so the
+# workers' collections never touch (and so copy) the objects they inherit; collections on again in workers.
+gc.disable()
 
 # Literal upstream addresses resolved on the hub, names cached for 10 s (llmgateway/infra/resolver.py); an
 # operator's own GEVENT_RESOLVER wins. Set before gevent reads its configuration.
@@ -74,6 +80,14 @@ def on_starting(server):
         finally:
             services.close()
     os.environ[SCHEMA_READY_ENV] = "1"
+
+
+def pre_fork(server, worker):
+    gc.freeze()
+
+
+def post_fork(server, worker):
+    gc.enable()
 
 
 def post_worker_init(worker):
