@@ -19,6 +19,9 @@ from llmgateway.providers.attempt import current_attempt
 
 DEFAULT_POOL_MAXSIZE = 1000
 READ_CHUNK = 65536
+#: The longest line an upstream stream may send before the gateway gives up on it (a `data:` line holds one
+#: JSON chunk, a few KB at most), so an upstream that never sends a newline cannot grow a buffer without end.
+MAX_LINE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +67,12 @@ class UpstreamStream:
                     first = False
                     self._use_idle_timeout()
                 pending += data
-                if b"\n" not in data and b"\r" not in data:
-                    continue
-                *complete, pending = pending.split(b"\n")
-                for line in complete:
-                    yield line.rstrip(b"\r")
+                if b"\n" in data:
+                    *complete, pending = pending.split(b"\n")
+                    for line in complete:
+                        yield line.rstrip(b"\r")
+                if len(pending) > MAX_LINE_BYTES:
+                    raise ServerError("The upstream stream sent an over-long line.")
         except requests.RequestException as exc:
             raise ServerError("The upstream stream was interrupted.") from exc
         except (OSError, Urllib3Error) as exc:  # read1 wraps socket timeouts and resets in urllib3's own errors
