@@ -12,9 +12,11 @@ gc.disable()
 # operator's own GEVENT_RESOLVER wins. Set before gevent reads its configuration.
 os.environ.setdefault("GEVENT_RESOLVER", "llmgateway.infra.resolver.CachingResolver")
 
-from gevent import monkey
+from gevent import monkey  # noqa: E402
 
-monkey.patch_all()  # first: before anything imports ssl, socket or psycopg (KNOWHOW §1)
+# Before anything imports ssl, socket or psycopg: psycopg picks its wait function (cooperative or blocking)
+# once, at import, and ssl cannot be patched after urllib3 imported it.
+monkey.patch_all()
 
 import shutil  # noqa: E402
 import tempfile  # noqa: E402

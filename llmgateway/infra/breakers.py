@@ -1,7 +1,7 @@
 """Circuit breakers per provider deployment (provider + base URL + provider model), on pybreaker (SPEC §5).
 
 `DeploymentBreaker.call()` never holds the breaker's lock across the protected call (pybreaker's does,
-serialising every greenlet; KNOWHOW §6). Outcomes are three-way: upstream faults count, successes reset the
+serialising every greenlet; pybreaker issue #3). Outcomes are three-way: upstream faults count, successes reset the
 count, and neutral outcomes (429/4xx, client disconnects) change nothing. In half-open state exactly one
 trial call is let through, fleet-wide when Redis is configured.
 """
