@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,13 @@ def service_missing(what: str, exc: BaseException) -> None:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Print why a test marked flaky failed before its rerun (pytest-rerunfailures otherwise keeps it quiet), so
+    a CI log holds the evidence needed to find the cause."""
+    if report.outcome == "rerun":
+        sys.stderr.write(f"\n[rerun] {report.nodeid} failed its first attempt:\n{report.longreprtext[-4000:]}\n")
 
 
 @pytest.fixture(scope="session")
