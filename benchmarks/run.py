@@ -294,6 +294,15 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 # ---------------------------------------------------------------- targets
 
+def wait_gunicorn(health_url: str, proc: subprocess.Popen, timeout: float) -> None:
+    """Until the health URL answers and the master has both of its workers, then a second to settle."""
+    wait_http(health_url, proc, timeout)
+    deadline = time.time() + 30
+    while time.time() < deadline and len(tree(proc.pid)) < 3:  # master + 2 workers
+        time.sleep(0.5)
+    time.sleep(1)
+
+
 class Target:
     name = "?"
     proc: subprocess.Popen | None = None
@@ -381,11 +390,7 @@ class Floor(Target):
         self.proc = start([self.args.gunicorn_bin, "-k", "gevent", "-w", "2", "--worker-connections", "2000",
                            "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "floor_app:app"],
                           TARGET_CPU, self.workdir / "floor.log", env=env, cwd=HERE)
-        wait_http(f"http://127.0.0.1:{self.port}/health", self.proc, self.args.start_timeout)
-        deadline = time.time() + 30
-        while time.time() < deadline and len(tree(self.proc.pid)) < 3:  # master + 2 workers
-            time.sleep(0.5)
-        time.sleep(1)
+        wait_gunicorn(f"http://127.0.0.1:{self.port}/health", self.proc, self.args.start_timeout)
 
     def chat_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/chat/completions"
@@ -439,11 +444,7 @@ class Gateway(Target):
                 raise RuntimeError(f"gateway migration failed ({r.returncode}): {r.stderr[-2000:]}")
         self.proc = start([self.args.gunicorn_bin, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
                            "wsgi:app"], TARGET_CPU, self.workdir / "gateway.log", env=env, cwd=gw)
-        wait_http(f"http://127.0.0.1:{self.port}{self.args.gateway_health}", self.proc, self.args.start_timeout)
-        deadline = time.time() + 30
-        while time.time() < deadline and len(tree(self.proc.pid)) < 3:  # master + 2 workers
-            time.sleep(0.5)
-        time.sleep(1)
+        wait_gunicorn(f"http://127.0.0.1:{self.port}{self.args.gateway_health}", self.proc, self.args.start_timeout)
 
     def chat_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v1/completion"

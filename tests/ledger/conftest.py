@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -13,14 +12,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import service_missing
+from tests.gunicorn_runner import free_port
 
 PG_BIN = Path(os.environ.get("LLMGATEWAY_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class OwnPostgres:

@@ -5,58 +5,28 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from sqlalchemy import create_engine, select
 
 from llmgateway import create_app
 from llmgateway.infra.models import UsageRecord
 from tests.conftest import CHAT, COMPLETION_KEY, base_config
-from tests.ledger.conftest import free_port
+from tests.gunicorn_runner import GunicornGateway
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 GRACEFUL = 6
 
 
-class Gunicorn:
-    def __init__(self, tmp_path: Path, db_url: str, fake_url: str, workers: int, **ledger) -> None:
-        config = base_config(db_url, fake_url, ledger={"spool_dir": str(tmp_path / "spool"), **ledger})
-        path = tmp_path / "gateway.yaml"
-        path.write_text(yaml.safe_dump(config))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "LLMGATEWAY_CONFIG": str(path), "PORT": str(self.port), "HOST": "127.0.0.1",
-               "WEB_CONCURRENCY": str(workers), "GRACEFUL_TIMEOUT": str(GRACEFUL), "GUNICORN_LOG_LEVEL": "warning"}
-        self.log = open(tmp_path / "gunicorn.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                                        cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        self.stop()
-        raise AssertionError("gunicorn did not start: " + (tmp_path / "gunicorn.log").read_text()[-2000:])
-
-    def workers(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return [int(pid) for pid in children]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(10)
-        self.log.close()
+def gunicorn(tmp_path: Path, db_url: str, fake_url: str, workers: int, **ledger) -> GunicornGateway:
+    """The gateway under gunicorn, its ledger spool in `tmp_path/spool`, started."""
+    config = base_config(db_url, fake_url, ledger={"spool_dir": str(tmp_path / "spool"), **ledger})
+    return GunicornGateway(tmp_path, config, workers=workers, graceful_timeout=GRACEFUL,
+                           env={"GUNICORN_LOG_LEVEL": "warning"}).start()
 
 
 def records(db_url: str) -> dict[str, UsageRecord]:
@@ -106,7 +76,7 @@ def test_sigterm_with_open_streams_finishes_or_ends_them_in_band_and_records_eac
 ):
     fake_openai.reply_text = " ".join(f"w{i}" for i in range(120))
     fake_openai.chunk_delay = 0.1  # 12 s for a long stream; 1.2 s for 12 tokens
-    server = Gunicorn(tmp_path, pg_url, fake_openai.url, workers=2)
+    server = gunicorn(tmp_path, pg_url, fake_openai.url, workers=2)
     results = [{} for _ in range(20)]
     try:
         threads = []
@@ -144,7 +114,7 @@ def test_sigterm_with_open_streams_finishes_or_ends_them_in_band_and_records_eac
 def test_a_worker_killed_right_after_answering_still_gets_its_record_into_the_ledger(
     tmp_path, pg_url, fake_openai
 ):
-    server = Gunicorn(tmp_path, pg_url, fake_openai.url, workers=1, flush_interval=30)
+    server = gunicorn(tmp_path, pg_url, fake_openai.url, workers=1, flush_interval=30)
     try:
         response = requests.post(server.url + "/api/v1/completion", json=CHAT,
                                  headers={"X-API-Key": COMPLETION_KEY}, timeout=10)

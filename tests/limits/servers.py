@@ -1,29 +1,18 @@
-"""Processes the limit tests own: a private redis-server they may freeze or kill, and gunicorn instances."""
+"""A private redis-server that a limit test may freeze or kill."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import redis
-import requests
-import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.gunicorn_runner import free_port
 
 
 class RedisProcess:
@@ -84,43 +73,3 @@ def redis_process(workdir: Path) -> Iterator[RedisProcess]:
         yield server
     finally:
         server.stop()
-
-
-@contextmanager
-def gunicorn_instance(tmp_path: Path, name: str, config: dict[str, Any], workers: int = 2) -> Iterator[str]:
-    """`gunicorn -c gunicorn.conf.py wsgi:app` with gevent workers on a free port; yields its base URL."""
-    config_path = tmp_path / f"{name}.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    env = {**os.environ, "LLMGATEWAY_CONFIG": str(config_path), "PORT": str(port), "HOST": "127.0.0.1",
-           "WEB_CONCURRENCY": str(workers), "GUNICORN_LOG_LEVEL": "warning"}
-    env.pop("REDIS_URL", None)
-    env.pop("DATABASE_URL", None)
-    log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed in finally
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"gunicorn {name} exited: {(tmp_path / f'{name}.log').read_text()[-2000:]}")
-            try:
-                if requests.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn {name} did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-        log.close()

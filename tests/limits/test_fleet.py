@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import ADMIN_KEY, CHAT, base_config
-from tests.limits.servers import gunicorn_instance
+from tests.gunicorn_runner import GunicornGateway
 
 pytestmark = pytest.mark.slow
 
@@ -47,8 +47,10 @@ def test_two_instances_share_limits_exactly(tmp_path, pg_url, redis_url, fake_op
                   {"key": TPM_KEY, "owner": "Tpm", "permissions": ["completion"], "tpm_limit": TPM_LIMIT,
                    "rate_limit": "1000/hour"}],
     )
-    with gunicorn_instance(tmp_path, "a", config) as first, gunicorn_instance(tmp_path, "b", config) as second:
-        urls = [first, second]
+    quiet = {"GUNICORN_LOG_LEVEL": "warning"}
+    with GunicornGateway(tmp_path, config, name="a", env=quiet) as first, \
+            GunicornGateway(tmp_path, config, name="b", env=quiet) as second:
+        urls = [first.url, second.url]
 
         # R10 + S8: 3x the per-key limit in parallel, with random forwarded headers → exactly the limit.
         statuses = fire(urls, 3 * LIMIT, "/api/v1/completion", CHAT, {"X-API-Key": FLEET_KEY})

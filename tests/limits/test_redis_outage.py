@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from tests.conftest import ADMIN_KEY, CHAT, base_config
-from tests.limits.servers import free_port, gunicorn_instance, redis_process
+from tests.gunicorn_runner import GunicornGateway, free_port
+from tests.limits.servers import redis_process
 
 KEY = "test-outage-key-0123456789abcdefghi"
 HEADERS = {"X-API-Key": KEY}
@@ -64,7 +65,8 @@ def test_redis_outage_under_load(tmp_path, pg_url, fake_openai, fault):
                       {"key": KEY, "owner": "Load", "permissions": ["completion", "embedding"],
                        "tpm_limit": 10_000_000, "budget_usd": 1000.0}],
         )
-        with gunicorn_instance(tmp_path, "gw", config) as url:
+        with GunicornGateway(tmp_path, config, name="gw", env={"GUNICORN_LOG_LEVEL": "warning"}) as gateway:
+            url = gateway.url
             assert requests.post(url + "/api/v1/completion", json=DETERMINISTIC, headers=HEADERS).status_code == 200
             results: list[tuple[float, float, int]] = []
             began = time.monotonic()

@@ -2,68 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import requests
 import sqlalchemy
 
 from tests.conftest import COMPLETION_KEY, base_config
+from tests.gunicorn_runner import GunicornGateway
 from tests.openai_compat.sdk import import_openai
 
 openai = import_openai()
 
-ROOT = Path(__file__).resolve().parents[2]
 STREAMS = 12
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def gunicorn_url(tmp_path: Path, pg_url: str, fake_openai) -> Iterator[str]:
-    config = tmp_path / "llmgateway.yaml"
-    config.write_text(json.dumps(base_config(pg_url, fake_openai.url, ledger={"flush_interval": 0.2})))
-    port = free_port()
-    env = {**os.environ, "LLMGATEWAY_CONFIG": str(config), "PORT": str(port), "HOST": "127.0.0.1",
-           "WEB_CONCURRENCY": "2", "GRACEFUL_TIMEOUT": "5"}
-    log = (tmp_path / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()[-3000:]
-            try:
-                if requests.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert time.monotonic() < deadline, "gunicorn did not start"
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
+    with GunicornGateway(tmp_path, base_config(pg_url, fake_openai.url, ledger={"flush_interval": 0.2})) as gateway:
+        yield gateway.url
 
 
 def ledger_endpoints(pg_url: str, expected: int, timeout: float = 10.0) -> list[str]:

@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from tests.conftest import base_config
-from tests.ops.gunicorn_process import ROOT, free_port
+from tests.gunicorn_runner import ROOT, free_port
 
 SEED_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "HUGGINGFACE_API_KEY", "JWT_SECRET", "API_KEY",
             "LLMGATEWAY_SECRET_KEY")

@@ -15,7 +15,7 @@ import requests
 from llmgateway.api.security import public
 from llmgateway.infra.logging import configure_logging
 from tests.conftest import CHAT, COMPLETION_KEY, base_config
-from tests.ops.gunicorn_process import run_gunicorn, wait_for_log
+from tests.gunicorn_runner import GunicornGateway
 
 pytestmark = pytest.mark.slow
 
@@ -71,7 +71,7 @@ def test_no_secret_reaches_logs_or_responses_on_error_paths(tmp_path, pg_url, fa
 
     key = {"X-API-Key": canaries["completion_key"]}
     config = gateway_config(pg_url, fake_openai.url, canaries)
-    with run_gunicorn(tmp_path, config, env={"GUNICORN_LOG_LEVEL": "debug"}) as gw:
+    with GunicornGateway(tmp_path, config, env={"GUNICORN_LOG_LEVEL": "debug"}) as gw:
         # The one deliberate disclosure: a JWT, issued to the key's holder (not swept), then used on error paths.
         token = requests.post(gw.url + "/api/v1/auth/token", headers=key, timeout=30).json()["access_token"]
         bearer = {"Authorization": f"Bearer {token}"}
@@ -101,7 +101,7 @@ def test_no_secret_reaches_logs_or_responses_on_error_paths(tmp_path, pg_url, fa
         assert cut.status_code == 200 and '"error"' in cut.text and "[DONE]" not in cut.text
         scrape = call("GET", "/metrics", headers={"Authorization": f"Bearer {canaries['metrics_token']}"})
         assert scrape.status_code == 200
-        wait_for_log(gw, {cut.headers["X-LLMGateway-Request-ID"]})
+        gw.wait_for_request_lines({cut.headers["X-LLMGateway-Request-ID"]})
         logs = gw.stderr_text() + gw.stdout_text()
 
     assert any('"level":"debug"' in line for line in logs.splitlines()), "the sweep must run at DEBUG"
@@ -114,13 +114,13 @@ def test_no_secret_reaches_logs_or_responses_on_error_paths(tmp_path, pg_url, fa
 def test_a_forged_log_line_in_the_model_stays_one_json_record(tmp_path, pg_url, fake_openai):
     forged = 'gpt-4o\r\n{"level":"error","event":"forged","logger":"llmgateway.request"}\n'
     config = base_config(pg_url, fake_openai.url, logging={"level": "DEBUG"})
-    with run_gunicorn(tmp_path, config, workers=1) as gw:
+    with GunicornGateway(tmp_path, config, workers=1) as gw:
         response = requests.post(
             gw.url + "/api/v1/completion", json={**CHAT, "model": forged},
             headers={"X-API-Key": COMPLETION_KEY, "X-Request-ID": "client-id-42"}, timeout=30,
         )
         request_id = response.headers["X-LLMGateway-Request-ID"]
-        wait_for_log(gw, {request_id})
+        gw.wait_for_request_lines({request_id})
         lines = gw.stderr_text().splitlines()
 
     records = [json.loads(line) for line in lines if line.strip()]  # every line is one JSON document

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.conftest import CHAT, COMPLETION_KEY, base_config
-from tests.ops.gunicorn_process import run_gunicorn, wait_for_log
+from tests.gunicorn_runner import GunicornGateway
 from tests.ops.metrics_text import samples, value
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def send(url: str, path: str, *, key: str | None = COMPLETION_KEY, body: dict | 
 def test_metrics_count_exactly_the_traffic_over_both_workers(tmp_path, pg_url, fake_openai):
     config = base_config(pg_url, fake_openai.url, retries={"max_attempts": 1}, logging={"level": "INFO"})
     fake_openai.chunk_delay = 0.01
-    with run_gunicorn(tmp_path, config, workers=2) as gw:
+    with GunicornGateway(tmp_path, config, workers=2) as gw:
         with ThreadPoolExecutor(8) as pool:
             oks = list(pool.map(lambda _: send(gw.url, COMPLETION, body=CHAT), range(6)))
             streams = list(pool.map(lambda _: send(gw.url, STREAM, body=CHAT), range(4)))
@@ -50,11 +50,11 @@ def test_metrics_count_exactly_the_traffic_over_both_workers(tmp_path, pg_url, f
                 health = list(pool.map(lambda _: send(gw.url, HEALTH, key=None), range(8)))
             health_sent += len(health)
             ids = {r.headers["X-LLMGateway-Request-ID"] for r in health}
-            wait_for_log(gw, ids)
+            gw.wait_for_request_lines(ids)
             if len({r["pid"] for r in gw.request_records()}) >= 2:
                 break
         every = oks + streams + unauthenticated + unknown + [failed]
-        wait_for_log(gw, {r.headers["X-LLMGateway-Request-ID"] for r in every})
+        gw.wait_for_request_lines({r.headers["X-LLMGateway-Request-ID"] for r in every})
         assert len({r["pid"] for r in gw.request_records()}) == 2, "one worker served everything"
 
         scrapes = [send(gw.url, "/metrics", key=None) for _ in range(4)]
