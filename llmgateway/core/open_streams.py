@@ -54,7 +54,11 @@ class AbortableStream:
         self._aborted = error
         reader = self._reader
         if reader is not None:
-            _interrupt(reader, error)
+            _interrupt(self, reader, error)
+
+    def reading(self, reader: Any) -> bool:
+        """Whether `reader` is still waiting inside this stream for the next upstream delta."""
+        return self._reader is reader
 
     def close(self) -> None:
         self._registry.discard(self)
@@ -94,7 +98,18 @@ def _current_greenlet() -> Any:
     return getcurrent()
 
 
-def _interrupt(reader: Any, error: GatewayError) -> None:
-    """Raise `error` in a gevent greenlet blocked on the upstream socket; plain threads see the flag instead."""
-    if isinstance(reader, Greenlet) and reader is not getcurrent() and not reader.dead:
-        reader.kill(error, block=False)
+def _interrupt(stream: AbortableStream, reader: Any, error: GatewayError) -> None:
+    """Raise `error` in a gevent greenlet blocked on the upstream socket; plain threads see the flag instead.
+
+    The error is delivered from the hub, and only if the greenlet is still waiting for the upstream then. By the
+    time the hub runs the callback it may have received a delta and moved on, for instance into writing the
+    usage record, and an error landing there would lose the record. It then sees the flag at its next read.
+    """
+    if not isinstance(reader, Greenlet) or reader is getcurrent() or reader.dead:
+        return
+
+    def deliver() -> None:
+        if stream.reading(reader) and not reader.dead:
+            reader.throw(error)
+
+    reader.parent.loop.run_callback(deliver)

@@ -159,6 +159,12 @@ class UsageSpool:
                 self._write(lines)
             except OSError as exc:
                 self._keep_in_memory(lines, exc)
+            except BaseException:
+                # Cut short (a greenlet killed or timed out mid-commit): the group goes back to the buffer, for
+                # the next group commit or close() to write. A line written twice is still inserted once.
+                with self._lock:
+                    self._buffer[:0] = lines
+                raise
             self._durable = reached
 
     def _write(self, lines: list[bytes]) -> None:
@@ -249,11 +255,22 @@ class UsageSpool:
         return claimed
 
     def close(self) -> None:
-        """Drop every lock (rows not yet drained stay on disk for the next process to recover)."""
-        with self._sync_lock, self._lock:
-            segments = [*self._held, *([self._active] if self._active else [])]
-            self._held.clear()
-            self._active = None
+        """Write what is still buffered, then drop every lock (rows not yet drained stay on disk for the next
+        process to recover). A buffered row is one whose append was cut short before its group commit."""
+        with self._sync_lock:
+            with self._lock:
+                lines, self._buffer = self._buffer, []
+                reached = self._appended
+            if lines:
+                try:
+                    self._write(lines)
+                except OSError as exc:
+                    self._keep_in_memory(lines, exc)
+                self._durable = reached
+            with self._lock:
+                segments = [*self._held, *([self._active] if self._active else [])]
+                self._held.clear()
+                self._active = None
         for segment in segments:
             if segment.rows == 0 and not segment.orphan:
                 segment.path.unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 from llmgateway.infra.ledger import SqlUsageWriter, UsageLedger
 from llmgateway.infra.models import Base
-from llmgateway.infra.spool import UsageSpool
+from llmgateway.infra.spool import UsageSpool, encode_row
 from tests.conftest import CHAT, COMPLETION_KEY, auth
 from tests.ledger.helpers import count_rows, request_ids, usage_row
 
@@ -159,3 +159,39 @@ def test_backlog_is_visible_in_readiness_while_rows_wait(make_app):
     while client.get("/health/ready").json["ledger_backlog"] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert client.get("/health/ready").json["checks"]["ledger"] == "ok"
+
+
+def test_a_group_commit_cut_short_loses_no_row(engine, tmp_path):
+    """A greenlet killed while its group commit waits on the fsync: its rows (and those of the greenlets that
+    queued behind it) stay buffered, and the next commit or close() writes them; the next process drains them."""
+
+    class Interrupted(BaseException):
+        pass
+
+    ledger = make_ledger(engine, tmp_path / "spool", flush_interval=60)
+    spool = ledger.spool
+    plain_write = spool._write
+    calls = []
+
+    def cut_short_once(lines):
+        calls.append(len(lines))
+        if len(calls) == 1:
+            raise Interrupted()
+        plain_write(lines)
+
+    spool._write = cut_short_once
+    first, second, third = usage_row(), usage_row(), usage_row()
+    with pytest.raises(Interrupted):
+        ledger.record(first)
+    ledger.record(second)  # the next group commit writes the first row too
+    with pytest.raises(Interrupted):  # cut short again, and then the process stops
+        calls.clear()
+        spool.append(encode_row(third))
+    ledger.close(2)  # the spool's close() writes what is still buffered
+
+    recovered = make_ledger(engine, tmp_path / "spool", flush_interval=60)
+    try:
+        assert recovered.flush(5)
+    finally:
+        recovered.close(2)
+    assert sorted(request_ids(sessions_of(engine))) == sorted(r["request_id"] for r in (first, second, third))
