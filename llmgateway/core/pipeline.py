@@ -179,6 +179,11 @@ class CompletionStream:
         )
 
 
+def completion_id(call: UsageCall) -> str:
+    """The OpenAI-style id of a completion, derived from the gateway's request id (plain, streamed or cached)."""
+    return f"chatcmpl-{call.request_id.replace('-', '')}"
+
+
 class Gateway:
     """Everything a completion or embedding goes through, independent of HTTP surface."""
 
@@ -218,7 +223,7 @@ class Gateway:
         self.settle(call, answered, usage, reservation)
         self.caching.save(call, plan, completion_entry(response.content, response.finish_reason, usage))
         return CompletionResult(
-            id=f"chatcmpl-{call.request_id.replace('-', '')}",
+            id=completion_id(call),
             created=int(time.time()),
             model=answered.model_id,
             provider=answered.provider,
@@ -246,7 +251,7 @@ class Gateway:
         self._answered_by(call, route, answered)
         upstream = self.open_streams.track(upstream)
         start = StreamStart(
-            id=f"chatcmpl-{call.request_id.replace('-', '')}",
+            id=completion_id(call),
             created=int(time.time()),
             model=answered.model_id,
             provider=answered.provider,
@@ -308,7 +313,7 @@ class Gateway:
         usage = usage_from_entry(entry)
         self.settle(call, route, usage, NO_RESERVATION)
         return CompletionResult(
-            id=f"chatcmpl-{call.request_id.replace('-', '')}",
+            id=completion_id(call),
             created=int(time.time()),
             model=route.model_id,
             provider=route.provider,
