@@ -80,12 +80,12 @@ def response_format_out(response_format: ResponseFormat) -> dict[str, Any]:
 def rich_fields(request: ChatRequest) -> dict[str, Any]:
     """The request's tools, tool choice, parallel flag and response format in OpenAI's fields."""
     body: dict[str, Any] = {}
-    if request.tools:
+    if request.tools:  # OpenAI refuses tool_choice and parallel_tool_calls without tools
         body["tools"] = [tool_out(tool) for tool in request.tools]
-    if request.tool_choice is not None:
-        body["tool_choice"] = tool_choice_out(request.tool_choice)
-    if request.parallel_tool_calls is not None:
-        body["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.tool_choice is not None:
+            body["tool_choice"] = tool_choice_out(request.tool_choice)
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
     if request.response_format is not None:
         body["response_format"] = response_format_out(request.response_format)
     return body
