@@ -121,6 +121,8 @@ def _sign_in_page(error: str | None = None, status: int = 200) -> Response:
 
 def _safe_next(target: str | None) -> str:
     """Only a console path of this gateway: never an absolute or scheme-relative URL (no open redirect)."""
-    if target and target.startswith("/admin/") and not target.startswith("/admin/sign-") and "\\" not in target:
+    target = target or ""
+    inside = target.startswith("/admin/") and not target.startswith("/admin/sign-")
+    if inside and "\\" not in target and ".." not in target:
         return target.rstrip("?")
     return url_for("console.usage")
