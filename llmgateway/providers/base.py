@@ -164,9 +164,9 @@ class Provider(ABC):
         return event
 
 
-def token_count(value: Any) -> int:
-    """A token count from an upstream usage field (some send floats, some omit it)."""
-    return int(value or 0)
+def token_count(value: Any) -> Any:
+    """A token count from an upstream usage field, as sent (missing reads as 0): `Usage` bounds and flags it."""
+    return 0 if value is None else value
 
 
 def upstream_error_details(data: Any) -> tuple[str | None, str | None]:
