@@ -1,7 +1,7 @@
 """usage records: planner statistics on the report's day expression (PostgreSQL)
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 01:05:00.000000
 
 Without them PostgreSQL guesses one group per row for `GROUP BY CAST(created_at AS DATE)` and sorts the whole
@@ -11,8 +11,8 @@ SQLite, or on PostgreSQL before 14 (no statistics on expressions).
 
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
