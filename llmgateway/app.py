@@ -139,6 +139,7 @@ def build_services(settings: Settings) -> Services:
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
     )
     metrics.watch_backlog(ledger)
+    ledger.dead_letters.add_listener(metrics.dead_letter_set_aside)
     if breakers:
         breakers.add_listener(BreakerStateListener(metrics))
     return Services(

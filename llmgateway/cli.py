@@ -1,4 +1,4 @@
-"""Flask CLI commands: `keys create|list|revoke`, `usage report`, `db upgrade`."""
+"""Flask CLI commands: `keys create|list|revoke`, `usage report|dead-letters`, `db upgrade`."""
 
 from __future__ import annotations
 
@@ -124,6 +124,20 @@ def report(start: datetime, end: datetime, group_by: str | None, fmt: str) -> No
         click.echo(report_csv(data), nl=False)
     else:
         click.echo(_table(data))
+
+
+@usage_cli.command("dead-letters")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, each entry with its row.")
+def dead_letters(as_json: bool) -> None:
+    """Usage rows the database refused for their data (set aside so billing went on); fix and re-insert them."""
+    store = _services().ledger.dead_letters
+    entries = store.list()
+    if as_json:
+        click.echo(json.dumps({"data": entries, "file": str(store.path)}))
+        return
+    click.echo(f"{len(entries)} dead letter(s) (table usage_dead_letters; file {store.path})")
+    for entry in entries:
+        click.echo(f"{entry['failed_at']}  {entry['request_id']}  [{entry['stored_in']}]  {entry['error']}")
 
 
 def _table(data: dict[str, Any]) -> str:
