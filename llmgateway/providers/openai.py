@@ -35,6 +35,8 @@ class OpenAIProvider(Provider):
 
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
+    api_key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
     accepts_openai_extras = True
     inferred_prefixes = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
     #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
