@@ -14,6 +14,7 @@ from llmgateway.api.context import assign_request_ids
 from llmgateway.api.error_handlers import register_error_handlers
 from llmgateway.api.ledger_guard import refuse_when_ledger_full
 from llmgateway.api.observability import Finisher, begin_request, request_finisher, request_route
+from llmgateway.api.overload import IN_FLIGHT_EXTRA, ReleaseInFlight, refuse_when_overloaded
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request
@@ -21,6 +22,7 @@ from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
 from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.keys import KeyHasher
+from llmgateway.core.overload import InFlightLimit
 from llmgateway.core.pipeline import Gateway
 from llmgateway.core.pricing import PriceList
 from llmgateway.core.resilient_executor import ResilientExecutor
@@ -153,7 +155,8 @@ def build_services(settings: Settings) -> Services:
         gateway=gateway,
         metrics=metrics,
         tracing=build_tracing(settings.otel),
-        extras={**shared.extras(), **({"breakers": breakers} if breakers else {})},
+        extras={**shared.extras(), **({"breakers": breakers} if breakers else {}),
+                IN_FLIGHT_EXTRA: InFlightLimit(settings.server.in_flight_limit)},
     )
 
 
@@ -191,6 +194,8 @@ def register_hooks(app: Flask) -> None:
     app.before_request(begin_request)
     app.before_request(authenticate_request)
     app.before_request(refuse_when_ledger_full)
+    app.before_request(refuse_when_overloaded)  # before the rate limits: a refusal spends no quota
+    app.wsgi_app = ReleaseInFlight(app.wsgi_app)  # type: ignore[method-assign]
     app.after_request(finish_request)
 
 
