@@ -290,6 +290,8 @@ class ApiKeySchema(_Strict):
 class PricingSchema(_Strict):
     input_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
     output_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
+    cached_input_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
+    cache_write_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
 
 
 class MappingSchema(_Strict):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -33,22 +33,50 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts for one call; `estimated` when the provider did not report them."""
+    """Token counts for one call; `estimated` when the provider did not report them (or not all of them).
+
+    `prompt_tokens` is the provider's whole prompt count (for Anthropic input + cache writes + cache reads);
+    `cached_tokens` (read from the provider's prompt cache) and `cache_write_tokens` (written to it) are parts
+    of it, `reasoning_tokens` is part of `completion_tokens`. `cost_usd` is set once the gateway priced the call.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def uncached_prompt_tokens(self) -> int:
+        """Prompt tokens billed at the plain input price (Anthropic's `input_tokens`)."""
+        return max(self.prompt_tokens - self.cached_tokens - self.cache_write_tokens, 0)
+
+    def priced(self, cost_usd: float) -> Usage:
+        return replace(self, cost_usd=cost_usd)
+
     def as_dict(self) -> dict[str, Any]:
+        """OpenAI's `usage` shape plus the gateway's `cost_usd` (and `estimated` when counted by the gateway)."""
+        prompt_details: dict[str, int] = {
+            "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
+        if self.cache_write_tokens:
+            prompt_details["cache_creation_tokens"] = self.cache_write_tokens  # the name SPEC §11 documents
         out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
+        if self.cost_usd is not None:
+            out["cost_usd"] = self.cost_usd
         if self.estimated:
             out["estimated"] = True
         return out
@@ -117,10 +145,12 @@ class EmbeddingResponse:
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """USD per million tokens."""
+    """USD per million tokens; cached prices left None take the provider's published ratio to the input price."""
 
     input_per_million: float | None = None
     output_per_million: float | None = None
+    cached_input_per_million: float | None = None
+    cache_write_per_million: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
