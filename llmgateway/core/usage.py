@@ -83,6 +83,7 @@ class UsageCall:
             "cache_write_tokens": usage.cache_write_tokens,
             "reasoning_tokens": usage.reasoning_tokens,
             "tokens_estimated": usage.estimated,
+            "tokens_clamped": usage.clamped,
             "cost_usd": self.cost_usd,
             "saved_cost_usd": self.saved_cost_usd,
             "latency_ms": round(self.elapsed_ms(), 2),

@@ -56,6 +56,7 @@ def decode_row(line: bytes) -> dict[str, Any]:
         row["created_at"] = datetime.fromisoformat(created)
     for name in USAGE_DETAIL_COLUMNS:  # spooled by a version before these columns: one batch needs one row shape
         row.setdefault(name, 0)
+    row.setdefault("tokens_clamped", False)
     return row
 
 

@@ -45,6 +45,8 @@ class CohereProvider(Provider):
 
     name = "cohere"
     default_base_url = "https://api.cohere.com"
+    api_key_env = "COHERE_API_KEY"
+    base_url_env = "COHERE_BASE_URL"
     inferred_prefixes = ("command", "embed-")
     #: USD per million billed input and output tokens; Cohere publishes no cached-token price (ratio 1.0).
     #: Source: Cohere's pricing page (cohere.com/pricing, as published in November 2025).
