@@ -265,6 +265,10 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
         api.register_blueprint(blueprint)
+    from llmgateway.api.console import register_console
+
+    settings = app.extensions["llmgateway"].settings
+    register_console(app, settings.jwt.secret or "", settings.jwt.access_token_expires)  # HTML, not in OpenAPI
 
 
 def register_cli(app: Flask) -> None:
