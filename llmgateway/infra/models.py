@@ -1,4 +1,4 @@
-"""SQLAlchemy models of the ledger: API keys and usage records."""
+"""SQLAlchemy models of the ledger (API keys and usage records) and of stored Responses-API answers."""
 
 from __future__ import annotations
 
@@ -76,3 +76,17 @@ class UsageRecord(Base):
     attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     request_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     error_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class StoredResponse(Base):
+    """A /v1/responses answer kept for `previous_response_id` and GET/DELETE; readable by its key owner only."""
+
+    __tablename__ = "stored_responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    model: Mapped[str] = mapped_column(String(256), nullable=False)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # the Response object as answered
+    input_items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)  # the whole conversation's input
