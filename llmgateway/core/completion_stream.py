@@ -10,8 +10,9 @@ from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
 from llmgateway.providers.types import ChatDelta, ChatStream, Usage
 
-#: Called once when the stream ends: (usage, the answer's text, finish reason, whether it completed).
-StreamSettler = Callable[[Usage, str, str | None, bool], None]
+#: Called once when the stream ends with (usage, the answer's text, finish reason, whether it completed);
+#: returns the usage as priced.
+StreamSettler = Callable[[Usage, str, str | None, bool], Usage]
 
 CLIENT_CLOSED = 499
 
@@ -69,7 +70,7 @@ class CompletionStream:
         try:
             self._upstream.close()
             text = "".join(self._text)
-            self.usage = self._upstream.usage or Usage(self._prompt_estimate, estimate_text(text), estimated=True)
-            self._settle(self.usage, text, self._finish_reason, status == 200)
+            reported = self._upstream.usage or Usage(self._prompt_estimate, estimate_text(text), estimated=True)
+            self.usage = self._settle(reported, text, self._finish_reason, status == 200)
         finally:
             self._call.conclude(status, code)  # whatever failed above, the outcome is known to the record
