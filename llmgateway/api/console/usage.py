@@ -16,8 +16,9 @@ from llmgateway.services import services
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-#: The breakdowns the page shows, in order, with their headings.
-BREAKDOWNS = {"model": "Model", "provider": "Provider", "api_key": "API key", "user": "User"}
+#: The breakdowns the page shows, in order, with their column heading and the noun used in sentences.
+BREAKDOWNS = {"model": ("Model", "model"), "provider": ("Provider", "provider"), "api_key": ("API key", "API key"),
+              "user": ("User", "user")}
 CSV_DIMENSIONS = ("day", *BREAKDOWNS)
 #: Headings of the report's figures; a figure the report gains later is shown under a name made from its key.
 FIGURE_LABELS = {
@@ -96,11 +97,11 @@ def usage() -> tuple[str, int]:
     report = usage_breakdowns(services().sessions, start, end, CSV_DIMENSIONS)
     labels = key_labels()
     breakdowns = [
-        {"dimension": dimension, "title": title,
+        {"dimension": dimension, "title": title, "noun": noun,
          "rows": [{"label": _label(g["key"], labels if dimension == "api_key" else None), **g}
                   for g in report["breakdowns"][dimension]],
          "chart": breakdown_chart(report["breakdowns"][dimension], labels if dimension == "api_key" else None)}
-        for dimension, title in BREAKDOWNS.items()
+        for dimension, (title, noun) in BREAKDOWNS.items()
     ]
     chart_data = {"days": per_day(report, start, end),
                   "breakdowns": {b["dimension"]: b["chart"] for b in breakdowns},
