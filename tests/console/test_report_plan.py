@@ -37,7 +37,7 @@ def test_the_usage_pages_queries_use_the_covering_index(make_app, pg_url):
     svc = app.extensions["llmgateway"]
     statements: list[tuple[str, object]] = []
 
-    def capture(_conn, _cursor, statement, parameters, _context, _many):  # noqa: ANN001
+    def capture(_conn, _cursor, statement, parameters, _context, _many):
         if "usage_records" in statement:
             statements.append((statement, parameters))
 

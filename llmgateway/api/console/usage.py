@@ -30,6 +30,9 @@ FIGURE_LABELS = {
     "prompt_tokens": "Prompt tokens",
     "completion_tokens": "Completion tokens",
     "total_tokens": "Total tokens",
+    "cached_tokens": "Cached prompt tokens",
+    "cache_write_tokens": "Cache-write tokens",
+    "reasoning_tokens": "Reasoning tokens",
     "cost_usd": "Cost (USD)",
     "saved_cost_usd": "Saved by the cache (USD)",
 }
