@@ -228,6 +228,9 @@ class ChatStream:
         self._deltas = deltas
         self._close = close
         self.usage: Usage | None = None
+        #: What the provider had reported when the stream stopped early (Anthropic sends input and cache counts
+        #: first): the gateway records it, completed by its own estimate, for a stream cut short.
+        self.usage_so_far: Usage | None = None
 
     def __iter__(self) -> Iterator[ChatDelta]:
         return self._deltas
