@@ -22,7 +22,7 @@ IN_FLIGHT_EXTRA = "in_flight"
 def refuse_when_overloaded() -> None:
     """before_request hook, after authentication (so the refusal is recorded with its key): authenticated
     requests beyond the worker's bound get 503 + Retry-After without any upstream or database work."""
-    if g.get("principal") is None:
+    if g.llmgateway.principal is None:
         return  # public routes (health, metrics, docs) and refused credentials are never held back
     limit: InFlightLimit = services().extras[IN_FLIGHT_EXTRA]
     if not limit.admit():
