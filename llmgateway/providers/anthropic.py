@@ -67,6 +67,7 @@ class AnthropicProvider(Provider):
     default_base_url = "https://api.anthropic.com"
     supports_embeddings = False
     inferred_prefixes = ("claude-",)
+    max_image_bytes = 5 * 1024 * 1024  # the Messages API's limit per image
     known_models = (
         _m("claude-3-haiku-20240307", "Claude 3 Haiku", 0.25, 1.25, 4096),
         _m("claude-3-sonnet-20240229", "Claude 3 Sonnet", 3.0, 15.0, 4096),

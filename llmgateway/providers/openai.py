@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from llmgateway.errors import GatewayError, ServerError
 from llmgateway.providers.base import Provider
+from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.openai_wire import message_out, rich_fields, tool_call_deltas_in, tool_calls_in
 from llmgateway.providers.sse import parse_sse
@@ -145,6 +146,7 @@ class OpenAIProvider(Provider):
     # -- answer reading -----------------------------------------------------------------------
     def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
         saw_tool_calls = False
+        opened: set[int] = set()  # tool-call indexes whose first piece (id, name) was relayed
         for event in parse_sse(upstream.lines()):
             if event.data.startswith("[DONE]"):
                 return
@@ -157,12 +159,25 @@ class OpenAIProvider(Provider):
                 if choice.get("index", 0) != 0:
                     continue
                 delta = choice.get("delta") or {}
-                calls = tool_call_deltas_in(delta) if delta.get("tool_calls") else ()
+                calls = self.first_pieces_only(tool_call_deltas_in(delta), opened) if delta.get("tool_calls") else ()
                 saw_tool_calls = saw_tool_calls or bool(calls)
                 finish = self.answer_finish(choice.get("finish_reason"), saw_tool_calls)
                 if delta.get("content") or delta.get("role") or finish or calls:
                     yield ChatDelta(delta.get("content") or None, delta.get("role"), finish, calls)
         raise ServerError(f"The {self.name} stream ended before it was complete.")
+
+    @staticmethod
+    def first_pieces_only(deltas: tuple[ToolCallDelta, ...], opened: set[int]) -> tuple[ToolCallDelta, ...]:
+        """OpenAI's shape: id and name only in a call's first piece (TGI repeats them in every chunk)."""
+        out = []
+        for delta in deltas:
+            if delta.index in opened:
+                if delta.id or delta.name:
+                    delta = ToolCallDelta(delta.index, arguments=delta.arguments)
+            else:
+                opened.add(delta.index)
+            out.append(delta)
+        return tuple(out)
 
     def stream_error(self, chunk: dict[str, Any]) -> GatewayError:
         """An error event that arrived after the stream began."""
