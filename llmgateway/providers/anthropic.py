@@ -56,8 +56,14 @@ _PROMPT_TOKEN_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_re
 _ALIAS_SUFFIX = re.compile(r"-(\d{8}|latest|0)$")
 
 
-def _m(model_id: str, name: str, inp: float, out: float, max_output: int) -> ModelInfo:
-    return ModelInfo(model_id, name, 200000, ("completion",), Pricing(inp, out), min(max_output, _BUDGET_CAP))
+#: Every Claude model calls tools and gives JSON-schema output (natively or through a forced tool); most see images.
+RICH = ("completion", "tools", "vision", "json_schema")
+
+
+def _m(
+    model_id: str, name: str, inp: float, out: float, max_output: int, caps: tuple[str, ...] = RICH
+) -> ModelInfo:
+    return ModelInfo(model_id, name, 200000, caps, Pricing(inp, out), min(max_output, _BUDGET_CAP))
 
 
 class AnthropicProvider(Provider):
@@ -73,7 +79,7 @@ class AnthropicProvider(Provider):
         _m("claude-3-sonnet-20240229", "Claude 3 Sonnet", 3.0, 15.0, 4096),
         _m("claude-3-opus-20240229", "Claude 3 Opus", 15.0, 75.0, 4096),
         _m("claude-3-5-sonnet-20241022", "Claude 3.5 Sonnet", 3.0, 15.0, 8192),
-        _m("claude-3-5-haiku-20241022", "Claude 3.5 Haiku", 0.8, 4.0, 8192),
+        _m("claude-3-5-haiku-20241022", "Claude 3.5 Haiku", 0.8, 4.0, 8192, ("completion", "tools", "json_schema")),
         _m("claude-3-7-sonnet-20250219", "Claude 3.7 Sonnet", 3.0, 15.0, 64000),
         _m("claude-sonnet-4-20250514", "Claude Sonnet 4", 3.0, 15.0, 64000),
         _m("claude-opus-4-20250514", "Claude Opus 4", 15.0, 75.0, 32000),

@@ -24,6 +24,9 @@ from llmgateway.providers.types import (
     Usage,
 )
 
+#: Tools, image input and JSON-schema output: what the current chat models have.
+RICH = ("completion", "tools", "vision", "json_schema")
+
 
 def _m(
     model_id: str, name: str, window: int, inp: float, out: float, caps: tuple[str, ...] = ("completion",)
@@ -43,18 +46,18 @@ class OpenAIProvider(Provider):
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
     known_models = (
-        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0),
-        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6),
-        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0),
-        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6),
-        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4),
-        _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0),
-        _m("gpt-4", "GPT-4", 8192, 30.0, 60.0),
-        _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5),
-        _m("o1", "o1", 200000, 15.0, 60.0),
-        _m("o3", "o3", 200000, 2.0, 8.0),
-        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4),
-        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4),
+        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0, RICH),
+        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6, RICH),
+        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0, RICH),
+        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6, RICH),
+        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4, RICH),
+        _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0, ("completion", "tools", "vision")),
+        _m("gpt-4", "GPT-4", 8192, 30.0, 60.0, ("completion", "tools")),
+        _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5, ("completion", "tools")),
+        _m("o1", "o1", 200000, 15.0, 60.0, RICH),
+        _m("o3", "o3", 200000, 2.0, 8.0, RICH),
+        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4, ("completion", "tools", "json_schema")),
+        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4, RICH),
         _m("text-embedding-3-small", "Text Embedding 3 Small", 8191, 0.02, 0.0, ("embedding",)),
         _m("text-embedding-3-large", "Text Embedding 3 Large", 8191, 0.13, 0.0, ("embedding",)),
         _m("text-embedding-ada-002", "Text Embedding Ada 002", 8191, 0.1, 0.0, ("embedding",)),

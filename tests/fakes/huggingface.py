@@ -16,7 +16,7 @@ from tests.fakes.tgi_rich import answer_message as tgi_answer_message
 from tests.fakes.tgi_rich import rich_input as tgi_rich_input
 from tests.fakes.tgi_rich import tgi_problem, tool_deltas
 
-ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct"}
+ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct"}
 EMBEDDING_MODELS = {"sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-large-en-v1.5"}
 TGI_MAX_TOTAL_TOKENS = 4096
 FEATURE_EXTRACTION = "/pipeline/feature-extraction"
