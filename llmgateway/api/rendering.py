@@ -14,6 +14,8 @@ from llmgateway.core.completion_stream import CompletionStream
 from llmgateway.core.results import CompletionResult, EmbeddingResult
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
+from llmgateway.providers.chat_types import ToolCallDelta
+from llmgateway.providers.openai_wire import tool_call_out
 from llmgateway.providers.types import ChatDelta
 
 DONE = b"data: [DONE]\n\n"
@@ -50,14 +52,10 @@ def completion_body(result: CompletionResult, *, gateway_fields: bool = True) ->
             cached=result.cached,
             fallback_from=result.fallback_from,
         )
-    body["choices"] = [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": result.content},
-            "logprobs": None,
-            "finish_reason": result.finish_reason,
-        }
-    ]
+    message: dict[str, Any] = {"role": "assistant", "content": result.content}
+    if result.tool_calls:
+        message["tool_calls"] = [tool_call_out(call) for call in result.tool_calls]
+    body["choices"] = [{"index": 0, "message": message, "logprobs": None, "finish_reason": result.finish_reason}]
     body["usage"] = result.usage.as_dict()
     return body
 
@@ -120,8 +118,18 @@ def _choice(delta: ChatDelta) -> dict[str, Any]:
         payload["role"] = delta.role
     if delta.content is not None:
         payload["content"] = delta.content
+    if delta.tool_calls:
+        payload["tool_calls"] = [_tool_call_piece(piece) for piece in delta.tool_calls]
     return {"index": 0, "delta": payload, "logprobs": None, "finish_reason": delta.finish_reason}
 
 
 def sse_response(events: Iterator[bytes], headers: dict[str, str]) -> Response:
     return Response(events, mimetype="text/event-stream", headers={**SSE_HEADERS, **headers})
+
+
+def _tool_call_piece(piece: ToolCallDelta) -> dict[str, Any]:
+    """OpenAI's tool-call delta: index always; id, type and name only in a call's first piece."""
+    if piece.id is None and piece.name is None:
+        return {"index": piece.index, "function": {"arguments": piece.arguments}}
+    return {"index": piece.index, "id": piece.id, "type": "function",
+            "function": {"name": piece.name, "arguments": piece.arguments}}

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from llmgateway.core.results import StreamStart
-from llmgateway.core.tokens import estimate_text
+from llmgateway.core.tokens import estimate_answer
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
+from llmgateway.providers.chat_types import ToolCall, ToolCallAssembler
 from llmgateway.providers.types import ChatDelta, ChatStream, Usage
 
-#: Called once when the stream ends: (usage, the answer's text, finish reason, whether it completed).
-StreamSettler = Callable[[Usage, str, str | None, bool], None]
+#: Called once when the stream ends: (usage, the answer's text, its tool calls, finish reason, whether it completed).
+StreamSettler = Callable[[Usage, str, tuple[ToolCall, ...], str | None, bool], None]
 
 CLIENT_CLOSED = 499
 
@@ -35,6 +36,7 @@ class CompletionStream:
         self._settle = settle
         self._finish_reason: str | None = None
         self._text: list[str] = []
+        self._tool_calls = ToolCallAssembler()  # whole calls by index, for the cache entry and the estimate
         self._finished = False
         self._iterator = self._relay()
 
@@ -53,6 +55,9 @@ class CompletionStream:
                 if delta.content:
                     self._call.mark_first_token()
                     self._text.append(delta.content)
+                if delta.tool_calls:
+                    self._call.mark_first_token()
+                    self._tool_calls.add(delta.tool_calls)
                 self._finish_reason = delta.finish_reason or self._finish_reason
                 yield delta
             status, code = 200, None
@@ -69,7 +74,10 @@ class CompletionStream:
         try:
             self._upstream.close()
             text = "".join(self._text)
-            self.usage = self._upstream.usage or Usage(self._prompt_estimate, estimate_text(text), estimated=True)
-            self._settle(self.usage, text, self._finish_reason, status == 200)
+            calls = self._tool_calls.calls()
+            self.usage = self._upstream.usage or Usage(
+                self._prompt_estimate, estimate_answer(text, calls), estimated=True
+            )
+            self._settle(self.usage, text, calls, self._finish_reason, status == 200)
         finally:
             self._call.conclude(status, code)  # whatever failed above, the outcome is known to the record

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmgateway.core.usage import UsageCall
+from llmgateway.providers.chat_types import ToolCall
 from llmgateway.providers.types import Usage
 
 
@@ -23,6 +24,7 @@ class CompletionResult:
     usage: Usage
     cached: bool = False
     fallback_from: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ class FakeHuggingFace(FakeServer):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage")) and self.stream_usage
             events = self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan)
             return sse_response(self.stream(events, environ))
-        self.record("/v1/chat/completions", prompt, len(words))
+        self.record("/v1/chat/completions", prompt, len(words) + plan.call_tokens)
         message: dict[str, Any] = {"role": "assistant", "content": " ".join(words)}
         if plan.calls:
             message = tgi_answer_message(plan) if self.mode == "tgi" else tool_call_message(plan.calls)
@@ -126,8 +126,8 @@ class FakeHuggingFace(FakeServer):
                 ],
                 "usage": {
                     "prompt_tokens": prompt,
-                    "completion_tokens": len(words),
-                    "total_tokens": prompt + len(words),
+                    "completion_tokens": len(words) + plan.call_tokens,
+                    "total_tokens": prompt + len(words) + plan.call_tokens,
                 },
             }
         )
@@ -180,9 +180,10 @@ class FakeHuggingFace(FakeServer):
             yield event({"role": "assistant", "content": piece})
         if plan.calls:
             yield from (event(d) for d in (tool_deltas(plan) if self.mode == "tgi" else tool_call_deltas(plan.calls)))
-        usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words)}
+        output = len(words) + plan.call_tokens
+        usage = {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output}
         yield event({"role": "assistant", "content": ""}, finish, usage if include_usage else None)
-        self.record("/v1/chat/completions", prompt, len(words))
+        self.record("/v1/chat/completions", prompt, len(words) + plan.call_tokens)
         yield b"data: [DONE]\n\n"
 
     @staticmethod

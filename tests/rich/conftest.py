@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
+import requests
 
 from llmgateway.providers.chat_types import ToolCall
 from tests.conftest import COMPLETION_KEY, all_providers_config, auth
@@ -43,11 +43,11 @@ def live(make_app, fakes) -> Any:
     gateway.stop()
 
 
-def post(live: LiveGateway, path: str, body: dict[str, Any], key: str = COMPLETION_KEY) -> httpx.Response:
-    return httpx.post(f"{live.url}{path}", json=body, headers=auth(key), timeout=15)
+def post(live: LiveGateway, path: str, body: dict[str, Any], key: str = COMPLETION_KEY) -> requests.Response:
+    return requests.post(f"{live.url}{path}", json=body, headers=auth(key), timeout=15)
 
 
-def sse_chunks(response: httpx.Response) -> list[dict[str, Any]]:
+def sse_chunks(response: requests.Response) -> list[dict[str, Any]]:
     """The JSON events of an SSE body, [DONE] checked and dropped."""
     events = [b.removeprefix("data: ") for b in response.text.split("\n\n") if b.startswith("data: ")]
     assert events[-1] == "[DONE]", events[-1]
