@@ -183,7 +183,8 @@ class FakeCohere(FakeServer):
         if not plan.calls:
             yield _event("content-end", {"type": "content-end", "index": 0})
         output = len(words) + plan.call_tokens
-        self.record("/v2/chat", prompt, output, complete=finish not in ("ERROR", "TIMEOUT") and not self.drop_message_end)
+        complete = finish not in ("ERROR", "TIMEOUT") and not self.drop_message_end
+        self.record("/v2/chat", prompt, output, complete=complete)
         if not self.drop_message_end:
             yield _event(
                 "message-end",
