@@ -167,7 +167,7 @@ def schema_problem(schema: Any, root: bool = True) -> str | None:
     if not isinstance(schema, dict):
         return "must be a JSON Schema object"
     kind = schema.get("type")
-    if root and kind != "object":
+    if root and kind not in ("object", None):  # no type: an object schema with no arguments
         return "must be a JSON Schema of type 'object'"
     kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
     if any(k not in JSON_TYPES for k in kinds):
