@@ -52,13 +52,14 @@ class CompletionStream:
         status, code = CLIENT_CLOSED, "client_closed_request"
         try:
             for delta in self._upstream:
-                if delta.content:
+                if delta.content or delta.tool_calls:
                     self._call.mark_first_token()
-                    self._text.append(delta.content)
-                if delta.tool_calls:
-                    self._call.mark_first_token()
-                    self._tool_calls.add(delta.tool_calls)
-                self._finish_reason = delta.finish_reason or self._finish_reason
+                if delta.index == 0:  # other choices (`n` > 1) are relayed, never cached
+                    if delta.content:
+                        self._text.append(delta.content)
+                    if delta.tool_calls:
+                        self._tool_calls.add(delta.tool_calls)
+                    self._finish_reason = delta.finish_reason or self._finish_reason
                 yield delta
             status, code = 200, None
         except GatewayError as exc:

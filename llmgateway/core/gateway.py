@@ -179,6 +179,8 @@ class Gateway:
             cached=call.cached,
             fallback_from=call.fallback_from,
             tool_calls=response.tool_calls,
+            logprobs=response.logprobs,
+            more_choices=response.more_choices,
         )
 
     def _start(self, call: UsageCall, model: str, user: str | None, options: CallOptions) -> Route:

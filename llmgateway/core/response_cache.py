@@ -76,6 +76,8 @@ class ResponseCache:
         """Cacheable when temperature is 0 or `cache: true`; `cache: false` or no-cache only skip the read."""
         if not self.enabled or not (options.cache is True or request.temperature == 0):
             return BYPASS_PLAN
+        if request.extra.get("n", 1) != 1 or request.extra.get("logprobs"):
+            return BYPASS_PLAN  # several choices or logprobs: entries keep one choice's text and tool calls
         skip_read = options.cache is False or options.cache_control.no_cache
         return self._plan(call, route, "chat", request, skip_read, options.cache_control.no_store)
 

@@ -12,6 +12,7 @@ from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.openai_wire import message_out, rich_fields, tool_call_deltas_in, tool_calls_in
 from llmgateway.providers.sse import parse_sse
 from llmgateway.providers.types import (
+    ChatChoice,
     ChatDelta,
     ChatRequest,
     ChatResponse,
@@ -108,18 +109,29 @@ class OpenAIProvider(Provider):
         )
         data = self.checked_json(reply)
         try:
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-            tool_calls = tool_calls_in(message)
+            first, *others = [self.choice_of(choice) for choice in data["choices"]]
             return ChatResponse(
-                content=message.get("content"),
-                finish_reason=self.answer_finish(choice.get("finish_reason"), bool(tool_calls)),
+                content=first.content,
+                finish_reason=first.finish_reason,
                 usage=self.usage(data.get("usage")),
                 provider_response_id=data.get("id") or None,
-                tool_calls=tool_calls,
+                tool_calls=first.tool_calls,
+                logprobs=first.logprobs,
+                more_choices=tuple(others),
             )
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
+
+    def choice_of(self, choice: dict[str, Any]) -> ChatChoice:
+        message = choice.get("message") or {}
+        tool_calls = tool_calls_in(message)
+        return ChatChoice(
+            index=int(choice.get("index") or 0),
+            content=message.get("content"),
+            finish_reason=self.answer_finish(choice.get("finish_reason"), bool(tool_calls)),
+            tool_calls=tool_calls,
+            logprobs=choice.get("logprobs"),
+        )
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
         return self.open_chat_stream(
@@ -148,8 +160,8 @@ class OpenAIProvider(Provider):
 
     # -- answer reading -----------------------------------------------------------------------
     def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
-        saw_tool_calls = False
-        opened: set[int] = set()  # tool-call indexes whose first piece (id, name) was relayed
+        saw_tool_calls: set[int] = set()  # choices that made tool calls
+        opened: dict[int, set[int]] = {}  # per choice, tool-call indexes whose first piece (id, name) was relayed
         for event in parse_sse(upstream.lines()):
             if event.data.startswith("[DONE]"):
                 return
@@ -159,14 +171,16 @@ class OpenAIProvider(Provider):
             if chunk.get("usage"):
                 stream.usage = self.usage(chunk["usage"])
             for choice in chunk.get("choices") or ():
-                if choice.get("index", 0) != 0:
-                    continue
+                index = int(choice.get("index") or 0)
                 delta = choice.get("delta") or {}
-                calls = self.first_pieces_only(tool_call_deltas_in(delta), opened) if delta.get("tool_calls") else ()
-                saw_tool_calls = saw_tool_calls or bool(calls)
-                finish = self.answer_finish(choice.get("finish_reason"), saw_tool_calls)
-                if delta.get("content") or delta.get("role") or finish or calls:
-                    yield ChatDelta(delta.get("content") or None, delta.get("role"), finish, calls)
+                calls = ()
+                if delta.get("tool_calls"):
+                    calls = self.first_pieces_only(tool_call_deltas_in(delta), opened.setdefault(index, set()))
+                    saw_tool_calls.add(index)
+                finish = self.answer_finish(choice.get("finish_reason"), index in saw_tool_calls)
+                logprobs = choice.get("logprobs")
+                if delta.get("content") or delta.get("role") or finish or calls or logprobs:
+                    yield ChatDelta(delta.get("content") or None, delta.get("role"), finish, calls, index, logprobs)
         raise ServerError(f"The {self.name} stream ended before it was complete.")
 
     @staticmethod

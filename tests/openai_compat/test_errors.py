@@ -84,11 +84,11 @@ def test_the_sdk_retries_a_gateway_429_by_itself_and_succeeds(gateway, fake_open
     [
         ({"temperature": 3}, "temperature"),
         ({"top_p": 1.5}, "top_p"),
-        ({"n": 2}, "n"),
+        ({"n": 0}, "n"),
         ({"max_tokens": 0}, "max_tokens"),
         ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]},
          "tools.0.function.parameters"),
-        ({"logprobs": True}, "logprobs"),
+        ({"n": 129}, "n"),
         ({"extra_body": {"api_base": "http://attacker.example/v1"}}, "api_base"),
         ({"extra_body": {"base_url": "http://attacker.example/v1"}}, "base_url"),
         ({"extra_body": {"extra_headers": {"Authorization": "x"}}}, "extra_headers"),

@@ -2,12 +2,13 @@
 
 Chat fields fall in four groups:
 - first-class (every provider): model, messages, temperature, top_p, max_tokens / max_completion_tokens,
-  stop, stream, stream_options, user, n (1 only), plus the gateway's own `metadata` and `cache`;
+  stop, stream, stream_options, user, plus the gateway's own `metadata` and `cache`;
 - translated for every provider (SPEC §8): tools, tool_choice, parallel_tool_calls, response_format, image
   parts, assistant tool calls and tool messages (api/chat_fields.py);
 - refused everywhere: fields that would redirect traffic (api_base, base_url, headers, ...), and fields whose
-  answer the gateway cannot relay yet (logprobs, audio, ...) unless they carry their neutral value;
-- passed through untouched (seed, presence_penalty, reasoning_effort, any other field):
+  answer the gateway cannot relay (functions, audio, ...) unless they carry their neutral value;
+- passed through untouched (n > 1, logprobs, top_logprobs, seed, presence_penalty, reasoning_effort, any other
+  field):
   the pipeline forwards them to OpenAI-compatible providers and refuses them for the others (400).
 """
 
@@ -40,16 +41,16 @@ from llmgateway.api.schemas import (
 from llmgateway.core.options import CallOptions
 from llmgateway.providers.types import ChatRequest, EmbeddingRequest
 
-#: Request fields whose answer the gateway cannot relay yet (it returns one choice), with their neutral values,
-#: which are accepted and not forwarded.
+#: Request fields whose answer the gateway cannot relay, with their neutral values, which are accepted and not
+#: forwarded.
 UNRELAYABLE_FIELDS: dict[str, tuple[Any, ...]] = {
     "functions": (None, []),
     "function_call": (None, "none"),
-    "logprobs": (None, False),
-    "top_logprobs": (None, 0),
     "audio": (None,),
     "modalities": (None, ["text"]),
 }
+#: Passed-through fields whose neutral values are not forwarded (so they reach no provider that cannot take them).
+NEUTRAL_PASSTHROUGH: dict[str, tuple[Any, ...]] = {"logprobs": (False,), "top_logprobs": (0,), "n": (1,)}
 
 
 class StreamOptionsSchema(Schema):
@@ -78,7 +79,8 @@ class ChatCompletionsRequestSchema(Schema):
     stream = fields.Boolean(allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
     n = fields.Integer(
-        allow_none=True, validate=validate.Equal(1, error="must be 1: the gateway returns one choice")
+        allow_none=True, validate=validate.Range(min=1, max=128),
+        metadata={"description": "Above 1 only for OpenAI-compatible providers (others: 400)."},
     )
     user = fields.String(allow_none=True, validate=validate.Length(max=256))
     metadata = MetadataField(
@@ -96,7 +98,7 @@ class ChatCompletionsRequestSchema(Schema):
                 raise ValidationError({name: ["is not allowed: the gateway decides where requests go"]})
             neutral = UNRELAYABLE_FIELDS.get(name)
             if neutral is not None and not is_neutral(value, neutral):
-                raise ValidationError({name: ["is not supported by the gateway yet (it relays one text choice)"]})
+                raise ValidationError({name: ["is not supported by the gateway"]})
         budget, completion = data.get("max_tokens"), data.get("max_completion_tokens")
         if budget is not None and completion is not None and budget != completion:
             raise ValidationError({"max_completion_tokens": ["differs from max_tokens; send one of them"]})
@@ -109,7 +111,8 @@ class ChatCompletionsRequestSchema(Schema):
         extra = {
             name: value
             for name, value in data.items()
-            if name not in self.fields and value is not None and name not in UNRELAYABLE_FIELDS
+            if (name not in self.fields or name == "n") and value is not None and name not in UNRELAYABLE_FIELDS
+            and not is_neutral(value, NEUTRAL_PASSTHROUGH.get(name, ()))
         }
         budget = data.get("max_completion_tokens")
         stream_options = data.get("stream_options") or {}
