@@ -16,7 +16,7 @@ from llmgateway.api.lifecycle import finish_request, open_request, open_usage_re
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request, authorize_request
-from llmgateway.config import Settings, load_settings
+from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
 from llmgateway.core.executor import Executor
 from llmgateway.core.fallbacks import FallbackPolicy
@@ -47,7 +47,7 @@ SCHEMA_READY_ENV = "LLMGATEWAY_SCHEMA_READY"
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the app from explicit settings (tests) or from LLMGATEWAY_CONFIG and the environment."""
-    settings = config if isinstance(config, Settings) else load_settings(config)
+    settings = with_generated_secrets(config if isinstance(config, Settings) else load_settings(config))
     configure_logging(settings.logging.level, settings.logging.format)
     app = Flask("llmgateway", static_folder=None)
     configure_flask(app, settings)
@@ -128,7 +128,8 @@ def build_services(settings: Settings) -> Services:
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
     ledger = build_ledger(settings, engine)
-    prices = PriceList(settings.pricing)
+    cache_ratios = {name: (cls.cache_read_price_ratio, cls.cache_write_price_ratio) for name, cls in classes.items()}
+    prices = PriceList(settings.pricing, cache_ratios)
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, settings.redis) if settings.circuit_breaker.enabled else None
     executor = build_executor(settings, providers, catalogue, breakers)
@@ -138,6 +139,7 @@ def build_services(settings: Settings) -> Services:
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
     )
     metrics.watch_backlog(ledger)
+    ledger.dead_letters.add_listener(metrics.dead_letter_set_aside)
     if breakers:
         breakers.add_listener(BreakerStateListener(metrics))
     return Services(
@@ -207,6 +209,10 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
         api.register_blueprint(blueprint)
+    from llmgateway.api.console import register_console
+
+    settings = app.extensions["llmgateway"].settings
+    register_console(app, settings.jwt.secret or "", settings.jwt.access_token_expires)  # HTML, not in OpenAPI
 
 
 def register_cli(app: Flask) -> None:

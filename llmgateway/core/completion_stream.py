@@ -11,8 +11,9 @@ from llmgateway.errors import GatewayError
 from llmgateway.providers.chat_types import ToolCall, ToolCallAssembler
 from llmgateway.providers.types import ChatDelta, ChatStream, Usage
 
-#: Called once when the stream ends: (usage, the answer's text, its tool calls, finish reason, whether it completed).
-StreamSettler = Callable[[Usage, str, tuple[ToolCall, ...], str | None, bool], None]
+#: Called once when the stream ends with (usage, the answer's text, its tool calls, finish reason, whether it
+#: completed); returns the usage as priced.
+StreamSettler = Callable[[Usage, str, tuple[ToolCall, ...], str | None, bool], Usage]
 
 CLIENT_CLOSED = 499
 
@@ -76,9 +77,9 @@ class CompletionStream:
             self._upstream.close()
             text = "".join(self._text)
             calls = self._tool_calls.calls()
-            self.usage = self._upstream.usage or Usage(
+            reported = self._upstream.usage or Usage(
                 self._prompt_estimate, estimate_answer(text, calls), estimated=True
             )
-            self._settle(self.usage, text, calls, self._finish_reason, status == 200)
+            self.usage = self._settle(reported, text, calls, self._finish_reason, status == 200)
         finally:
             self._call.conclude(status, code)  # whatever failed above, the outcome is known to the record

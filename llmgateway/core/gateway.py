@@ -73,11 +73,11 @@ class Gateway:
             response, answered = self.executor.run(
                 call, route, lambda r, p: p.chat(self._routed(call, request, r, p)), capable
             )
-        usage = response.usage or Usage(
+        self._answered_by(call, route, answered)
+        reported = response.usage or Usage(
             prompt_estimate, estimate_answer(response.content, response.tool_calls), estimated=True
         )
-        self._answered_by(call, route, answered)
-        self.settle(call, answered, usage, reservation)
+        usage = self.settle(call, answered, reported, reservation)
         entry = completion_entry(response.content, response.finish_reason, usage, response.tool_calls)
         self.cache.save(call, plan, entry)
         return self._result(call, answered, response, usage)
@@ -109,11 +109,12 @@ class Gateway:
         )
 
         def settle(
-            usage: Usage, text: str, tool_calls: tuple[ToolCall, ...], finish_reason: str | None, complete: bool
-        ) -> None:
-            self.settle(call, answered, usage, reservation)
+            reported: Usage, text: str, tool_calls: tuple[ToolCall, ...], finish_reason: str | None, complete: bool
+        ) -> Usage:
+            usage = self.settle(call, answered, reported, reservation)
             if complete:  # only a complete answer fills the cache
                 self.cache.save(call, plan, completion_entry(text, finish_reason, usage, tool_calls))
+            return usage
 
         return CompletionStream(call, start, self.open_streams.track(upstream), prompt_estimate, settle)
 
@@ -125,8 +126,7 @@ class Gateway:
         plan = self.cache.plan_embedding(call, route, request, options)
         entry = self.cache.lookup(call, plan)
         if entry is not None:
-            usage = usage_from_entry(entry)
-            self.settle(call, route, usage, NO_RESERVATION)
+            usage = self.settle(call, route, usage_from_entry(entry), NO_RESERVATION)
             return EmbeddingResult(route.model_id, route.provider, route.provider_model, entry["vectors"], usage,
                                    cached=True)
         estimate = sum(estimate_text(text) for text in request.inputs)
@@ -137,29 +137,29 @@ class Gateway:
 
         with released_on_failure(reservation):
             response, answered = self.executor.run(call, route, operation)
-        usage = response.usage or Usage(estimate, 0, estimated=True)
         self._answered_by(call, route, answered)
-        self.settle(call, answered, usage, reservation)
+        usage = self.settle(call, answered, response.usage or Usage(estimate, 0, estimated=True), reservation)
         self.cache.save(call, plan, embedding_entry(response.vectors, usage))
         return EmbeddingResult(answered.model_id, answered.provider, answered.provider_model, response.vectors, usage)
 
     # -- shared steps -------------------------------------------------------------------------
-    def settle(self, call: UsageCall, route: Route, usage: Usage, reservation: Reservation) -> None:
-        """Price the call, put its usage on the record and settle its reservation."""
+    def settle(self, call: UsageCall, route: Route, usage: Usage, reservation: Reservation) -> Usage:
+        """Price the call, put its usage on the record and settle its reservation; returns the priced usage."""
         requested = call.model or route.model_id
         pricing = self.prices.price_for(requested, route.provider, route.provider_model, route.pricing)
-        call.usage = usage
         cost = PriceList.cost(pricing, usage)
         if call.cached:  # a hit costs nothing and records what it saved
             call.cost_usd, call.saved_cost_usd = 0.0, cost
+            call.usage = usage.priced(0.0)
             reservation.settle(0, 0.0)
-            return
+            return call.usage
         call.cost_usd = cost
+        call.usage = usage.priced(cost)
         reservation.settle(usage.total_tokens, cost)
+        return call.usage
 
     def _cached_completion(self, call: UsageCall, route: Route, entry: dict[str, Any]) -> CompletionResult:
-        usage = usage_from_entry(entry)
-        self.settle(call, route, usage, NO_RESERVATION)
+        usage = self.settle(call, route, usage_from_entry(entry), NO_RESERVATION)
         response = ChatResponse(
             entry.get("content"), entry.get("finish_reason"), usage, tool_calls=tool_calls_from_entry(entry)
         )

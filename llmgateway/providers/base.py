@@ -58,12 +58,19 @@ class Provider(ABC):
 
     name: ClassVar[str]
     default_base_url: ClassVar[str]
+    #: Environment variables that override this provider's `api_key` and `base_url` settings (None: no override).
+    api_key_env: ClassVar[str | None] = None
+    base_url_env: ClassVar[str | None] = None
     supports_embeddings: ClassVar[bool] = True
     #: Whether unknown OpenAI-style fields can be passed straight through to this upstream.
     accepts_openai_extras: ClassVar[bool] = False
     known_models: ClassVar[tuple[ModelInfo, ...]] = ()
     #: Prefixes of unprefixed model ids that this provider answers (SPEC §3 inference).
     inferred_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: The provider's published price of a cached-input token and of a cache-write token, as a fraction of its
+    #: input price; used when the price table or config names no cached price. 1.0: no published discount.
+    cache_read_price_ratio: ClassVar[float] = 1.0
+    cache_write_price_ratio: ClassVar[float] = 1.0
     #: The largest inline image (decoded bytes) the upstream accepts.
     max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
 
@@ -164,9 +171,9 @@ class Provider(ABC):
         return event
 
 
-def token_count(value: Any) -> int:
-    """A token count from an upstream usage field (some send floats, some omit it)."""
-    return int(value or 0)
+def token_count(value: Any) -> Any:
+    """A token count from an upstream usage field, as sent (missing reads as 0): `Usage` bounds and flags it."""
+    return 0 if value is None else value
 
 
 def upstream_error_details(data: Any) -> tuple[str | None, str | None]:

@@ -48,7 +48,11 @@ class CohereProvider(Provider):
 
     name = "cohere"
     default_base_url = "https://api.cohere.com"
+    api_key_env = "COHERE_API_KEY"
+    base_url_env = "COHERE_BASE_URL"
     inferred_prefixes = ("command", "embed-")
+    #: USD per million billed input and output tokens; Cohere publishes no cached-token price (ratio 1.0).
+    #: Source: Cohere's pricing page (cohere.com/pricing, as published in November 2025).
     known_models = (
         _m("command-a-03-2025", "Command A", 256000, 2.5, 10.0, TOOLS_JSON),
         _m("command-a-vision-07-2025", "Command A Vision", 128000, 2.5, 10.0, ("completion", "vision", "json_schema")),
@@ -211,14 +215,24 @@ def usage(raw: Any) -> Usage | None:
     """`billed_units` when present, else raw `tokens`; counts are JSON numbers and may be floats.
 
     The two differ: raw `tokens` include Cohere's own prompt scaffolding, `billed_units` are what the customer
-    pays for. The ledger records cost, so billed units win.
+    pays for. The ledger records cost, so billed units win. `cached_tokens` (prompt tokens that hit Cohere's
+    cache) counts raw tokens, so it is capped at the billed prompt it is recorded as a part of; Cohere publishes
+    no cached price, so it changes no cost.
     """
     if not isinstance(raw, dict):
         return None
     counts = raw.get("billed_units") or raw.get("tokens")
     if not isinstance(counts, dict):
         return None
+    prompt = token_count(counts.get("input_tokens"))
+    cached = token_count(raw.get("cached_tokens"))
+    if _is_number(cached) and _is_number(prompt):
+        cached = min(cached, prompt)
     try:
-        return Usage(token_count(counts.get("input_tokens")), token_count(counts.get("output_tokens")))
+        return Usage(prompt, token_count(counts.get("output_tokens")), cached_tokens=cached)
     except (TypeError, ValueError):
         return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -40,9 +40,13 @@ class HuggingFaceProvider(OpenAIProvider):
 
     name = "huggingface"
     default_base_url = "https://router.huggingface.co"
+    api_key_env = "HUGGINGFACE_API_KEY"
+    base_url_env = "HUGGINGFACE_BASE_URL"
     inferred_prefixes = ()
     max_tokens_field = "max_tokens"
     chat_path = "/v1/chat/completions"
+    #: The router's providers publish their own prices; the gateway assumes no cache discount unless configured.
+    cache_read_price_ratio = 1.0
     known_models = (
         _m("meta-llama/Llama-3.1-8B-Instruct", 131072, TOOLS_JSON),
         _m("meta-llama/Llama-3.3-70B-Instruct", 131072, TOOLS_JSON),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from llmgateway.errors import GatewayError, ServerError
-from llmgateway.providers.base import Provider
+from llmgateway.providers.base import Provider, token_count
 from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.openai_wire import message_out, rich_fields, tool_call_deltas_in, tool_calls_in
@@ -30,9 +30,15 @@ RICH = ("completion", "tools", "vision", "json_schema")
 
 
 def _m(
-    model_id: str, name: str, window: int, inp: float, out: float, caps: tuple[str, ...] = ("completion",)
+    model_id: str,
+    name: str,
+    window: int,
+    inp: float,
+    out: float,
+    cached: float | None = None,
+    caps: tuple[str, ...] = ("completion",),
 ) -> ModelInfo:
-    return ModelInfo(model_id, name, window, caps, Pricing(inp, out))
+    return ModelInfo(model_id, name, window, caps, Pricing(inp, out, cached))
 
 
 class OpenAIProvider(Provider):
@@ -40,28 +46,43 @@ class OpenAIProvider(Provider):
 
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
+    api_key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
     accepts_openai_extras = True
     inferred_prefixes = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
     #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
+    #: Cached input is 0.5x input unless the model's entry names its own price (newer families discount more).
+    cache_read_price_ratio = 0.5
+    #: USD per million tokens: input, output, cached input. Source: OpenAI's API pricing page
+    #: (openai.com/api/pricing, standard tier, as published in November 2025).
     known_models = (
-        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0, RICH),
-        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6, RICH),
-        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0, RICH),
-        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6, RICH),
-        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4, RICH),
-        _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0, ("completion", "tools", "vision")),
-        _m("gpt-4", "GPT-4", 8192, 30.0, 60.0, ("completion", "tools")),
-        _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5, ("completion", "tools")),
-        _m("o1", "o1", 200000, 15.0, 60.0, RICH),
-        _m("o3", "o3", 200000, 2.0, 8.0, RICH),
-        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4, ("completion", "tools", "json_schema")),
-        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4, RICH),
-        _m("text-embedding-3-small", "Text Embedding 3 Small", 8191, 0.02, 0.0, ("embedding",)),
-        _m("text-embedding-3-large", "Text Embedding 3 Large", 8191, 0.13, 0.0, ("embedding",)),
-        _m("text-embedding-ada-002", "Text Embedding Ada 002", 8191, 0.1, 0.0, ("embedding",)),
+        _m("gpt-5.1", "GPT-5.1", 400000, 1.25, 10.0, 0.125, RICH),
+        _m("gpt-5", "GPT-5", 400000, 1.25, 10.0, 0.125, RICH),
+        _m("gpt-5-mini", "GPT-5 mini", 400000, 0.25, 2.0, 0.025, RICH),
+        _m("gpt-5-nano", "GPT-5 nano", 400000, 0.05, 0.4, 0.005, RICH),
+        _m("gpt-5-chat-latest", "GPT-5 Chat", 128000, 1.25, 10.0, 0.125, RICH),
+        _m("gpt-5-pro", "GPT-5 pro", 400000, 15.0, 120.0, caps=RICH),
+        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0, 1.25, RICH),
+        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6, 0.075, RICH),
+        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0, 0.5, RICH),
+        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6, 0.1, RICH),
+        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4, 0.025, RICH),
+        _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0, caps=("completion", "tools", "vision")),
+        _m("gpt-4", "GPT-4", 8192, 30.0, 60.0, caps=("completion", "tools")),
+        _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5, caps=("completion", "tools")),
+        _m("o1", "o1", 200000, 15.0, 60.0, 7.5, RICH),
+        _m("o1-mini", "o1-mini", 128000, 1.1, 4.4, 0.55),
+        _m("o1-pro", "o1-pro", 200000, 150.0, 600.0, caps=RICH),
+        _m("o3", "o3", 200000, 2.0, 8.0, 0.5, RICH),
+        _m("o3-pro", "o3-pro", 200000, 20.0, 80.0, caps=RICH),
+        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4, 0.55, ("completion", "tools", "json_schema")),
+        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4, 0.275, RICH),
+        _m("text-embedding-3-small", "Text Embedding 3 Small", 8191, 0.02, 0.0, caps=("embedding",)),
+        _m("text-embedding-3-large", "Text Embedding 3 Large", 8191, 0.13, 0.0, caps=("embedding",)),
+        _m("text-embedding-ada-002", "Text Embedding Ada 002", 8191, 0.1, 0.0, caps=("embedding",)),
     )
 
     # -- request building ---------------------------------------------------------------------
@@ -153,7 +174,7 @@ class OpenAIProvider(Provider):
             items = sorted(data["data"], key=lambda item: item["index"])
             vectors = [item["embedding"] for item in items]
             usage = data.get("usage") or {}
-            prompt = int(usage.get("prompt_tokens", 0))
+            prompt = token_count(usage.get("prompt_tokens"))
             return EmbeddingResponse(vectors, Usage(prompt, 0) if usage else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise ServerError(f"The {self.name} provider sent embeddings the gateway cannot read.") from exc
@@ -210,9 +231,25 @@ class OpenAIProvider(Provider):
 
     @staticmethod
     def usage(raw: Any) -> Usage | None:
+        """`CompletionUsage`: cached (and cache-write) tokens are parts of `prompt_tokens`, reasoning tokens part
+        of `completion_tokens` (OpenAI, the HF router and OpenAI-compatible servers alike)."""
         if not isinstance(raw, dict):
             return None
+        prompt_details = _details(raw, "prompt_tokens_details")
+        completion_details = _details(raw, "completion_tokens_details")
         try:
-            return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+            return Usage(
+                token_count(raw.get("prompt_tokens")),
+                token_count(raw.get("completion_tokens")),
+                cached_tokens=token_count(prompt_details.get("cached_tokens")),
+                cache_write_tokens=token_count(prompt_details.get("cache_write_tokens")),
+                reasoning_tokens=token_count(completion_details.get("reasoning_tokens")),
+            )
         except (TypeError, ValueError):
             return None
+
+
+def _details(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """A `*_tokens_details` object; absent or null (as many compatible servers send) reads as empty."""
+    details = raw.get(name)
+    return details if isinstance(details, dict) else {}
