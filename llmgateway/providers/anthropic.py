@@ -202,6 +202,7 @@ class AnthropicProvider(Provider):
                 raise self.stream_error(data)
             if kind == "message_start":
                 counts.update((data.get("message") or {}).get("usage") or {})
+                stream.usage_so_far = usage(counts)  # input and cache counts are final from here on
                 yield ChatDelta(role="assistant")
             elif kind == "content_block_start":
                 block = data.get("content_block") or {}
@@ -220,6 +221,7 @@ class AnthropicProvider(Provider):
                     yield ChatDelta(content=delta["text"])
             elif kind == "message_delta":
                 counts.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
+                stream.usage_so_far = usage(counts)
                 finish = finish_reason((data.get("delta") or {}).get("stop_reason"))
                 if json_tool and finish == "tool_calls":
                     finish = "stop"
@@ -243,11 +245,20 @@ def finish_reason(value: str | None) -> str | None:
 
 
 def usage(raw: Any) -> Usage | None:
-    """Prompt tokens are input plus cache creation plus cache read tokens (all three are billed)."""
+    """Prompt tokens are input plus cache creation plus cache read tokens (all three are billed); thinking
+    tokens (`output_tokens_details.thinking_tokens`, when sent) are part of `output_tokens`."""
     if not isinstance(raw, dict) or "output_tokens" not in raw:
         return None
+    details = raw.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
     try:
         prompt = sum(token_count(raw.get(key)) for key in _PROMPT_TOKEN_FIELDS)
-        return Usage(prompt, token_count(raw.get("output_tokens")))
+        return Usage(
+            prompt,
+            token_count(raw.get("output_tokens")),
+            cached_tokens=token_count(raw.get("cache_read_input_tokens")),
+            cache_write_tokens=token_count(raw.get("cache_creation_input_tokens")),
+            reasoning_tokens=token_count(thinking),
+        )
     except (TypeError, ValueError):
         return None

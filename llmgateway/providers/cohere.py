@@ -211,14 +211,24 @@ def usage(raw: Any) -> Usage | None:
     """`billed_units` when present, else raw `tokens`; counts are JSON numbers and may be floats.
 
     The two differ: raw `tokens` include Cohere's own prompt scaffolding, `billed_units` are what the customer
-    pays for. The ledger records cost, so billed units win.
+    pays for. The ledger records cost, so billed units win. `cached_tokens` (prompt tokens that hit Cohere's
+    cache) counts raw tokens, so it is capped at the billed prompt it is recorded as a part of; Cohere publishes
+    no cached price, so it changes no cost.
     """
     if not isinstance(raw, dict):
         return None
     counts = raw.get("billed_units") or raw.get("tokens")
     if not isinstance(counts, dict):
         return None
+    prompt = token_count(counts.get("input_tokens"))
+    cached = token_count(raw.get("cached_tokens"))
+    if _is_number(cached) and _is_number(prompt):
+        cached = min(cached, prompt)
     try:
-        return Usage(token_count(counts.get("input_tokens")), token_count(counts.get("output_tokens")))
+        return Usage(prompt, token_count(counts.get("output_tokens")), cached_tokens=cached)
     except (TypeError, ValueError):
         return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -199,9 +199,25 @@ class OpenAIProvider(Provider):
 
     @staticmethod
     def usage(raw: Any) -> Usage | None:
+        """`CompletionUsage`: cached (and cache-write) tokens are parts of `prompt_tokens`, reasoning tokens part
+        of `completion_tokens` (OpenAI, the HF router and OpenAI-compatible servers alike)."""
         if not isinstance(raw, dict):
             return None
+        prompt_details = _details(raw, "prompt_tokens_details")
+        completion_details = _details(raw, "completion_tokens_details")
         try:
-            return Usage(token_count(raw.get("prompt_tokens")), token_count(raw.get("completion_tokens")))
+            return Usage(
+                token_count(raw.get("prompt_tokens")),
+                token_count(raw.get("completion_tokens")),
+                cached_tokens=token_count(prompt_details.get("cached_tokens")),
+                cache_write_tokens=token_count(prompt_details.get("cache_write_tokens")),
+                reasoning_tokens=token_count(completion_details.get("reasoning_tokens")),
+            )
         except (TypeError, ValueError):
             return None
+
+
+def _details(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """A `*_tokens_details` object; absent or null (as many compatible servers send) reads as empty."""
+    details = raw.get(name)
+    return details if isinstance(details, dict) else {}

@@ -147,7 +147,14 @@ class FakeCohere(FakeServer):
         }
         if self.billed_units:
             usage["billed_units"] = {"input_tokens": float(prompt), "output_tokens": float(output)}
+        cached, _, _ = self.served_detail(prompt, output)
+        if cached:
+            usage["cached_tokens"] = float(cached)
         return usage
+
+    def served_detail(self, prompt: int, completion: int) -> tuple[int, int, int]:
+        """Cohere reports prompt tokens that hit its cache, nothing about cache writes or reasoning."""
+        return self.detail.of(prompt, completion)[0], 0, 0
 
     def events(
         self, words: list[str], finish: str, prompt: int, fault: Fault | None, environ: dict[str, Any], plan: Plan

@@ -124,13 +124,26 @@ class FakeHuggingFace(FakeServer):
                         "finish_reason": finish,
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": len(words),
-                    "total_tokens": prompt + len(words),
-                },
+                "usage": self.usage(prompt, len(words)),
             }
         )
+
+    def usage(self, prompt: int, completion: int) -> dict[str, Any]:
+        """OpenAI's usage; the router adds the detail objects its provider sent, TGI has none."""
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}
+        cached, _, reasoning = self.served_detail(prompt, completion)
+        if self.mode == "router" and (cached or reasoning):
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+        return usage
+
+    def served_detail(self, prompt: int, completion: int) -> tuple[int, int, int]:
+        """The router relays cached and reasoning counts; cache writes and TGI's answers carry none."""
+        if self.mode == "tgi":
+            return 0, 0, 0
+        cached, _, reasoning = self.detail.of(prompt, completion)
+        return cached, 0, reasoning
 
     def answer(self, payload: dict[str, Any], plan: Plan) -> tuple[list[str], str]:
         # TGI reports `stop` even for a tool call; the router (OpenAI-compatible) `tool_calls`.
@@ -180,7 +193,7 @@ class FakeHuggingFace(FakeServer):
             yield event({"role": "assistant", "content": piece})
         if plan.calls:
             yield from (event(d) for d in (tool_deltas(plan) if self.mode == "tgi" else tool_call_deltas(plan.calls)))
-        usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words)}
+        usage = self.usage(prompt, len(words))
         yield event({"role": "assistant", "content": ""}, finish, usage if include_usage else None)
         self.record("/v1/chat/completions", prompt, len(words))
         yield b"data: [DONE]\n\n"

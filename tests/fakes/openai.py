@@ -141,13 +141,7 @@ class FakeOpenAI(FakeServer):
                         "finish_reason": finish,
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
-                    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-                },
+                "usage": self.usage(prompt, completion),
                 "service_tier": "default",
                 "system_fingerprint": "fp_44709d6fcb",
             },
@@ -207,9 +201,29 @@ class FakeOpenAI(FakeServer):
         sent += sum(count_tokens(c.arguments) for c in (plan.calls if plan else []))
         yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
         if include_usage:
-            yield event([], {"prompt_tokens": prompt, "completion_tokens": sent, "total_tokens": prompt + sent})
+            yield event([], self.usage(prompt, sent))
         self.record("/v1/chat/completions", prompt, sent)
         yield b"data: [DONE]\n\n"
+
+    def usage(self, prompt: int, completion: int) -> dict[str, Any]:
+        """`CompletionUsage` as OpenAI sends it, plain and in the stream's usage chunk: cached tokens are part of
+        the prompt, reasoning tokens part of the completion."""
+        cached, cache_write, reasoning = self.served_detail(prompt, completion)
+        prompt_details: dict[str, int] = {"cached_tokens": cached, "audio_tokens": 0}
+        if cache_write:
+            prompt_details["cache_write_tokens"] = cache_write
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": {
+                "reasoning_tokens": reasoning,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
 
     def embeddings(self, payload: Any) -> Response:
         if not isinstance(payload, dict) or "model" not in payload or "input" not in payload:

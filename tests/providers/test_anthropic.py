@@ -124,10 +124,11 @@ def test_chat_answer_and_usage(make_anthropic):
 
 def test_cache_tokens_count_as_prompt_tokens(make_anthropic, anthropic_fake):
     anthropic_fake.cache_creation_tokens, anthropic_fake.cache_read_tokens = 100, 50
-    assert make_anthropic().chat(chat()).usage == Usage(152, 5)
+    detail = {"cached_tokens": 50, "cache_write_tokens": 100}
+    assert make_anthropic().chat(chat()).usage == Usage(152, 5, **detail)
     stream = make_anthropic().stream_chat(chat())
     drain(stream)
-    assert stream.usage == Usage(152, 5) == Usage(anthropic_fake.served[-1].prompt_tokens, 5)
+    assert stream.usage == Usage(152, 5, **detail) == Usage(anthropic_fake.served[-1].prompt_tokens, 5, **detail)
 
 
 def test_only_text_blocks_make_the_content(make_anthropic, anthropic_fake):
