@@ -196,7 +196,9 @@ for (const el of document.querySelectorAll("body *")) {
   const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
   const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
   const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
-  if (ratio < needed) { failures.push(el.tagName + " '" + el.textContent.trim().slice(0, 30) + "' " + ratio.toFixed(2)); }
+  if (ratio < needed) {
+    failures.push(el.tagName + " '" + el.textContent.trim().slice(0, 30) + "' " + ratio.toFixed(2));
+  }
 }
 return failures;
 """
