@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from llmgateway.core.results import StreamStart
-from llmgateway.core.tokens import estimate_text
+from llmgateway.core.tokens import estimate_answer
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
+from llmgateway.providers.chat_types import ToolCall, ToolCallAssembler
 from llmgateway.providers.types import ChatDelta, ChatStream, Usage
 
-#: Called once when the stream ends with (usage, the answer's text, finish reason, whether it completed);
-#: returns the usage as priced.
-StreamSettler = Callable[[Usage, str, str | None, bool], Usage]
+#: Called once when the stream ends with (usage, the answer's text, its tool calls, finish reason, whether it
+#: completed); returns the usage as priced.
+StreamSettler = Callable[[Usage, str, tuple[ToolCall, ...], str | None, bool], Usage]
 
 CLIENT_CLOSED = 499
 
@@ -36,6 +37,7 @@ class CompletionStream:
         self._settle = settle
         self._finish_reason: str | None = None
         self._text: list[str] = []
+        self._tool_calls = ToolCallAssembler()  # whole calls by index, for the cache entry and the estimate
         self._finished = False
         self._iterator = self._relay()
 
@@ -51,10 +53,14 @@ class CompletionStream:
         status, code = CLIENT_CLOSED, "client_closed_request"
         try:
             for delta in self._upstream:
-                if delta.content:
+                if delta.content or delta.tool_calls:
                     self._call.mark_first_token()
-                    self._text.append(delta.content)
-                self._finish_reason = delta.finish_reason or self._finish_reason
+                if delta.index == 0:  # other choices (`n` > 1) are relayed, never cached
+                    if delta.content:
+                        self._text.append(delta.content)
+                    if delta.tool_calls:
+                        self._tool_calls.add(delta.tool_calls)
+                    self._finish_reason = delta.finish_reason or self._finish_reason
                 yield delta
             status, code = 200, None
         except GatewayError as exc:
@@ -70,7 +76,10 @@ class CompletionStream:
         try:
             self._upstream.close()
             text = "".join(self._text)
-            reported = self._upstream.usage or Usage(self._prompt_estimate, estimate_text(text), estimated=True)
-            self.usage = self._settle(reported, text, self._finish_reason, status == 200)
+            calls = self._tool_calls.calls()
+            reported = self._upstream.usage or Usage(
+                self._prompt_estimate, estimate_answer(text, calls), estimated=True
+            )
+            self.usage = self._settle(reported, text, calls, self._finish_reason, status == 200)
         finally:
             self._call.conclude(status, code)  # whatever failed above, the outcome is known to the record

@@ -169,6 +169,11 @@ def bound_counts(usage: Usage) -> list[str]:
         problems.append(f"cached {usage.cached_tokens} + cache writes {usage.cache_write_tokens} > prompt_tokens="
                         f"{usage.prompt_tokens}")
         object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
+    if {"cached_tokens", "cache_write_tokens"} <= set(counts) and (
+        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens  # type: ignore[attr-defined]
+    ):
+        problems.append("cache reads and writes over prompt_tokens")
+        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)  # type: ignore[attr-defined]
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
         problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
         object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
@@ -198,6 +203,17 @@ def _bounded(raw: Any) -> tuple[int, str | None]:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatChoice:
+    """A further choice of an answer to a request with `n` > 1 (OpenAI-compatible providers only)."""
+
+    index: int
+    content: str | None
+    finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatResponse:
     """A finished, non-streamed completion."""
 
@@ -206,6 +222,8 @@ class ChatResponse:
     usage: Usage | None
     provider_response_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None  # OpenAI's logprobs object of the first choice, passed through when asked for
+    more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +234,8 @@ class ChatDelta:
     role: str | None = None
     finish_reason: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    index: int = 0  # the choice it belongs to (only OpenAI-compatible answers to `n` > 1 have others)
+    logprobs: Any = None
 
 
 class ChatStream:
