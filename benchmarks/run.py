@@ -431,6 +431,10 @@ class Gateway(Target):
             '    rate_limit: "100000000/minute"\n'
             "database:\n"
             f"  url: {db_url}\n"
+            # A shared database needs configured secrets (a fleet must not generate its own per instance).
+            f"secret_key: bench-pepper-{'x' * 40}\n"
+            "jwt:\n"
+            f"  secret: bench-jwt-secret-{'y' * 40}\n"
             "redis:\n"
             f"  url: {redis_url}\n"
             # Extra YAML for experiments, e.g. BENCH_GATEWAY_EXTRA_YAML=$'circuit_breaker: {enabled: false}'
