@@ -1,4 +1,5 @@
-"""The retry budget (20 % of recent requests plus 10 retries per second, as Finagle's) and the retry policy's backoff and classification."""
+"""The retry budget (20 % of recent requests plus 10 retries per second, as Finagle's) and the retry policy's
+backoff and classification."""
 
 from __future__ import annotations
 
