@@ -37,7 +37,7 @@ from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.shared_state import build_shared_state
 from llmgateway.infra.tracing import build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
-from llmgateway.providers.registry import available_provider_classes
+from llmgateway.providers.registry import configured_provider_classes
 from llmgateway.services import EXTENSION_KEY, Services
 
 log = logging.getLogger("llmgateway")
@@ -105,7 +105,7 @@ def build_providers(settings: Settings, classes: Mapping[str, type[Provider]]) -
     providers: dict[str, Provider] = {}
     for name, cls in classes.items():
         cfg = settings.providers.get(name)
-        if cfg is None or not cfg.api_key:
+        if cfg is None or (not cfg.api_key and getattr(cls, "requires_api_key", True)):
             continue
         providers[name] = cls(
             ProviderSettings(
@@ -125,9 +125,9 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database)
     sessions = make_session_factory(engine)
     keystore = KeyStore(sessions, KeyHasher(settings.secret_key or ""))
-    classes = available_provider_classes()
+    classes = configured_provider_classes(settings.providers, settings.source)
     providers = build_providers(settings, classes)
-    catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
+    catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers), settings.source)
     ledger = build_ledger(settings, engine)
     prices = PriceList(settings.pricing)
     shared = build_shared_state(settings, sessions, catalogue, prices)

@@ -45,8 +45,13 @@ ENV_OVERRIDES: dict[str, str] = {
 
 
 # -- typed settings -------------------------------------------------------------------------------
+PROVIDER_TYPES = ("openai_compatible", "azure_openai", "openai", "anthropic", "cohere", "huggingface")
+BALANCING_STRATEGIES = ("weighted", "least_busy", "latency", "ordered")
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
+    type: str | None = None  # None: the built-in (or plugin) provider of the same name
     api_key: str | None = None
     base_url: str | None = None
     timeout: float = 120.0
@@ -70,14 +75,33 @@ class ApiKeyConfig:
 
 
 @dataclass(frozen=True)
-class ModelMapping:
-    model_id: str
+class DeploymentConfig:
     provider: str
     provider_model_id: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelMapping:
+    model_id: str
+    provider: str | None = None  # one deployment (the short form), or None when `deployments` are listed
+    provider_model_id: str | None = None
     display_name: str | None = None
     context_window: int | None = None
     capabilities: tuple[str, ...] | None = None
     pricing: dict[str, float | None] | None = None
+    deployments: tuple[DeploymentConfig, ...] = ()
+    strategy: str = "weighted"
+
+    def __post_init__(self) -> None:
+        if not self.deployments and self.provider and self.provider_model_id:
+            object.__setattr__(self, "deployments", (DeploymentConfig(self.provider, self.provider_model_id),))
+
+
+@dataclass(frozen=True)
+class BalancingConfig:
+    entry_ttl: float = 5.0  # a dead worker's in-flight counts vanish after this many seconds
+    sync_interval: float = 0.25  # how often a worker publishes its counts and reads cooldowns
 
 
 @dataclass(frozen=True)
@@ -219,6 +243,7 @@ class Settings:
     server: ServerConfig = ServerConfig()
     metrics: MetricsConfig = MetricsConfig()
     otel: OtelConfig = OtelConfig()
+    balancing: BalancingConfig = BalancingConfig()
     pricing: dict[str, dict[str, float | None]] = field(default_factory=dict)
     secret_key: str | None = None
     bootstrap_api_key: str | None = None
@@ -255,12 +280,22 @@ class ProviderSchema(Schema):
     class Meta:
         unknown = INCLUDE  # provider-specific options (version, default_max_tokens, …)
 
+    type = fields.String(allow_none=True, validate=validate.OneOf(PROVIDER_TYPES))
     api_key = fields.String(allow_none=True)
     base_url = fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"})
     timeout = fields.Float(validate=_positive)
     connect_timeout = fields.Float(validate=_positive)
     stream_idle_timeout = fields.Float(validate=_positive)
     max_connections = fields.Integer(validate=validate.Range(min=1))
+    headers = fields.Dict(keys=fields.String(), values=fields.String())  # extra headers (configured types)
+    api_version = fields.String(validate=validate.Length(min=1, max=64))  # azure_openai
+
+    @validates_schema
+    def check_type(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("type") in ("openai_compatible", "azure_openai") and not data.get("base_url"):
+            raise ValidationError({"base_url": f"a provider of type {data['type']} needs a base_url"})
+        if data.get("type") == "azure_openai" and not data.get("api_key"):
+            raise ValidationError({"api_key": "a provider of type azure_openai needs an api_key"})
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> ProviderConfig:
@@ -292,20 +327,52 @@ class PricingSchema(_Strict):
     output_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
 
 
-class MappingSchema(_Strict):
-    model_id = fields.String(required=True, validate=validate.Length(min=1, max=256))
+class DeploymentSchema(_Strict):
     provider = fields.String(required=True)
     provider_model_id = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    weight = fields.Float(validate=_positive)
+
+    @post_load
+    def build(self, data: dict[str, Any], **_: Any) -> DeploymentConfig:
+        return DeploymentConfig(data["provider"].lower(), data["provider_model_id"], data.get("weight", 1.0))
+
+
+class MappingSchema(_Strict):
+    model_id = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    provider = fields.String()
+    provider_model_id = fields.String(validate=validate.Length(min=1, max=256))
     display_name = fields.String(allow_none=True)
     context_window = fields.Integer(allow_none=True, validate=validate.Range(min=1))
     capabilities = fields.List(fields.String(validate=validate.OneOf(("completion", "embedding"))), allow_none=True)
     pricing = fields.Nested(PricingSchema, allow_none=True)
+    deployments = fields.List(fields.Nested(DeploymentSchema), validate=validate.Length(min=1))
+    strategy = fields.String(validate=validate.OneOf(BALANCING_STRATEGIES))
+
+    @validates_schema
+    def one_shape(self, data: dict[str, Any], **_: Any) -> None:
+        """Either `provider` + `provider_model_id` (one deployment) or a `deployments` list, never both."""
+        if "deployments" in data:
+            if "provider" in data or "provider_model_id" in data:
+                raise ValidationError({"deployments": "list deployments, or give provider and provider_model_id"})
+            seen: set[tuple[str, str]] = set()
+            for index, deployment in enumerate(data["deployments"]):
+                pair = (deployment.provider, deployment.provider_model_id)
+                if pair in seen:
+                    raise ValidationError({"deployments": {index: "this deployment is listed twice"}})
+                seen.add(pair)
+            return
+        for name in ("provider", "provider_model_id"):
+            if name not in data:
+                raise ValidationError({name: "Missing data for required field."})
 
     @post_load
     def build(self, data: dict[str, Any], **_: Any) -> ModelMapping:
-        data["provider"] = data["provider"].lower()
+        if "provider" in data:
+            data["provider"] = data["provider"].lower()
         if data.get("capabilities") is not None:
             data["capabilities"] = tuple(data["capabilities"])
+        if "deployments" in data:
+            data["deployments"] = tuple(data["deployments"])
         return ModelMapping(**data)
 
 
@@ -438,6 +505,11 @@ MetricsSchema = _section(
     multiprocess_dir=fields.String(allow_none=True),
     max_model_labels=fields.Integer(validate=validate.Range(min=1)),
 )
+BalancingSchema = _section(
+    BalancingConfig,
+    entry_ttl=fields.Float(validate=validate.Range(min=0.5)),
+    sync_interval=fields.Float(validate=_positive),
+)
 OtelSchema = _section(
     OtelConfig,
     enabled=fields.Boolean(allow_none=True),
@@ -465,6 +537,7 @@ class SettingsSchema(_Strict):
     server = fields.Nested(ServerSchema)
     metrics = fields.Nested(MetricsSchema)
     otel = fields.Nested(OtelSchema)
+    balancing = fields.Nested(BalancingSchema)
     pricing = fields.Dict(keys=fields.String(), values=fields.Nested(PricingSchema))
     secret_key = fields.String(
         allow_none=True, validate=validate.Length(min=32, error="must be at least 32 characters")
@@ -473,6 +546,11 @@ class SettingsSchema(_Strict):
 
     @validates_schema
     def check_references(self, data: dict[str, Any], **_: Any) -> None:
+        seen: dict[str, str] = {}
+        for name in data.get("providers", {}):
+            if name.lower() in seen:
+                raise ValidationError({"providers": {name: f"two providers are named '{name.lower()}'"}})
+            seen[name.lower()] = name
         for index, rule in enumerate(getattr(data.get("fallbacks"), "rules", ())):
             if rule.model_id in rule.fallback_models:
                 raise ValidationError({"fallbacks": {"rules": {index: "a model cannot fall back to itself"}}})
@@ -495,7 +573,10 @@ def _read_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror}") from exc
     try:
-        raw = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        if path.endswith(".json"):
+            raw = json.loads(text, object_pairs_hook=_unique_keys)
+        else:
+            raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except (ValueError, yaml.YAMLError) as exc:
         kind = "JSON" if path.endswith(".json") else "YAML"
         raise ConfigError(path, "(file)", f"is not valid {kind}: {exc}") from exc
@@ -504,6 +585,31 @@ def _read_file(path: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(path, "(file)", "the top level must be a mapping")
     return raw
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error (YAML says so; PyYAML keeps
+    the last silently, so two providers of one name would quietly become one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"the key '{key}' appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key '{key}' appears twice")
+        out[key] = value
+    return out
 
 
 def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from llmgateway.providers.base import Provider, ProviderSettings
+from llmgateway.providers.base import ProviderSettings
 from llmgateway.providers.http import HttpTransport
 from llmgateway.providers.openai import OpenAIProvider
 
@@ -15,7 +15,7 @@ RESERVED_HEADERS = frozenset({"content-length", "content-type", "host", "transfe
 class OpenAICompatibleProvider(OpenAIProvider):
     """OpenAI's wire format at a configured base URL; the API key is optional and extra headers are sent as-is.
 
-    The configured name (`providers.<name>`) is the provider's name: `named()` makes one subclass per name,
+    The configured name (`providers.<name>`) is the provider's name: the registry makes one subclass per name,
     so routing, breakers, metrics and the catalogue treat it exactly like a built-in provider.
     """
 
@@ -36,11 +36,6 @@ class OpenAICompatibleProvider(OpenAIProvider):
         headers = dict(self.extra_headers)
         headers.update(super().headers(request_id))
         return headers
-
-    @classmethod
-    def named(cls, name: str) -> type[Provider]:
-        """A subclass of this provider type carrying the configured name."""
-        return type(f"{cls.__name__}[{name}]", (cls,), {"name": name, "__module__": cls.__module__})
 
 
 def extra_headers(raw: Any) -> dict[str, str]:

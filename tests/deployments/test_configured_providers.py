@@ -10,6 +10,7 @@ from llmgateway.errors import InvalidRequest, ModelNotFound, RateLimitExceeded, 
 from llmgateway.providers.azure import AzureOpenAIProvider
 from llmgateway.providers.base import ProviderSettings
 from llmgateway.providers.openai_compatible import OpenAICompatibleProvider
+from llmgateway.providers.registry import named_provider_class
 from llmgateway.providers.types import ChatRequest, EmbeddingRequest, Message, Usage
 from tests.fakes.azure import FILTERED_WORD, FakeAzureOpenAI, azure_rate_limit
 from tests.fakes.openai import FakeOpenAI
@@ -40,7 +41,7 @@ def compatible() -> Iterator[FakeOpenAI]:
 
 
 def azure_provider(fake: FakeAzureOpenAI, key: str | None = None) -> AzureOpenAIProvider:
-    cls = AzureOpenAIProvider.named("azure-eu")
+    cls = named_provider_class(AzureOpenAIProvider, "azure-eu")
     return cls(ProviderSettings(api_key=key or fake.api_key, base_url=fake.url, options={"api_version": "2024-10-21"}))
 
 
@@ -87,7 +88,7 @@ def test_azure_errors_map_to_gateway_codes(azure_fake):
 
 def test_openai_compatible_sends_extra_headers_and_no_key_when_none_is_configured(compatible):
     compatible.reset()
-    cls = OpenAICompatibleProvider.named("local-vllm")
+    cls = named_provider_class(OpenAICompatibleProvider, "local-vllm")
     provider = cls(ProviderSettings(api_key=None, base_url=compatible.url + "/v1",
                                     options={"headers": {"X-Team": "search", "Content-Length": "1"}}))
     with pytest.raises(ServerError):  # the fake wants OpenAI's key: no key was sent

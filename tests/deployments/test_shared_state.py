@@ -11,7 +11,6 @@ from llmgateway.config import RedisConfig
 from llmgateway.infra.balancing_state import RedisBalancingState
 from llmgateway.infra.redis_client import RedisConnector
 
-
 CONNECTORS: list[RedisConnector] = []
 
 
