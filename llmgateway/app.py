@@ -19,6 +19,8 @@ from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request
 from llmgateway.config import Settings, load_settings
 from llmgateway.core.authenticator import Authenticator
+from llmgateway.core.balancing import Balancer
+from llmgateway.core.deployments import DeploymentRouter
 from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.keys import KeyHasher
 from llmgateway.core.pipeline import Gateway
@@ -29,6 +31,7 @@ from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
 from llmgateway.infra.breakers import BreakerBoard
 from llmgateway.infra.db import make_engine, make_session_factory
+from llmgateway.infra.deployment_board import DeploymentBoard, build_balancing_state, deployment_breaker_check
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging, request_logger
@@ -132,7 +135,9 @@ def build_services(settings: Settings) -> Services:
     prices = PriceList(settings.pricing)
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, settings.redis) if settings.circuit_breaker.enabled else None
-    executor = build_executor(settings, providers, catalogue, breakers)
+    balancing = build_balancing_state(settings, shared.redis)
+    router = DeploymentRouter(Balancer(balancing, deployment_breaker_check(providers, breakers)))
+    executor = build_executor(settings, providers, catalogue, breakers, router)
     gateway = Gateway(catalogue, executor, ledger, prices, admission=shared.admission,
                       cache=shared.cache, cache_scope=settings.cache.scope)
     metrics = GatewayMetrics(
@@ -152,12 +157,18 @@ def build_services(settings: Settings) -> Services:
         gateway=gateway,
         metrics=metrics,
         tracing=build_tracing(settings.otel),
-        extras={**shared.extras(), **({"breakers": breakers} if breakers else {})},
+        extras={
+            "balancing": balancing,  # before Redis: closing it withdraws this worker's counts through Redis
+            **shared.extras(),
+            "deployments": DeploymentBoard(catalogue.mapped(), balancing, providers, breakers),
+            **({"breakers": breakers} if breakers else {}),
+        },
     )
 
 
 def build_executor(
-    settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None
+    settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None,
+    deployments: DeploymentRouter | None = None,
 ) -> ResilientExecutor:
     """Fallbacks, per-deployment breakers and budgeted retries under one request deadline (issue 4)."""
     return ResilientExecutor(
@@ -167,6 +178,7 @@ def build_executor(
         request_deadline=settings.retries.request_deadline,
         fallbacks=FallbackPolicy(settings.fallbacks, catalogue, settings.source),
         breakers=breakers,
+        deployments=deployments,
     )
 
 

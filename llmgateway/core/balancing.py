@@ -46,6 +46,18 @@ class DeploymentLoad:
     latency_ms: float | None = None  # moving average of recent response times; None before the first answer
 
 
+@dataclass(frozen=True, slots=True)
+class DeploymentStats:
+    """A deployment's numbers for the admin view and /metrics (fleet-wide when shared)."""
+
+    in_flight: int
+    latency_ms: float | None
+    error_rate: float
+    requests: int
+    errors: int
+    cooldown_until: float
+
+
 class BalancingState(Protocol):
     """The shared numbers behind balancing (infra implements it in memory or on Redis)."""
 

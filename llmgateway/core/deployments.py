@@ -34,12 +34,14 @@ class DeploymentRouter:
         self.state: BalancingState = balancer.state
 
     def run(self, route: Route, operation: Operation[T],
-            attempt_on: Callable[[Route, Operation[T], bool], T]) -> T:
+            attempt_on: Callable[[Route, Operation[T], bool], T]) -> tuple[T, Route]:
+        """The result and the deployment route that gave it."""
         plan = self.balancer.plan(route.model_id, route.deployments, route.strategy)
         last = len(plan) - 1
         for index, deployment in enumerate(plan):
+            target = route.for_deployment(deployment)
             try:
-                return attempt_on(route.for_deployment(deployment), self.tracked(operation, deployment), index == last)
+                return attempt_on(target, self.tracked(operation, deployment), index == last), target
             except GatewayError as exc:
                 if index == last or exc.code not in MOVE_ON_CODES:
                     raise

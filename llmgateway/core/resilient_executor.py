@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import gevent
 from gevent import monkey
 
+from llmgateway.core.deployments import DeploymentRouter
 from llmgateway.core.executor import Executor, Operation, ProviderPool, T
 from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.retries import MIN_ATTEMPT_SECONDS, Deadline, Failure, RetryBudget, RetryPolicy
@@ -50,9 +51,11 @@ class ResilientExecutor(Executor):
         request_deadline: float,
         fallbacks: FallbackPolicy | None = None,
         breakers: Breakers | None = None,
+        deployments: DeploymentRouter | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         super().__init__(providers)
+        self.deployments = deployments
         self.retries = retries
         self.budget = budget
         self.request_deadline = request_deadline
@@ -69,15 +72,29 @@ class ResilientExecutor(Executor):
         plan = self.fallbacks.plan(routes[0]) if self.fallbacks else None
         for index, route in enumerate(routes):
             try:
-                return self._on_route(call, route, operation, deadline), route
+                return self._on_route(call, route, operation, deadline)
             except GatewayError as exc:
                 last = index + 1 == len(routes)
                 if last or plan is None or not plan.falls_back_on(exc) or deadline.remaining() < MIN_ATTEMPT_SECONDS:
                     raise
         raise AssertionError("unreachable: the last route either answers or raises")
 
-    def _on_route(self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline) -> T:
-        """Attempts on one route, retrying transient failures within the budget and the deadline."""
+    def _on_route(
+        self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline
+    ) -> tuple[T, Route]:
+        """Attempts on one route: on each of its deployments in the balancer's order, or on the route itself.
+        Returns the result and the route (deployment) that gave it."""
+        if self.deployments is not None and route.deployments:
+            return self.deployments.run(
+                route, operation, lambda target, tracked, last: self._on_target(call, target, tracked, deadline, last)
+            )
+        return self._on_target(call, route, operation, deadline, True), route
+
+    def _on_target(
+        self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline, retry: bool
+    ) -> T:
+        """Attempts on one deployment, retrying transient failures within the budget and the deadline (only
+        when no other deployment of the model is left to move on to)."""
         provider = self.provider_for(route)
         attempt = 0
         while True:
@@ -85,7 +102,7 @@ class ResilientExecutor(Executor):
             result, failure = self._attempt(call, route, provider, operation, deadline, attempt)
             if failure is None:
                 return result  # type: ignore[return-value]
-            delay = self.retries.delay(failure, attempt)
+            delay = self.retries.delay(failure, attempt) if retry else None
             if delay is None or deadline.remaining() < delay + MIN_ATTEMPT_SECONDS or not self.budget.try_withdraw():
                 raise failure.error
             self._sleep(delay)

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmgateway.core.balancing import DeploymentLoad
+from llmgateway.core.balancing import DeploymentLoad, DeploymentStats
 from llmgateway.infra.redis_client import RedisConnector, RedisUnavailable
 
 log = logging.getLogger(__name__)
@@ -85,18 +85,6 @@ class LocalStats:
         """This worker's published entry: in flight, expiry, latency, error rate, requests, errors."""
         latency = "-" if self.latency_ms is None else f"{self.latency_ms:.2f}"
         return f"{self.in_flight} {expires_ms} {latency} {self.error_rate:.4f} {self.requests} {self.errors}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeploymentStats:
-    """A deployment's numbers for the admin view and /metrics (fleet-wide when shared)."""
-
-    in_flight: int
-    latency_ms: float | None
-    error_rate: float
-    requests: int
-    errors: int
-    cooldown_until: float
 
 
 class MemoryBalancingState:
