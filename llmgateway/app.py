@@ -144,6 +144,8 @@ def build_services(settings: Settings) -> Services:
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
     )
     metrics.watch_backlog(ledger)
+    board = DeploymentBoard(catalogue.mapped(), balancing, providers, breakers)
+    metrics.watch_deployments(board)
     if breakers:
         breakers.add_listener(BreakerStateListener(metrics))
     return Services(
@@ -160,7 +162,7 @@ def build_services(settings: Settings) -> Services:
         extras={
             "balancing": balancing,  # before Redis: closing it withdraws this worker's counts through Redis
             **shared.extras(),
-            "deployments": DeploymentBoard(catalogue.mapped(), balancing, providers, breakers),
+            "deployments": board,
             **({"breakers": breakers} if breakers else {}),
         },
     )

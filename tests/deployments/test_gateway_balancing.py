@@ -8,6 +8,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from tests.conftest import ADMIN_KEY, COMPLETION_KEY, auth
+from tests.ops.metrics_text import value
 
 POOL_CHAT = {"model": "pool", "messages": [{"role": "user", "content": "hello there"}]}
 
@@ -35,6 +36,12 @@ def test_weights_3_to_1_split_400_requests_3_to_1(pool_app, alpha, beta):
     rows = deployments(client)
     assert rows["alpha/llama-a"]["weight"] == 3 and rows["alpha/llama-a"]["requests"] == answered["alpha/llama-a"]
     assert rows["beta/llama-b"]["state"] == "healthy" and rows["beta/llama-b"]["in_flight"] == 0
+    metrics = client.get("/metrics").data.decode()
+    assert value(metrics, "llmgateway_deployment_requests", deployment="alpha/llama-a") == answered["alpha/llama-a"]
+    assert value(metrics, "llmgateway_deployment_weight", deployment="alpha/llama-a", model="pool") == 3
+    assert value(metrics, "llmgateway_deployment_state", deployment="beta/llama-b", state="healthy") == 1
+    assert value(metrics, "llmgateway_deployment_in_flight", deployment="beta/llama-b") == 0
+    assert value(metrics, "llmgateway_deployment_latency_seconds", deployment="beta/llama-b") > 0
 
 
 def test_a_failing_deployment_is_skipped_and_its_breaker_opens(pool_app, alpha, beta, sqlite_url):
@@ -48,6 +55,9 @@ def test_a_failing_deployment_is_skipped_and_its_breaker_opens(pool_app, alpha, 
     assert len(beta.requests) == 3  # after fail_max failures its breaker is open: no more calls
     row = deployments(client)["beta/llama-b"]
     assert row["state"] == "open" and row["errors"] == 3
+    metrics = client.get("/metrics").data.decode()
+    assert value(metrics, "llmgateway_deployment_state", deployment="beta/llama-b", state="open") == 1
+    assert value(metrics, "llmgateway_deployment_error_rate", deployment="beta/llama-b") > 0.4
     breakers = client.get("/api/v1/admin/breakers", headers=auth(ADMIN_KEY)).get_json()["data"]
     assert [b["state"] for b in breakers if b["provider"] == "beta"] == ["open"]
 
