@@ -1,11 +1,11 @@
-"""SQLAlchemy models of the ledger: API keys and usage records."""
+"""SQLAlchemy models of the ledger (API keys and usage records) and of stored Responses-API answers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -64,6 +64,8 @@ class UsageRecord(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     total_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     tokens_estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The provider reported absurd counts (negative, non-integer, over 2**31-1): they were clamped; audit the row.
+    tokens_clamped: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     saved_cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     latency_ms: Mapped[float | None] = mapped_column(Float)
@@ -76,3 +78,30 @@ class UsageRecord(Base):
     attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     request_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     error_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class UsageDeadLetter(Base):
+    """A usage row the database refused for its data, set aside whole so the drain goes on (`flask usage
+    dead-letters` lists them); keyed by a hash of the row, so setting the same row aside twice keeps one."""
+
+    __tablename__ = "usage_dead_letters"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(200))
+    failed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    error: Mapped[str] = mapped_column(Text, nullable=False)
+    row: Mapped[str] = mapped_column(Text, nullable=False)  # the spooled JSON line, as written
+
+
+class StoredResponse(Base):
+    """A /v1/responses answer kept for `previous_response_id` and GET/DELETE; readable by its key owner only."""
+
+    __tablename__ = "stored_responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200), nullable=False)
+    api_key_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(DateTime, nullable=False, index=True)
+    model: Mapped[str] = mapped_column(String(256), nullable=False)
+    response: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)  # the Response object as answered
+    input_items: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)  # the whole conversation's input

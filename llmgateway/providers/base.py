@@ -22,6 +22,7 @@ from llmgateway.errors import (
     UnsupportedOperation,
 )
 from llmgateway.providers.http import DEFAULT_POOL_MAXSIZE, HttpReply, HttpTransport, UpstreamStream
+from llmgateway.providers.images import decoded_size
 from llmgateway.providers.types import (
     ChatDelta,
     ChatRequest,
@@ -57,12 +58,17 @@ class Provider(ABC):
 
     name: ClassVar[str]
     default_base_url: ClassVar[str]
+    #: Environment variables that override this provider's `api_key` and `base_url` settings (None: no override).
+    api_key_env: ClassVar[str | None] = None
+    base_url_env: ClassVar[str | None] = None
     supports_embeddings: ClassVar[bool] = True
     #: Whether unknown OpenAI-style fields can be passed straight through to this upstream.
     accepts_openai_extras: ClassVar[bool] = False
     known_models: ClassVar[tuple[ModelInfo, ...]] = ()
     #: Prefixes of unprefixed model ids that this provider answers (SPEC §3 inference).
     inferred_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: The largest inline image (decoded bytes) the upstream accepts.
+    max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
 
     def __init__(self, settings: ProviderSettings, transport: HttpTransport | None = None) -> None:
         self.settings = settings
@@ -111,6 +117,16 @@ class Provider(ABC):
         self.transport.close()
 
     # -- helpers shared by the provider modules ---------------------------------------------------
+    def check_images(self, request: ChatRequest) -> None:
+        """Refuse (400, naming the place) an inline image larger than this upstream accepts, before sending."""
+        for place, image in request.image_places():
+            if decoded_size(image.url) > self.max_image_bytes:
+                raise InvalidRequest(
+                    f"{place}: the image is larger than the {self.name} provider accepts "
+                    f"({self.max_image_bytes // (1024 * 1024)} MiB).",
+                    param=place,
+                )
+
     def checked_json(self, reply: HttpReply) -> dict[str, Any]:
         """The answer's JSON object, or the mapped error when the upstream failed."""
         if reply.status != 200:
@@ -151,9 +167,9 @@ class Provider(ABC):
         return event
 
 
-def token_count(value: Any) -> int:
-    """A token count from an upstream usage field (some send floats, some omit it)."""
-    return int(value or 0)
+def token_count(value: Any) -> Any:
+    """A token count from an upstream usage field, as sent (missing reads as 0): `Usage` bounds and flags it."""
+    return 0 if value is None else value
 
 
 def upstream_error_details(data: Any) -> tuple[str | None, str | None]:

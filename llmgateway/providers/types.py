@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from llmgateway.providers.chat_types import (
+    ContentPart,
+    ImagePart,
+    ResponseFormat,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    ToolSpec,
+)
+
+log = logging.getLogger(__name__)
+
+#: The largest token count the ledger stores (a 32-bit integer column); anything above is an upstream bug.
+MAX_TOKEN_COUNT = 2**31 - 1
+#: Counts that are a part of another (a cached prompt token is also a prompt token): never more than the whole.
+PART_OF = {"cached_tokens": "prompt_tokens", "cache_read_tokens": "prompt_tokens",
+           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens"}
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message; content is plain text."""
+    """One chat message: system, user, assistant or tool.
+
+    `content` is the message's text (text parts joined); `parts` is its full, ordered content when it holds
+    more than text (images). An assistant message may carry `tool_calls`; a tool message answers the call
+    named by `tool_call_id`.
+    """
 
     role: str
     content: str
+    parts: tuple[ContentPart, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(part for part in self.parts if isinstance(part, ImagePart))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +61,40 @@ class ChatRequest:
     request_id: str | None = None  # propagated upstream for tracing
     # OpenAI-compatible fields passed through untouched to OpenAI-compatible upstreams (issue 7).
     extra: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+
+    def image_places(self) -> list[tuple[str, ImagePart]]:
+        """Every image with its place in the request (`messages.2.content.1`), for error messages."""
+        return [
+            (f"messages.{i}.content.{j}", part)
+            for i, message in enumerate(self.messages)
+            for j, part in enumerate(message.parts)
+            if isinstance(part, ImagePart)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts for one call; `estimated` when the provider did not report them."""
+    """Token counts for one call; `estimated` when the provider did not report them.
+
+    Counts are bounded on construction (the provider boundary): a negative, non-integer or absurd count (over
+    MAX_TOKEN_COUNT, or a part larger than its whole) is replaced by the nearest sane value and `clamped` is set,
+    so one wrong upstream answer is recorded, flagged and logged instead of being refused by the database.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False
+    clamped: bool = False
+
+    def __post_init__(self) -> None:
+        problems = bound_counts(self)
+        if problems:
+            object.__setattr__(self, "clamped", True)
+            log.warning("upstream token counts out of bounds, recorded clamped and flagged: %s", "; ".join(problems))
 
     @property
     def total_tokens(self) -> int:
@@ -54,6 +111,49 @@ class Usage:
         return out
 
 
+def bound_counts(usage: Usage) -> list[str]:
+    """Clamp every integer count of `usage` in place (frozen: via object.__setattr__); returns what was wrong."""
+    problems: list[str] = []
+    counts = [f.name for f in fields(usage) if f.type in ("int", int)]
+    for name in counts:
+        raw = getattr(usage, name)
+        value, problem = _bounded(raw)
+        if problem:
+            problems.append(f"{name}={raw!r} ({problem})")
+        if problem or type(raw) is not int:  # a bool or an integral float becomes a plain int
+            object.__setattr__(usage, name, value)
+    for part, whole in PART_OF.items():
+        if part in counts and whole in counts and getattr(usage, part) > getattr(usage, whole):
+            problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
+            object.__setattr__(usage, part, getattr(usage, whole))
+    if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
+        problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
+        object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
+    return problems
+
+
+def _bounded(raw: Any) -> tuple[int, str | None]:
+    """A count in [0, MAX_TOKEN_COUNT] and what was wrong with `raw` (None when nothing)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value, problem = raw, None
+    else:
+        try:
+            number = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            return 0, "not a number"
+        if math.isnan(number):
+            return 0, "not a number"
+        if math.isinf(number):
+            return (0, "negative") if number < 0 else (MAX_TOKEN_COUNT, "infinite")
+        value = int(number)
+        problem = None if number == value else "not an integer"
+    if value < 0:
+        return 0, "negative"
+    if value > MAX_TOKEN_COUNT:
+        return MAX_TOKEN_COUNT, f"over {MAX_TOKEN_COUNT}"
+    return value, problem
+
+
 @dataclass(frozen=True, slots=True)
 class ChatResponse:
     """A finished, non-streamed completion."""
@@ -62,15 +162,17 @@ class ChatResponse:
     finish_reason: str | None
     usage: Usage | None
     provider_response_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ChatDelta:
-    """One piece of a streamed completion: text, a role announcement, or the finish reason."""
+    """One piece of a streamed completion: text, tool-call pieces, a role announcement, or the finish reason."""
 
     content: str | None = None
     role: str | None = None
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 class ChatStream:

@@ -88,10 +88,9 @@ class FakeAzureOpenAI(FakeOpenAI):
             )
         return self.chat(payload, fault, environ)
 
-    def chunks(self, model: str, words: list[str], finish: str, prompt: int, include_usage: bool,
-               fault: Fault | None, environ: dict[str, Any]) -> Iterator[bytes]:
+    def chunks(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
         # Azure's first event carries the prompt's filter results and no choices (and an empty model).
         first = {"choices": [], "created": 0, "id": "", "model": "", "object": "",
                  "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": FILTER_RESULTS}]}
         yield b"data: " + json.dumps(first).encode() + b"\n\n"
-        yield from super().chunks(model, words, finish, prompt, include_usage, fault, environ)
+        yield from super().chunks(*args, **kwargs)

@@ -1,0 +1,89 @@
+"""Neutral answers → OpenAI's `Response` object: output items, status, usage, and the request's echoed fields."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmgateway.api.responses.translate import ResponsesRequest
+from llmgateway.providers.types import Usage
+
+#: Finish reasons that make a response `incomplete`, with the reason the Responses API gives.
+INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+def response_id(request_id: str) -> str:
+    """`resp_…`, derived from the gateway's request id."""
+    return f"resp_{request_id.replace('-', '')}"
+
+
+def message_item_id(request_id: str) -> str:
+    return f"msg_{request_id.replace('-', '')}"
+
+
+@dataclass(slots=True)
+class ResponseFrame:
+    """What every rendering of one response shares: ids, the request's echoed fields, the creation time."""
+
+    request_id: str
+    model: str
+    parsed: ResponsesRequest
+    created_at: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def id(self) -> str:
+        return response_id(self.request_id)
+
+    def body(self, *, status: str, output: list[dict[str, Any]], usage: Usage | None,
+             incomplete_reason: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The full Response object; nullable fields the spec requires are present."""
+        return {
+            "id": self.id,
+            "object": "response",
+            "created_at": self.created_at,
+            "status": status,
+            "completed_at": int(time.time()) if status == "completed" else None,
+            "error": error,
+            "incomplete_details": {"reason": incomplete_reason} if incomplete_reason else None,
+            **self.parsed.echo,
+            "model": self.model,
+            "output": output,
+            "previous_response_id": self.parsed.previous_response_id,
+            "store": self.parsed.store,
+            "usage": usage_body(usage) if usage is not None else None,
+            "metadata": self.parsed.metadata or {},
+        }
+
+    def message_item(self, text: str, status: str = "completed") -> dict[str, Any]:
+        content = [output_text_part(text)] if status == "completed" else []
+        return {"id": message_item_id(self.request_id), "type": "message", "status": status,
+                "role": "assistant", "content": content}
+
+
+def output_text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def usage_body(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": usage.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def final_status(finish_reason: str | None) -> tuple[str, str | None]:
+    """`completed`, or `incomplete` with its reason (there is no finish_reason in this API)."""
+    reason = INCOMPLETE.get(finish_reason or "")
+    return ("incomplete", reason) if reason else ("completed", None)
+
+
+def response_body(frame: ResponseFrame, *, content: str | None, finish_reason: str | None,
+                  usage: Usage) -> dict[str, Any]:
+    """A finished, non-streamed response."""
+    status, reason = final_status(finish_reason)
+    return frame.body(status=status, output=[frame.message_item(content or "")], usage=usage,
+                      incomplete_reason=reason)

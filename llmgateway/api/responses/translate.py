@@ -1,0 +1,181 @@
+"""Responses request → the neutral chat request: input items (and a stored conversation) become messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmgateway.errors import InvalidRequest
+from llmgateway.providers.types import ChatRequest, Message
+
+#: Message roles as the neutral model names them (`developer` is OpenAI's newer `system`).
+ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+TEXT_PARTS = frozenset({"input_text", "output_text"})
+ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
+#: Fields the gateway reads; other Responses fields are echoed or ignored, never forwarded blindly.
+ECHOED_DEFAULTS: dict[str, Any] = {
+    "instructions": None, "max_output_tokens": None, "parallel_tool_calls": True, "temperature": 1.0,
+    "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [], "top_p": 1.0, "user": None,
+    "metadata": {}, "reasoning": {"effort": None, "summary": None}, "truncation": "disabled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsesRequest:
+    """A validated /v1/responses body: its own input items, and what the answer echoes back."""
+
+    model: str
+    items: tuple[dict[str, Any], ...]
+    instructions: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    user: str | None = None
+    metadata: dict[str, Any] | None = None
+    stream: bool = False
+    store: bool = True
+    previous_response_id: str | None = None
+    echo: dict[str, Any] = field(default_factory=dict)
+
+
+def bad(param: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"{param}: {message}", param=param)
+
+
+def parse_responses_request(body: Any, *, max_tokens_limit: int = 1_000_000, max_items: int = 10_000
+                            ) -> ResponsesRequest:
+    """Validate the body's shape (items checked one by one); raises InvalidRequest (400)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    model = body.get("model")
+    if not isinstance(model, str) or not 1 <= len(model) <= 256:
+        raise bad("model", "is required: a model id (1 to 256 characters).")
+    items = input_items(body.get("input"), max_items)
+    instructions = optional(body, "instructions", str)
+    budget = optional(body, "max_output_tokens", int)
+    if budget is not None and not 1 <= budget <= max_tokens_limit:
+        raise bad("max_output_tokens", f"must be between 1 and {max_tokens_limit}.")
+    temperature, top_p = optional(body, "temperature", float), optional(body, "top_p", float)
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise bad("temperature", "must be between 0 and 2.")
+    if top_p is not None and not 0 <= top_p <= 1:
+        raise bad("top_p", "must be between 0 and 1.")
+    previous = optional(body, "previous_response_id", str)
+    metadata = optional(body, "metadata", dict)
+    user = optional(body, "user", str) or optional(body, "safety_identifier", str)
+    echo = {name: body.get(name, default) if body.get(name) is not None else default
+            for name, default in ECHOED_DEFAULTS.items()}
+    store = optional(body, "store", bool)
+    return ResponsesRequest(
+        model=model, items=items, instructions=instructions, max_output_tokens=budget, temperature=temperature,
+        top_p=top_p, user=user[:256] if user else None, metadata=metadata,
+        stream=bool(optional(body, "stream", bool)), store=True if store is None else store,
+        previous_response_id=previous or None, echo=echo,
+    )
+
+
+KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", dict: "an object"}
+
+
+def optional(body: dict[str, Any], name: str, kind: type) -> Any:
+    value = body.get(name)
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        raise bad(name, f"must be {KIND_NAMES[kind]}.")
+    return value
+
+
+def input_items(raw: Any, max_items: int) -> tuple[dict[str, Any], ...]:
+    """`input` as items: a string is one user message; every item's type and fields are checked."""
+    if isinstance(raw, str):
+        return ({"type": "message", "role": "user", "content": [{"type": "input_text", "text": raw}]},)
+    if not isinstance(raw, list) or not raw:
+        raise bad("input", "is required: a string or a non-empty list of items.")
+    if len(raw) > max_items:
+        raise bad("input", f"must hold at most {max_items} items.")
+    return tuple(check_item(item, f"input.{index}") for index, item in enumerate(raw))
+
+
+def check_item(item: Any, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise bad(where, "must be an item object.")
+    kind = item.get("type", "message" if "role" in item else None)
+    if kind not in ITEM_TYPES:
+        raise bad(f"{where}.type", f"unknown item type {kind!r}; expected one of {', '.join(ITEM_TYPES)}.")
+    if kind == "message":
+        if item.get("role") not in ROLES:
+            raise bad(f"{where}.role", f"must be one of {', '.join(ROLES)}.")
+        content = item.get("content")
+        if not isinstance(content, (str, list)):
+            raise bad(f"{where}.content", "must be a string or a list of content parts.")
+        for index, part in enumerate(content if isinstance(content, list) else ()):
+            check_part(part, f"{where}.content.{index}")
+        return {**item, "type": "message"}
+    if kind in ("function_call", "function_call_output") and not (isinstance(item.get("call_id"), str)
+                                                                  and item["call_id"]):
+        raise bad(f"{where}.call_id", "is required.")
+    if kind == "function_call" and not (isinstance(item.get("name"), str) and isinstance(item.get("arguments"), str)):
+        raise bad(where, "a function_call needs a name and its arguments as a JSON string.")
+    if kind == "function_call_output" and not isinstance(item.get("output"), (str, list)):
+        raise bad(f"{where}.output", "is required: a string or a list of content parts.")
+    return item
+
+
+def check_part(part: Any, where: str) -> None:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in TEXT_PARTS:
+        if not isinstance(part.get("text"), str):
+            raise bad(f"{where}.text", "is required: a string.")
+        return
+    if kind == "refusal":
+        return
+    if kind == "input_image":
+        if not isinstance(part.get("image_url"), str):
+            raise bad(f"{where}.image_url", "is required: an https URL or a data: URI.")
+        return
+    raise bad(f"{where}.type", f"unknown content part type {kind!r}; expected input_text, input_image, "
+              "output_text or refusal.")
+
+
+def chat_request(parsed: ResponsesRequest, history: Sequence[dict[str, Any]] = ()) -> ChatRequest:
+    """The neutral request: instructions first, then the stored conversation, then this request's items.
+
+    A `function_call_output` must answer a `function_call` earlier in that conversation (400 otherwise).
+    """
+    messages: list[Message] = []
+    if parsed.instructions:
+        messages.append(Message("system", parsed.instructions))
+    call_ids: set[str] = set()
+    offset = len(history)
+    for index, item in enumerate((*history, *parsed.items)):
+        where = f"input.{index - offset}"
+        messages.extend(item_messages(item, where, call_ids))
+    return ChatRequest(
+        model=parsed.model,
+        messages=tuple(messages),
+        temperature=parsed.temperature,
+        max_tokens=parsed.max_output_tokens,
+        top_p=parsed.top_p,
+        user=parsed.user,
+    )
+
+
+def item_messages(item: dict[str, Any], where: str, call_ids: set[str]) -> list[Message]:
+    kind = item.get("type", "message")
+    if kind == "message":
+        return [Message(ROLES[item["role"]], message_text(item["content"]))]
+    if kind == "function_call":
+        call_ids.add(item["call_id"])
+    elif kind == "function_call_output" and item["call_id"] not in call_ids:
+        raise bad(f"{where}.call_id", f"no function_call with call_id {item['call_id']!r} precedes this output.")
+    return []  # reasoning items mean something to OpenAI only
+
+
+def message_text(content: str | list[dict[str, Any]]) -> str:
+    if isinstance(content, str):
+        return content
+    return "\n".join(part["text"] for part in content if part.get("type") in TEXT_PARTS)

@@ -1,0 +1,63 @@
+"""The Anthropic event sequence written from neutral deltas, read back by the official SDK's accumulator."""
+
+from __future__ import annotations
+
+import json
+
+from llmgateway.api.anthropic_compat.events import MessageEvents
+from llmgateway.errors import ServerError
+from llmgateway.providers.types import ChatDelta, Usage
+
+
+def parse_events(chunks):
+    """(event line, data) pairs; every event must have both lines and the same type in each."""
+    events = []
+    for raw in b"".join(chunks).decode().split("\n\n"):
+        if not raw:
+            continue
+        name_line, data_line = raw.split("\n")
+        assert name_line.startswith("event: ") and data_line.startswith("data: ")
+        data = json.loads(data_line[len("data: "):])
+        assert data["type"] == name_line[len("event: "):]
+        events.append(data)
+    return events
+
+
+def write(deltas, usage=Usage(12, 3)):
+    writer = MessageEvents(request_id="0f1e2d3c-0000-4000-8000-000000000001", model="openai.gpt-4o", input_tokens=9)
+    return parse_events(writer.events(deltas, lambda: usage))
+
+
+def test_a_text_answer_has_the_exact_sequence():
+    events = write([ChatDelta(role="assistant"), ChatDelta(content="Hello"), ChatDelta(content=" there"),
+                    ChatDelta(finish_reason="stop")])
+
+    assert [e["type"] for e in events] == [
+        "message_start", "content_block_start", "ping", "content_block_delta", "content_block_delta",
+        "content_block_stop", "message_delta", "message_stop"]
+    start = events[0]["message"]
+    assert start["id"] == "msg_0f1e2d3c000040008000000000000001" and start["model"] == "openai.gpt-4o"
+    assert start["content"] == [] and start["stop_reason"] is None and start["usage"]["input_tokens"] == 9
+    assert events[1] == {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+    assert [e["delta"] for e in events[3:5]] == [{"type": "text_delta", "text": "Hello"},
+                                                 {"type": "text_delta", "text": " there"}]
+    assert events[6]["delta"] == {"stop_reason": "end_turn", "stop_sequence": None}
+    assert events[6]["usage"]["output_tokens"] == 3 and events[6]["usage"]["input_tokens"] == 12
+
+
+def test_length_becomes_max_tokens_and_an_empty_answer_still_has_a_text_block():
+    events = write([ChatDelta(finish_reason="length")], Usage(5, 0))
+    assert [e["type"] for e in events] == [
+        "message_start", "content_block_start", "ping", "content_block_stop", "message_delta", "message_stop"]
+    assert events[4]["delta"]["stop_reason"] == "max_tokens"
+
+
+def test_an_error_after_the_start_is_one_error_event_and_the_end():
+    def failing():
+        yield ChatDelta(content="par")
+        raise ServerError("The openai provider failed (HTTP 500).")
+
+    events = write(failing())
+    assert events[-1] == {"type": "error", "request_id": "0f1e2d3c-0000-4000-8000-000000000001",
+                          "error": {"type": "api_error", "message": "The openai provider failed (HTTP 500)."}}
+    assert "message_stop" not in [e["type"] for e in events]
