@@ -8,6 +8,7 @@ from typing import Any
 
 from llmgateway.config import ModelMapping
 from llmgateway.core.balancing import DEFAULT_STRATEGY, Deployment
+from llmgateway.core.pricing import PRICE_FIELDS, PriceList, pricing_from
 from llmgateway.errors import ConfigError, ModelNotFound, ProviderNotFound
 from llmgateway.providers.base import Provider
 from llmgateway.providers.types import Pricing
@@ -51,10 +52,7 @@ class Route:
             "display_name": self.display_name,
             "context_window": self.context_window,
             "capabilities": list(self.capabilities) if self.capabilities is not None else None,
-            "pricing": {
-                "input_per_million": self.pricing.input_per_million,
-                "output_per_million": self.pricing.output_per_million,
-            },
+            "pricing": {name: getattr(self.pricing, name) for name in PRICE_FIELDS},
         }
 
 
@@ -135,9 +133,14 @@ class ModelCatalogue:
             info.display_name,
             info.context_window,
             info.capabilities,
-            info.pricing,
+            self._with_cache_prices(provider, info.pricing),
             info.default_max_tokens,
         )
+
+    def _with_cache_prices(self, provider: str, pricing: Pricing) -> Pricing:
+        """Cached prices the entry leaves unset, from the provider's published ratios."""
+        cls = self._classes[provider]
+        return PriceList.with_cache_defaults(pricing, (cls.cache_read_price_ratio, cls.cache_write_price_ratio))
 
     def _mapped_route(self, mapping: ModelMapping) -> Route:
         deployments = tuple(Deployment(d.provider, d.provider_model_id, d.weight) for d in mapping.deployments)
@@ -148,7 +151,7 @@ class ModelCatalogue:
         base = self._known_route(mapping.model_id, deployment.provider, deployment.provider_model)
         pricing = base.pricing
         if mapping.pricing:
-            pricing = Pricing(mapping.pricing.get("input_per_million"), mapping.pricing.get("output_per_million"))
+            pricing = self._with_cache_prices(deployment.provider, pricing_from(mapping.pricing))
         return Route(
             mapping.model_id,
             deployment.provider,
