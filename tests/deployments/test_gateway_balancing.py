@@ -103,3 +103,27 @@ def test_two_gateway_instances_share_in_flight_counts(pool_app, alpha, beta):
             thread.join()
     assert wait_for(lambda: deployments(two)["alpha/llama-a"]["in_flight"] == 0)
     assert len(alpha.requests) == 3 and len(beta.requests) == 6
+
+
+def test_a_deployment_turned_to_500s_mid_load_loses_no_request(pool_app, alpha, beta):
+    breaker = {"circuit_breaker": {"fail_max": 5, "reset_timeout": 60}}
+    client = pool_app(strategy="least_busy", extra=breaker).test_client()
+    answers = []
+    turned = threading.Event()
+
+    def load(worker: int) -> None:
+        for index in range(15):
+            if worker == 0 and index == 5:  # a third of the way in, beta starts failing every call
+                for _ in range(500):
+                    beta.push("status", status=503, body={"error": {"message": "overloaded", "type": "server_error",
+                                                                    "param": None, "code": None}})
+                turned.set()
+            answers.append(ask(client))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(load, range(8)))
+    assert turned.is_set() and len(answers) == 120
+    assert [a.status_code for a in answers] == [200] * 120
+    served = Counter(a.headers["X-LLMGateway-Deployment"] for a in answers)
+    assert served["beta/llama-b"] > 0 and served["alpha/llama-a"] > served["beta/llama-b"]
+    assert deployments(client)["beta/llama-b"]["state"] == "open"
