@@ -127,3 +127,18 @@ def test_a_deployment_turned_to_500s_mid_load_loses_no_request(pool_app, alpha, 
     served = Counter(a.headers["X-LLMGateway-Deployment"] for a in answers)
     assert served["beta/llama-b"] > 0 and served["alpha/llama-a"] > served["beta/llama-b"]
     assert deployments(client)["beta/llama-b"]["state"] == "open"
+
+
+def test_the_admin_view_is_admin_only_and_documented(pool_app):
+    client = pool_app().test_client()
+    assert client.get("/api/v1/admin/deployments", headers=auth(COMPLETION_KEY)).status_code == 403
+    spec = client.get("/openapi.json").get_json()
+    documented = spec["paths"]["/api/v1/admin/deployments"]["get"]["responses"]["200"]
+    assert "DeploymentList" in str(documented)
+    rows = deployments(client)
+    assert set(rows) == {"alpha/llama-a", "beta/llama-b"}
+    assert rows["alpha/llama-a"] == {
+        "model": "pool", "name": "alpha/llama-a", "provider": "alpha", "provider_model": "llama-a",
+        "strategy": "weighted", "weight": 1.0, "state": "healthy", "in_flight": 0, "latency_ms": None,
+        "error_rate": 0.0, "requests": 0, "errors": 0, "cooldown_until": None,
+    }
