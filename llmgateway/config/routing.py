@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from llmgateway.config.derive import section, setting
 
 BALANCING_STRATEGIES = ("weighted", "least_busy", "latency", "ordered")
+#: What a mapped model can do: chat completions, embeddings, and the rich chat features (SPEC §8).
+CAPABILITIES = ("completion", "embedding", "tools", "vision", "json_schema")
 
 
 class _Lowercase(fields.String):
@@ -73,7 +75,7 @@ class ModelMapping:
     display_name: str | None = setting(fields.String(allow_none=True), None)
     context_window: int | None = setting(fields.Integer(allow_none=True, validate=validate.Range(min=1)), None)
     capabilities: tuple[str, ...] | None = setting(
-        fields.List(fields.String(validate=validate.OneOf(("completion", "embedding"))), allow_none=True), None
+        fields.List(fields.String(validate=validate.OneOf(CAPABILITIES)), allow_none=True), None
     )
     pricing: dict[str, float | None] | None = setting(fields.Nested(PricingSchema, allow_none=True), None)
     deployments: tuple[DeploymentConfig, ...] = setting(
