@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 from flask import Response
 
-from llmgateway.core.pipeline import CompletionResult, CompletionStream, EmbeddingResult
+from llmgateway.core.completion_stream import CompletionStream
+from llmgateway.core.results import CompletionResult, EmbeddingResult
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
 from llmgateway.providers.types import ChatDelta

@@ -47,18 +47,26 @@ class Message:
         return tuple(part for part in self.parts if isinstance(part, ImagePart))
 
 
+#: Field metadata for request fields that do not change the answer, and so stay out of the cache key.
+NOT_IN_CACHE_KEY = {"cache_key": False}
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """A chat completion as the gateway understands it, already routed to one provider model."""
+    """The one neutral chat request: every surface builds it, the cache keys it, every provider translates it.
 
-    model: str  # the provider's model id
+    `model` is the gateway model id the client asked for; the pipeline hands each provider a copy routed to
+    that provider's model id (`routed`). Every field is part of the cache key unless marked NOT_IN_CACHE_KEY.
+    """
+
+    model: str
     messages: tuple[Message, ...]
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
     stop: tuple[str, ...] = ()
-    user: str | None = None
-    request_id: str | None = None  # propagated upstream for tracing
+    user: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)
+    request_id: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)  # propagated upstream for tracing
     # OpenAI-compatible fields passed through untouched to OpenAI-compatible upstreams (issue 7).
     extra: dict[str, Any] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()
@@ -74,6 +82,10 @@ class ChatRequest:
             for j, part in enumerate(message.parts)
             if isinstance(part, ImagePart)
         ]
+
+    def routed(self, provider_model: str, request_id: str) -> ChatRequest:
+        """This request as sent to one provider model."""
+        return replace(self, model=provider_model, request_id=request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,14 +245,18 @@ class ChatStream:
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingRequest:
-    """Texts to embed with one provider model."""
+    """Texts to embed: built by the surfaces with the gateway model id, routed like `ChatRequest`."""
 
     model: str
     inputs: tuple[str, ...]
     dimensions: int | None = None
     input_type: str | None = None
-    user: str | None = None
-    request_id: str | None = None
+    user: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)
+    request_id: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)
+
+    def routed(self, provider_model: str, request_id: str) -> EmbeddingRequest:
+        """This request as sent to one provider model."""
+        return replace(self, model=provider_model, request_id=request_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, post_load, validate
 
+from llmgateway.api.calls import ChatCall
 from llmgateway.api.schemas import (
     ChatCompletionBaseSchema,
     ChunkBaseSchema,
@@ -15,8 +16,8 @@ from llmgateway.api.schemas import (
     validate_max_tokens,
     validate_messages_count,
 )
-from llmgateway.core.pipeline import CompletionInput
-from llmgateway.providers.types import Message
+from llmgateway.core.options import CallOptions
+from llmgateway.providers.types import ChatRequest, Message
 
 
 class MessageSchema(Schema):
@@ -41,8 +42,8 @@ class CompletionRequestSchema(Schema):
     )
 
     @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> CompletionInput:
-        return CompletionInput(
+    def build(self, data: dict[str, Any], **_: Any) -> ChatCall:
+        request = ChatRequest(
             model=data["model"],
             messages=tuple(Message(m["role"], m["content"]) for m in data["messages"]),
             temperature=data.get("temperature"),
@@ -50,9 +51,8 @@ class CompletionRequestSchema(Schema):
             top_p=data.get("top_p"),
             stop=data.get("stop") or (),
             user=data.get("user"),
-            cache=data.get("cache"),
-            metadata=data.get("metadata"),
         )
+        return ChatCall(request, CallOptions(cache=data.get("cache"), metadata=data.get("metadata")))
 
 
 class ChatCompletionSchema(ChatCompletionBaseSchema):

@@ -1,4 +1,4 @@
-"""OpenAI's request and response shapes, mapped onto the pipeline's CompletionInput and EmbeddingInput.
+"""OpenAI's request and response shapes, mapped onto the neutral ChatRequest and EmbeddingRequest.
 
 Chat fields fall in four groups:
 - first-class (every provider): model, messages, temperature, top_p, max_tokens / max_completion_tokens,
@@ -11,11 +11,11 @@ Chat fields fall in four groups:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from llmgateway.api.calls import ChatCall, EmbeddingCall
 from llmgateway.api.embedding.schemas import INPUT_TYPES, InputField
 from llmgateway.api.schemas import (
     FORBIDDEN_FIELDS,
@@ -28,8 +28,8 @@ from llmgateway.api.schemas import (
     validate_max_tokens,
     validate_messages_count,
 )
-from llmgateway.core.pipeline import CompletionInput, EmbeddingInput
-from llmgateway.providers.types import Message
+from llmgateway.core.options import CallOptions
+from llmgateway.providers.types import ChatRequest, EmbeddingRequest, Message
 
 MAX_CONTENT_CHARS = 4_000_000
 #: OpenAI's message roles the gateway understands; `developer` is OpenAI's newer name for `system`.
@@ -51,23 +51,6 @@ UNRELAYABLE_FIELDS: dict[str, tuple[Any, ...]] = {
     "audio": (None,),
     "modalities": (None, ["text"]),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ChatCompletionsCall:
-    """A parsed /v1/chat/completions request: the pipeline input and how to answer it."""
-
-    input: CompletionInput
-    stream: bool = False
-    include_usage: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingsCall:
-    """A parsed /v1/embeddings request: the pipeline input and the vector encoding asked for."""
-
-    input: EmbeddingInput
-    encoding_format: str = "float"
 
 
 def _is_neutral(value: Any, neutral: tuple[Any, ...]) -> bool:
@@ -181,7 +164,7 @@ class ChatCompletionsRequestSchema(Schema):
             raise ValidationError({"stream_options": ["is only allowed when stream is true"]})
 
     @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> ChatCompletionsCall:
+    def build(self, data: dict[str, Any], **_: Any) -> ChatCall:
         extra = {
             name: value
             for name, value in data.items()
@@ -189,8 +172,8 @@ class ChatCompletionsRequestSchema(Schema):
         }
         budget = data.get("max_completion_tokens")
         stream_options = data.get("stream_options") or {}
-        return ChatCompletionsCall(
-            input=CompletionInput(
+        return ChatCall(
+            request=ChatRequest(
                 model=data["model"],
                 messages=data["messages"],
                 temperature=data.get("temperature"),
@@ -198,10 +181,9 @@ class ChatCompletionsRequestSchema(Schema):
                 top_p=data.get("top_p"),
                 stop=data.get("stop") or (),
                 user=data.get("user"),
-                cache=data.get("cache"),
-                metadata=data.get("metadata"),
                 extra=extra,
             ),
+            options=CallOptions(cache=data.get("cache"), metadata=data.get("metadata")),
             stream=bool(data.get("stream")),
             include_usage=bool(stream_options.get("include_usage")),
         )
@@ -233,16 +215,16 @@ class EmbeddingsRequestSchema(Schema):
     metadata = MetadataField(keys=fields.String(), allow_none=True)
 
     @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> EmbeddingsCall:
-        return EmbeddingsCall(
-            input=EmbeddingInput(
+    def build(self, data: dict[str, Any], **_: Any) -> EmbeddingCall:
+        return EmbeddingCall(
+            request=EmbeddingRequest(
                 model=data["model"],
                 inputs=data["input"],
                 dimensions=data.get("dimensions"),
                 input_type=data.get("input_type"),
                 user=data.get("user"),
-                metadata=data.get("metadata"),
             ),
+            options=CallOptions(metadata=data.get("metadata")),
             encoding_format=data.get("encoding_format") or "float",
         )
 

@@ -1,0 +1,76 @@
+"""An open completion stream: relays the upstream's deltas and settles the call once, however it ends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from llmgateway.core.results import StreamStart
+from llmgateway.core.tokens import estimate_text
+from llmgateway.core.usage import UsageCall
+from llmgateway.errors import GatewayError
+from llmgateway.providers.types import ChatDelta, ChatStream, Usage
+
+#: Called once when the stream ends with (usage, the answer's text, finish reason, whether it completed);
+#: returns the usage as priced.
+StreamSettler = Callable[[Usage, str, str | None, bool], Usage]
+
+CLIENT_CLOSED = 499
+
+
+class CompletionStream:
+    """Iterate for deltas; `usage` is final once iteration ended.
+
+    Ending the iteration (normally, by error, or by the client going away through `close()`) releases the
+    upstream connection, settles the call (price, reservation, cache) and sets its outcome exactly once; the
+    request's lifecycle then records it.
+    """
+
+    def __init__(
+        self, call: UsageCall, start: StreamStart, upstream: ChatStream, prompt_estimate: int, settle: StreamSettler
+    ) -> None:
+        self.start = start
+        self.usage: Usage | None = None
+        self._call = call
+        self._upstream = upstream
+        self._prompt_estimate = prompt_estimate
+        self._settle = settle
+        self._finish_reason: str | None = None
+        self._text: list[str] = []
+        self._finished = False
+        self._iterator = self._relay()
+
+    def __iter__(self) -> Iterator[ChatDelta]:
+        return self._iterator
+
+    def close(self) -> None:
+        """Stop now (client gone): closes the upstream and settles the partial call."""
+        self._iterator.close()
+        self._finish(CLIENT_CLOSED, "client_closed_request")  # no-op when the relay already finished
+
+    def _relay(self) -> Iterator[ChatDelta]:
+        status, code = CLIENT_CLOSED, "client_closed_request"
+        try:
+            for delta in self._upstream:
+                if delta.content:
+                    self._call.mark_first_token()
+                    self._text.append(delta.content)
+                self._finish_reason = delta.finish_reason or self._finish_reason
+                yield delta
+            status, code = 200, None
+        except GatewayError as exc:
+            status, code = exc.status, exc.code
+            raise
+        finally:
+            self._finish(status, code)
+
+    def _finish(self, status: int, code: str | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._upstream.close()
+            text = "".join(self._text)
+            reported = self._upstream.usage or Usage(self._prompt_estimate, estimate_text(text), estimated=True)
+            self.usage = self._settle(reported, text, self._finish_reason, status == 200)
+        finally:
+            self._call.conclude(status, code)  # whatever failed above, the outcome is known to the record
