@@ -123,3 +123,35 @@ def test_stream_usage_chunk_is_stripped_unless_asked_but_recorded_with_its_detai
     truth = fakes["openai"].served[-1]
     assert (row["cached_tokens"], row["reasoning_tokens"]) == (truth.cached_tokens, truth.reasoning_tokens) == (40, 3)
     assert row["cost_usd"] == pytest.approx(expected_cost("openai.o4-mini", truth), abs=1e-12)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/completion/stream", "/v1/messages"])
+def test_a_stream_cut_by_the_client_records_the_usage_known_so_far_with_its_cache_fields(gateway, path):
+    """Anthropic sends the input-side counts in message_start: a stream abandoned after a few chunks still records
+    the exact prompt, cache reads and cache writes; only the output is estimated (and the record flagged)."""
+    app, client, fakes = gateway
+    anthropic = fakes["anthropic"]
+    anthropic.reply_text = " ".join(f"w{i}" for i in range(200))
+    anthropic.chunk_delay = 0.01
+    model = "anthropic.claude-sonnet-4-5-20250929"
+    body = chat(model, stream=True, max_tokens=400)
+    if path == "/v1/messages":  # the Anthropic surface: system at the top level
+        body = {"model": model, "system": LONG_SYSTEM, "max_tokens": 400, "stream": True,
+                "messages": [{"role": "user", "content": "what is in the context"}]}
+    response = client.post(path, json=body, headers=auth(ADMIN_KEY), buffered=False)
+    if response.status_code == 404:
+        pytest.skip(f"{path} is not served yet")
+    chunks = iter(response.response)
+    for _ in range(6):
+        next(chunks)
+    response.close()
+
+    [row] = ledger_rows(app)
+    assert row["status_code"] == 499 and row["tokens_estimated"] is True
+    uncached = 60 + 5  # the fake counts words: the context and the question, sent as message_start's input_tokens
+    assert row["prompt_tokens"] == uncached + DETAIL.cached + DETAIL.cache_write
+    assert (row["cached_tokens"], row["cache_write_tokens"]) == (DETAIL.cached, DETAIL.cache_write)
+    assert 0 < row["completion_tokens"] < 200
+    _, inp, cached, write, out = PRICED[model]
+    expected = (uncached * inp + DETAIL.cached * cached + DETAIL.cache_write * write + row["completion_tokens"] * out)
+    assert row["cost_usd"] == pytest.approx(expected / 1e6, abs=1e-12)
