@@ -6,14 +6,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from llmgateway.core.results import StreamStart
-from llmgateway.core.tokens import estimate_text
+from llmgateway.core.tokens import estimate_answer
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
+from llmgateway.providers.chat_types import ToolCall, ToolCallAssembler
 from llmgateway.providers.types import ChatDelta, ChatStream, Usage
 
-#: Called once when the stream ends with (usage, the answer's text, finish reason, whether it completed);
-#: returns the usage as priced.
-StreamSettler = Callable[[Usage, str, str | None, bool], Usage]
+#: Called once when the stream ends with (usage, the answer's text, its tool calls, finish reason, whether it
+#: completed); returns the usage as priced.
+StreamSettler = Callable[[Usage, str, tuple[ToolCall, ...], str | None, bool], Usage]
 
 CLIENT_CLOSED = 499
 
@@ -37,6 +38,7 @@ class CompletionStream:
         self._settle = settle
         self._finish_reason: str | None = None
         self._text: list[str] = []
+        self._tool_calls = ToolCallAssembler()  # whole calls by index, for the cache entry and the estimate
         self._finished = False
         self._iterator = self._relay()
 
@@ -52,10 +54,14 @@ class CompletionStream:
         status, code = CLIENT_CLOSED, "client_closed_request"
         try:
             for delta in self._upstream:
-                if delta.content:
+                if delta.content or delta.tool_calls:
                     self._call.mark_first_token()
-                    self._text.append(delta.content)
-                self._finish_reason = delta.finish_reason or self._finish_reason
+                if delta.index == 0:  # other choices (`n` > 1) are relayed, never cached
+                    if delta.content:
+                        self._text.append(delta.content)
+                    if delta.tool_calls:
+                        self._tool_calls.add(delta.tool_calls)
+                    self._finish_reason = delta.finish_reason or self._finish_reason
                 yield delta
             status, code = 200, None
         except GatewayError as exc:
@@ -71,17 +77,18 @@ class CompletionStream:
         try:
             self._upstream.close()
             text = "".join(self._text)
-            self.usage = self._settle(self._known_usage(text), text, self._finish_reason, status == 200)
+            calls = self._tool_calls.calls()
+            self.usage = self._settle(self._known_usage(text, calls), text, calls, self._finish_reason, status == 200)
         finally:
             self._call.conclude(status, code)  # whatever failed above, the outcome is known to the record
 
-    def _known_usage(self, text: str) -> Usage:
+    def _known_usage(self, text: str, calls: tuple[ToolCall, ...]) -> Usage:
         """The provider's final usage; for a stream cut short, what the provider had reported so far (Anthropic's
         input and cache counts) with the output estimated from the text relayed; else the gateway's estimate.
         Anything estimated is flagged."""
         if self._upstream.usage is not None:
             return self._upstream.usage
-        output = estimate_text(text)
+        output = estimate_answer(text, calls)
         so_far = self._upstream.usage_so_far
         if so_far is not None:
             return replace(so_far, completion_tokens=max(so_far.completion_tokens, output), estimated=True)

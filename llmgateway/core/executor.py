@@ -107,14 +107,19 @@ class Executor:
         self.observer = observer
         self._sleep = sleep
 
-    def run(self, call: UsageCall, route: Route, operation: Operation[T]) -> tuple[T, Route]:
-        """The operation's result and the route that gave it (the requested one, or a fallback)."""
+    def run(
+        self, call: UsageCall, route: Route, operation: Operation[T], eligible: Callable[[Route], bool] | None = None
+    ) -> tuple[T, Route]:
+        """The operation's result and the route that gave it (the requested one, or a fallback).
+
+        `eligible` drops fallback routes that cannot serve the request (e.g. a model without vision)."""
         deadline = Deadline(self.request_deadline)
         if self.budget is not None:
             self.budget.deposit()
         plan = self.fallbacks.plan(route)
-        last = len(plan.routes) - 1
-        for index, candidate in enumerate(plan.routes):
+        routes = [r for i, r in enumerate(plan.routes) if i == 0 or eligible is None or eligible(r)]
+        last = len(routes) - 1
+        for index, candidate in enumerate(routes):
             try:
                 return self._on_route(call, candidate, operation, deadline), candidate
             except GatewayError as exc:

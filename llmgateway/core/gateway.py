@@ -7,9 +7,11 @@ route → cache → admit → execute (fallbacks, breakers, retries) → price a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from llmgateway.core.admission import NO_RESERVATION, Admission, OpenAdmission, Reservation, released_on_failure
+from llmgateway.core.capabilities import missing_capability, needed_capabilities, require_capabilities
 from llmgateway.core.completion_stream import CompletionStream
 from llmgateway.core.executor import Executor
 from llmgateway.core.open_streams import OpenStreams
@@ -22,14 +24,16 @@ from llmgateway.core.response_cache import (
     completion_entry,
     embedding_entry,
     replay_stream,
+    tool_calls_from_entry,
     usage_from_entry,
 )
 from llmgateway.core.results import CompletionResult, EmbeddingResult, StreamStart, completion_id
 from llmgateway.core.routing import ModelCatalogue, Route
-from llmgateway.core.tokens import estimate_messages, estimate_text
+from llmgateway.core.tokens import estimate_answer, estimate_prompt, estimate_text
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import UnsupportedOperation
 from llmgateway.providers.base import Provider
+from llmgateway.providers.chat_types import ToolCall
 from llmgateway.providers.types import ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Usage
 
 NO_OPTIONS = CallOptions()
@@ -58,36 +62,41 @@ class Gateway:
     # -- completions ---------------------------------------------------------------------------
     def complete(self, call: UsageCall, request: ChatRequest, options: CallOptions = NO_OPTIONS) -> CompletionResult:
         route = self._start(call, request.model, request.user, options)
+        capable = self._capable(route, request)
         plan = self.cache.plan_completion(call, route, request, options)
         entry = self.cache.lookup(call, plan)
         if entry is not None:
             return self._cached_completion(call, route, entry)
-        prompt_estimate = estimate_messages(request.messages)
+        prompt_estimate = estimate_prompt(request)
         reservation = self.admission.admit(call, prompt_estimate + (request.max_tokens or 0))
         with released_on_failure(reservation):
             response, answered = self.executor.run(
-                call, route, lambda r, p: p.chat(self._routed(call, request, r, p))
+                call, route, lambda r, p: p.chat(self._routed(call, request, r, p)), capable
             )
         self._answered_by(call, route, answered)
-        reported = response.usage or Usage(prompt_estimate, estimate_text(response.content), estimated=True)
+        reported = response.usage or Usage(
+            prompt_estimate, estimate_answer(response.content, response.tool_calls), estimated=True
+        )
         usage = self.settle(call, answered, reported, reservation)
-        self.cache.save(call, plan, completion_entry(response.content, response.finish_reason, usage))
+        entry = completion_entry(response.content, response.finish_reason, usage, response.tool_calls)
+        self.cache.save(call, plan, entry)
         return self._result(call, answered, response, usage)
 
     def stream(self, call: UsageCall, request: ChatRequest, options: CallOptions = NO_OPTIONS) -> CompletionStream:
         """Open the stream (fallbacks and retries happen only here, before the first byte)."""
         call.streamed = True
         route = self._start(call, request.model, request.user, options)
+        capable = self._capable(route, request)
         plan = self.cache.plan_completion(call, route, request, options)
         entry = self.cache.lookup(call, plan)
-        prompt_estimate = estimate_messages(request.messages)
+        prompt_estimate = estimate_prompt(request)
         if entry is not None:
             upstream, answered, reservation = replay_stream(entry), route, NO_RESERVATION
         else:
             reservation = self.admission.admit(call, prompt_estimate + (request.max_tokens or 0))
             with released_on_failure(reservation):
                 upstream, answered = self.executor.run(
-                    call, route, lambda r, p: p.stream_chat(self._routed(call, request, r, p))
+                    call, route, lambda r, p: p.stream_chat(self._routed(call, request, r, p)), capable
                 )
         self._answered_by(call, route, answered)
         start = StreamStart(
@@ -99,10 +108,12 @@ class Gateway:
             fallback_from=call.fallback_from,
         )
 
-        def settle(reported: Usage, text: str, finish_reason: str | None, complete: bool) -> Usage:
+        def settle(
+            reported: Usage, text: str, tool_calls: tuple[ToolCall, ...], finish_reason: str | None, complete: bool
+        ) -> Usage:
             usage = self.settle(call, answered, reported, reservation)
             if complete:  # only a complete answer fills the cache
-                self.cache.save(call, plan, completion_entry(text, finish_reason, usage))
+                self.cache.save(call, plan, completion_entry(text, finish_reason, usage, tool_calls))
             return usage
 
         return CompletionStream(call, start, self.open_streams.track(upstream), prompt_estimate, settle)
@@ -149,7 +160,9 @@ class Gateway:
 
     def _cached_completion(self, call: UsageCall, route: Route, entry: dict[str, Any]) -> CompletionResult:
         usage = self.settle(call, route, usage_from_entry(entry), NO_RESERVATION)
-        response = ChatResponse(entry.get("content"), entry.get("finish_reason"), usage)
+        response = ChatResponse(
+            entry.get("content"), entry.get("finish_reason"), usage, tool_calls=tool_calls_from_entry(entry)
+        )
         return self._result(call, route, response, usage)
 
     @staticmethod
@@ -165,6 +178,9 @@ class Gateway:
             usage=usage,
             cached=call.cached,
             fallback_from=call.fallback_from,
+            tool_calls=response.tool_calls,
+            logprobs=response.logprobs,
+            more_choices=response.more_choices,
         )
 
     def _start(self, call: UsageCall, model: str, user: str | None, options: CallOptions) -> Route:
@@ -174,6 +190,13 @@ class Gateway:
         route = self.catalogue.resolve(model)
         call.provider, call.provider_model = route.provider, route.provider_model
         return route
+
+    @staticmethod
+    def _capable(route: Route, request: ChatRequest) -> Callable[[Route], bool]:
+        """Refuse (400) what the requested model cannot serve; the predicate keeps only fallbacks that can."""
+        needs = needed_capabilities(request)
+        require_capabilities(route, needs)
+        return lambda candidate: missing_capability(candidate, needs) is None
 
     @staticmethod
     def _answered_by(call: UsageCall, requested: Route, answered: Route) -> None:

@@ -17,6 +17,7 @@ import orjson
 from llmgateway.core.options import CallOptions
 from llmgateway.core.routing import Route
 from llmgateway.core.usage import UsageCall
+from llmgateway.providers.chat_types import ToolCall, deltas_of
 from llmgateway.providers.types import ChatDelta, ChatRequest, ChatStream, EmbeddingRequest, Usage
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
@@ -75,6 +76,8 @@ class ResponseCache:
         """Cacheable when temperature is 0 or `cache: true`; `cache: false` or no-cache only skip the read."""
         if not self.enabled or not (options.cache is True or request.temperature == 0):
             return BYPASS_PLAN
+        if request.extra.get("n", 1) != 1 or request.extra.get("logprobs"):
+            return BYPASS_PLAN  # several choices or logprobs: entries keep one choice's text and tool calls
         skip_read = options.cache is False or options.cache_control.no_cache
         return self._plan(call, route, "chat", request, skip_read, options.cache_control.no_store)
 
@@ -141,8 +144,17 @@ def usage_from_entry(entry: dict[str, Any]) -> Usage:
     return Usage(**counts, estimated=bool(usage.get("estimated", False)))
 
 
-def completion_entry(content: str | None, finish_reason: str | None, usage: Usage) -> dict[str, Any]:
-    return {"content": content, "finish_reason": finish_reason, "usage": usage_entry(usage)}
+def completion_entry(
+    content: str | None, finish_reason: str | None, usage: Usage, tool_calls: tuple[ToolCall, ...] = ()
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"content": content, "finish_reason": finish_reason, "usage": usage_entry(usage)}
+    if tool_calls:
+        entry["tool_calls"] = [[call.id, call.name, call.arguments] for call in tool_calls]
+    return entry
+
+
+def tool_calls_from_entry(entry: dict[str, Any]) -> tuple[ToolCall, ...]:
+    return tuple(ToolCall(*item) for item in entry.get("tool_calls") or ())
 
 
 def embedding_entry(vectors: Sequence[Sequence[float]], usage: Usage) -> dict[str, Any]:
@@ -150,10 +162,12 @@ def embedding_entry(vectors: Sequence[Sequence[float]], usage: Usage) -> dict[st
 
 
 def replay_stream(entry: dict[str, Any]) -> ChatStream:
-    """A cached answer as an upstream stream: role, the whole content, the finish reason, then usage."""
+    """A cached answer as an upstream stream: role, the whole content, each tool call whole, the finish reason,
+    then usage."""
     deltas = [ChatDelta(role="assistant", content="")]
     if entry.get("content"):
         deltas.append(ChatDelta(content=entry["content"]))
+    deltas.extend(ChatDelta(tool_calls=(delta,)) for delta in deltas_of(tool_calls_from_entry(entry)))
     deltas.append(ChatDelta(finish_reason=entry.get("finish_reason") or "stop"))
     stream = ChatStream(iter(deltas))
     stream.usage = usage_from_entry(entry)

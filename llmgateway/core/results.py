@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmgateway.core.usage import UsageCall
-from llmgateway.providers.types import Usage
+from llmgateway.providers.chat_types import ToolCall
+from llmgateway.providers.types import ChatChoice, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,9 @@ class CompletionResult:
     usage: Usage
     cached: bool = False
     fallback_from: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None
+    more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
 
 
 @dataclass(frozen=True, slots=True)

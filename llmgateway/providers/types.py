@@ -198,6 +198,17 @@ def _bounded(raw: Any) -> tuple[int, str | None]:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatChoice:
+    """A further choice of an answer to a request with `n` > 1 (OpenAI-compatible providers only)."""
+
+    index: int
+    content: str | None
+    finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatResponse:
     """A finished, non-streamed completion."""
 
@@ -206,6 +217,8 @@ class ChatResponse:
     usage: Usage | None
     provider_response_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None  # OpenAI's logprobs object of the first choice, passed through when asked for
+    more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +229,8 @@ class ChatDelta:
     role: str | None = None
     finish_reason: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    index: int = 0  # the choice it belongs to (only OpenAI-compatible answers to `n` > 1 have others)
+    logprobs: Any = None
 
 
 class ChatStream:

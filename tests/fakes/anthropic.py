@@ -111,8 +111,8 @@ class FakeAnthropic(FakeServer):
         if payload.get("stream"):
             events = self.events(payload["model"], words, stop_reason, prompt, fault, environ, plan)
             return sse_response(self.stream(events, environ), RATE_HEADERS)
-        usage = self.usage(prompt, len(words))
-        self.record("/v1/messages", self.billed_prompt(prompt), len(words))
+        usage = self.usage(prompt, len(words) + plan.call_tokens)
+        self.record("/v1/messages", self.billed_prompt(prompt), len(words) + plan.call_tokens)
         text = [{"type": "text", "text": " ".join(words)}] if words or not plan.calls else []
         return json_response(
             {
@@ -231,10 +231,11 @@ class FakeAnthropic(FakeServer):
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": self.delta_usage(prompt, len(words)),
+                "usage": self.delta_usage(prompt, len(words) + plan.call_tokens),
             },
         )
-        self.record("/v1/messages", self.billed_prompt(prompt), len(words), complete=not self.drop_message_stop)
+        output = len(words) + plan.call_tokens
+        self.record("/v1/messages", self.billed_prompt(prompt), output, complete=not self.drop_message_stop)
         if not self.drop_message_stop:
             yield _event("message_stop", {"type": "message_stop"})
 

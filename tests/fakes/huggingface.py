@@ -16,7 +16,7 @@ from tests.fakes.tgi_rich import answer_message as tgi_answer_message
 from tests.fakes.tgi_rich import rich_input as tgi_rich_input
 from tests.fakes.tgi_rich import tgi_problem, tool_deltas
 
-ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct"}
+ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct"}
 EMBEDDING_MODELS = {"sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-large-en-v1.5"}
 TGI_MAX_TOTAL_TOKENS = 4096
 FEATURE_EXTRACTION = "/pipeline/feature-extraction"
@@ -105,7 +105,7 @@ class FakeHuggingFace(FakeServer):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage")) and self.stream_usage
             events = self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan)
             return sse_response(self.stream(events, environ))
-        self.record("/v1/chat/completions", prompt, len(words))
+        self.record("/v1/chat/completions", prompt, len(words) + plan.call_tokens)
         message: dict[str, Any] = {"role": "assistant", "content": " ".join(words)}
         if plan.calls:
             message = tgi_answer_message(plan) if self.mode == "tgi" else tool_call_message(plan.calls)
@@ -124,7 +124,7 @@ class FakeHuggingFace(FakeServer):
                         "finish_reason": finish,
                     }
                 ],
-                "usage": self.usage(prompt, len(words)),
+                "usage": self.usage(prompt, len(words) + plan.call_tokens),
             }
         )
 
@@ -193,9 +193,9 @@ class FakeHuggingFace(FakeServer):
             yield event({"role": "assistant", "content": piece})
         if plan.calls:
             yield from (event(d) for d in (tool_deltas(plan) if self.mode == "tgi" else tool_call_deltas(plan.calls)))
-        usage = self.usage(prompt, len(words))
+        usage = self.usage(prompt, len(words) + plan.call_tokens)
         yield event({"role": "assistant", "content": ""}, finish, usage if include_usage else None)
-        self.record("/v1/chat/completions", prompt, len(words))
+        self.record("/v1/chat/completions", prompt, len(words) + plan.call_tokens)
         yield b"data: [DONE]\n\n"
 
     @staticmethod

@@ -52,6 +52,12 @@ KNOWN_CHAT_FIELDS = {
 }
 
 
+def logprobs_of(words: list[str]) -> dict[str, Any]:
+    """OpenAI's logprobs object for the given tokens."""
+    return {"content": [{"token": w, "logprob": -0.25, "bytes": list(w.encode()), "top_logprobs": []} for w in words],
+            "refusal": None}
+
+
 def openai_error(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
@@ -115,7 +121,8 @@ class FakeOpenAI(FakeServer):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return sse_response(
                 self.stream(
-                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan),
+                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan,
+                                payload.get("n") or 1, bool(payload.get("logprobs"))),
                     environ,
                 ),
                 RATE_HEADERS,
@@ -135,11 +142,12 @@ class FakeOpenAI(FakeServer):
                 "model": payload["model"],
                 "choices": [
                     {
-                        "index": 0,
+                        "index": i,
                         "message": message,
-                        "logprobs": None,
+                        "logprobs": logprobs_of(words) if payload.get("logprobs") else None,
                         "finish_reason": finish,
                     }
+                    for i in range(payload.get("n") or 1)
                 ],
                 "usage": self.usage(prompt, completion),
                 "service_tier": "default",
@@ -159,6 +167,8 @@ class FakeOpenAI(FakeServer):
         fault: Fault | None,
         environ: dict[str, Any],
         plan: Plan | None = None,
+        choices: int = 1,
+        logprobs: bool = False,
     ) -> Iterator[bytes]:
         base = {
             "id": "chatcmpl-123",
@@ -194,12 +204,13 @@ class FakeOpenAI(FakeServer):
                     return
             if self.chunk_delay:
                 time.sleep(self.chunk_delay)
-            yield event([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}])
+            yield event([{"index": i, "delta": {"content": piece}, "finish_reason": None,
+                          "logprobs": logprobs_of([piece]) if logprobs else None} for i in range(choices)])
             sent += 1
         for delta in tool_call_deltas(plan.calls if plan else []):
             yield event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
         sent += sum(count_tokens(c.arguments) for c in (plan.calls if plan else []))
-        yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
+        yield event([{"index": i, "delta": {}, "logprobs": None, "finish_reason": finish} for i in range(choices)])
         if include_usage:
             yield event([], self.usage(prompt, sent))
         self.record("/v1/chat/completions", prompt, sent)
