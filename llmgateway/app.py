@@ -13,6 +13,7 @@ from flask import Flask
 from llmgateway.api.error_handlers import register_error_handlers
 from llmgateway.api.ledger_guard import refuse_when_ledger_full
 from llmgateway.api.lifecycle import finish_request, open_request, open_usage_record
+from llmgateway.api.overload import IN_FLIGHT_EXTRA, ReleaseInFlight, refuse_when_overloaded
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request, authorize_request
@@ -22,6 +23,7 @@ from llmgateway.core.executor import Executor
 from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.gateway import Gateway
 from llmgateway.core.keys import KeyHasher
+from llmgateway.core.overload import InFlightLimit
 from llmgateway.core.pricing import PriceList
 from llmgateway.core.retries import RetryBudget, RetryPolicy
 from llmgateway.core.routing import ModelCatalogue
@@ -153,7 +155,8 @@ def build_services(settings: Settings) -> Services:
         gateway=gateway,
         metrics=metrics,
         tracing=build_tracing(settings.otel),
-        extras={**shared.extras(), **({"breakers": breakers} if breakers else {})},
+        extras={**shared.extras(), **({"breakers": breakers} if breakers else {}),
+                IN_FLIGHT_EXTRA: InFlightLimit(settings.server.in_flight_limit)},
     )
 
 
@@ -194,6 +197,8 @@ def register_hooks(app: Flask) -> None:
     app.before_request(open_usage_record)
     app.before_request(authorize_request)
     app.before_request(refuse_when_ledger_full)
+    app.before_request(refuse_when_overloaded)  # before the rate limits: a refusal spends no quota
+    app.wsgi_app = ReleaseInFlight(app.wsgi_app)  # type: ignore[method-assign]
     app.after_request(finish_request)
 
 
