@@ -167,7 +167,7 @@ def build_executor(
     return Executor(
         providers,
         retries=RetryPolicy(settings.retries),
-        budget=RetryBudget(settings.retries.budget_ratio),
+        budget=RetryBudget(settings.retries.budget_ratio, min_per_second=settings.retries.budget_min_per_second),
         request_deadline=settings.retries.request_deadline,
         fallbacks=FallbackPolicy(settings.fallbacks, catalogue, settings.source),
         breakers=breakers,

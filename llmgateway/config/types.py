@@ -158,7 +158,10 @@ class CircuitBreakerConfig:
 @dataclass(frozen=True)
 class RetryConfig:
     max_attempts: int = setting(fields.Integer(validate=_at_least(1, upto=10)), 3)
+    #: retries allowed per request on top of the floor (Finagle's percentCanRetry)
     budget_ratio: float = setting(fields.Float(validate=_at_least(0, upto=1)), 0.2)
+    #: retries per second and worker always allowed, however few requests came (Finagle's minRetriesPerSec)
+    budget_min_per_second: float = setting(fields.Float(validate=_at_least(0)), 10.0)
     backoff_base: float = setting(fields.Float(validate=_at_least(0)), 0.2)
     backoff_max: float = setting(fields.Float(validate=_at_least(0)), 5.0)
     max_retry_after: float = setting(fields.Float(validate=_at_least(0)), 10.0)
