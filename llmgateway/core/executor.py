@@ -242,6 +242,10 @@ class WatchedStream(ChatStream):
     def usage(self, value: Any) -> None:
         self._inner.usage = value
 
+    @property
+    def usage_so_far(self) -> Any:
+        return self._inner.usage_so_far
+
     def _watch(self) -> Iterator[ChatDelta]:
         try:
             yield from self._inner
