@@ -216,8 +216,10 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
     from llmgateway.api.console import register_console
 
-    settings = app.extensions["llmgateway"].settings
-    register_console(app, settings.jwt.secret or "", settings.jwt.access_token_expires)  # HTML, not in OpenAPI
+    svc = app.extensions["llmgateway"]
+    jwt_settings = svc.settings.jwt
+    register_console(app, jwt_settings.secret or "", jwt_settings.access_token_expires,  # HTML, not in OpenAPI
+                     svc.extras.get("redis"))
 
 
 def register_cli(app: Flask) -> None:
