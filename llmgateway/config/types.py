@@ -108,6 +108,10 @@ class ApiKeyConfig:
     expires_at: Any = None
 
 
+#: What a mapped model can do: chat completions, embeddings, and the rich chat features (SPEC §8).
+CAPABILITIES = ("completion", "embedding", "tools", "vision", "json_schema")
+
+
 @dataclass(frozen=True)
 class ModelMapping:
     """A model id of the gateway mapped to a provider's model."""
@@ -118,7 +122,7 @@ class ModelMapping:
     display_name: str | None = setting(fields.String(allow_none=True), None)
     context_window: int | None = setting(fields.Integer(allow_none=True, validate=_at_least(1)), None)
     capabilities: tuple[str, ...] | None = setting(
-        fields.List(fields.String(validate=_one_of("completion", "embedding")), allow_none=True), None
+        fields.List(fields.String(validate=_one_of(*CAPABILITIES)), allow_none=True), None
     )
     pricing: dict[str, float | None] | None = setting(fields.Nested(PricingSchema, allow_none=True), None)
 
