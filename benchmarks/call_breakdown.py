@@ -78,9 +78,7 @@ def main() -> None:
         counts: collections.Counter[str] = collections.Counter()
 
         def hook(frame, event, _arg) -> None:
-            if event == "call":
-                counts[label_of(frame)] += 1
-            elif event == "c_call":
+            if event in ("call", "c_call"):
                 counts[label_of(frame)] += 1
         sys.setprofile(hook)
         for _ in range(a.requests):

@@ -20,6 +20,7 @@ from typing import Any
 from werkzeug.wsgi import ClosingIterator
 
 from llmgateway.api import lifecycle
+from llmgateway.api.overload import _ReleasingBody
 from llmgateway.api.rendering import sse_stream
 from llmgateway.core.completion_stream import CompletionStream
 from llmgateway.core.executor import WatchedStream
@@ -78,8 +79,8 @@ def gateway_body(events: list[bytes]) -> Iterator[bytes]:
 
     completion = CompletionStream(call, start, tracked, 8, settle)  # type: ignore[arg-type]
     body = lifecycle._ending_with(sse_stream(completion, call.request_id), lambda: None)
-    # Flask's response iterator and the in-flight slot's wrapper (api/overload.py), as gunicorn iterates them
-    return iter(ClosingIterator(ClosingIterator(body)))
+    # Flask's response iterator, as gunicorn iterates it (api/overload.py's wrapper adds no frame per chunk)
+    return iter(_ReleasingBody(ClosingIterator(body), {}))
 
 
 def floor_body(events: list[bytes]) -> Iterator[bytes]:
