@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 
-from llmgateway.api.anthropic_compat.render import error_body, message_id, stop_reason, usage_body
+from llmgateway.api.anthropic_compat.render import message_id, stop_reason, usage_body
+from llmgateway.api.error_handlers import anthropic_error_body
 from llmgateway.errors import GatewayError
 from llmgateway.providers.types import ChatDelta, Usage
 
@@ -43,7 +44,7 @@ class MessageEvents:
             yield self.message_delta(finish, final_usage())
             yield sse("message_stop", {"type": "message_stop"})
         except GatewayError as exc:
-            yield sse("error", error_body(exc, self.request_id))
+            yield sse("error", anthropic_error_body(exc, self.request_id))
 
     def message_start(self) -> bytes:
         usage = usage_body(Usage(self.input_tokens, 1))

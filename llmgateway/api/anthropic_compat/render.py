@@ -1,10 +1,9 @@
-"""Neutral answers → Anthropic's `Message` object, stop reasons and usage, and its error body."""
+"""Neutral answers → Anthropic's `Message` object, its stop reasons and usage."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from llmgateway.errors import GatewayError
 from llmgateway.providers.types import Usage
 
 #: The neutral (OpenAI) finish reason → Anthropic's stop_reason; None (unknown) reads as a normal end.
@@ -15,26 +14,6 @@ STOP_REASONS = {
     "function_call": "tool_use",
     "content_filter": "refusal",
 }
-#: Anthropic's error type for each status the gateway answers with (SPEC §5's statuses are kept).
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    415: "invalid_request_error",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-
-
 def message_id(request_id: str) -> str:
     """The `msg_…` id of an answer, derived from the gateway's request id (plain and streamed alike)."""
     return f"msg_{request_id.replace('-', '')}"
@@ -69,16 +48,3 @@ def message_body(
         "stop_sequence": None,
         "usage": usage_body(usage),
     }
-
-
-def error_body(error: GatewayError, request_id: str | None) -> dict[str, Any]:
-    """`{type: "error", error: {type, message}, request_id}` with the type the SDK expects for the status."""
-    return {
-        "type": "error",
-        "error": {"type": error_type(error.status), "message": error.message},
-        "request_id": request_id,
-    }
-
-
-def error_type(status: int) -> str:
-    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")

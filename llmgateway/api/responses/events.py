@@ -26,8 +26,11 @@ class ResponseEvents:
         self._sequence += 1
         return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
-    def events(self, deltas: Iterable[ChatDelta], final_usage: Callable[[], Usage | None]) -> Iterator[bytes]:
-        """created → in_progress → items → completed (or incomplete); a failure is `response.failed`."""
+    def events(self, deltas: Iterable[ChatDelta], final_usage: Callable[[], Usage | None],
+               on_final: Callable[[dict[str, Any]], None] | None = None) -> Iterator[bytes]:
+        """created → in_progress → items → completed (or incomplete); a failure is `response.failed`.
+
+        `on_final` gets the finished Response before its last event is sent (so it is stored by then)."""
         finish: str | None = None
         output: list[dict[str, Any]] = []
         try:
@@ -43,6 +46,8 @@ class ResponseEvents:
             yield from self.close_message(output)
             status, reason = final_status(finish)
             self.final = self.frame.body(status=status, output=output, usage=final_usage(), incomplete_reason=reason)
+            if on_final is not None:
+                on_final(self.final)
             yield self.sse(f"response.{status}", response=self.final)
         except GatewayError as exc:
             error = {"code": exc.code, "message": exc.message}
