@@ -110,3 +110,11 @@ def test_bad_input_is_refused_before_any_upstream_call_with_one_record(live, fak
     assert fakes["openai"].requests == []
     [row] = live.rows(1)
     assert row["status_code"] == status and row["endpoint"] == "responses" and row["model"] == MODELS["openai"]
+
+
+def test_openapi_documents_both_surfaces(client):
+    paths = client.get("/openapi.json").json["paths"]
+    assert {"/v1/messages", "/v1/messages/count_tokens", "/v1/responses", "/v1/responses/{response_id}"} <= set(paths)
+    assert set(paths["/v1/responses/{response_id}"]) >= {"get", "delete"}
+    streamed = paths["/v1/messages"]["post"]["responses"]["200"]["content"]
+    assert {"application/json", "text/event-stream"} <= set(streamed)
