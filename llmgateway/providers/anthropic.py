@@ -7,7 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmgateway.errors import GatewayError, ServerError
+from llmgateway.providers.anthropic_wire import answer_parts, tool_fields, turns
 from llmgateway.providers.base import Provider, classify_stream_error, token_count
+from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.sse import parse_sse
 from llmgateway.providers.types import (
@@ -15,7 +17,6 @@ from llmgateway.providers.types import (
     ChatRequest,
     ChatResponse,
     ChatStream,
-    Message,
     ModelInfo,
     Pricing,
     Usage,
@@ -49,6 +50,8 @@ _STATUS_BY_ERROR_TYPE = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
+#: Models that take `output_config.format` (native structured output); older ones get the forced-tool technique.
+NATIVE_JSON_PREFIXES = ("claude-sonnet-4-5", "claude-haiku-4-5", "claude-opus-4-1", "claude-opus-4-5")
 _PROMPT_TOKEN_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 _ALIAS_SUFFIX = re.compile(r"-(\d{8}|latest|0)$")
 
@@ -89,11 +92,15 @@ class AnthropicProvider(Provider):
         return headers
 
     def messages_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
+        """The Messages body; its `json_tool` entry (popped before sending) says JSON comes through a forced tool."""
+        self.check_images(request)
         body: dict[str, Any] = {
             "model": request.model,
             "max_tokens": self.max_tokens(request),
-            "messages": merged_turns(request.messages),
+            "messages": turns(request.messages),
         }
+        rich, json_tool = tool_fields(request, native_json=self.has_native_json(request.model))
+        body.update(rich)
         system = [m.content for m in request.messages if m.role == "system"]
         if system:
             body["system"] = "\n\n".join(system)
@@ -107,7 +114,14 @@ class AnthropicProvider(Provider):
             body["metadata"] = {"user_id": request.user}
         if stream:
             body["stream"] = True
+        body["json_tool"] = json_tool
         return body
+
+    @classmethod
+    def has_native_json(cls, model: str) -> bool:
+        """Whether the model takes `output_config.format` (Claude 4.5 and later; unknown models are assumed to)."""
+        info = cls.model_info(model)
+        return info is None or info.provider_model_id.startswith(NATIVE_JSON_PREFIXES)
 
     def max_tokens(self, request: ChatRequest) -> int:
         """The caller's budget, else the configured default, else the catalogue's for the model, else 4096."""
@@ -133,34 +147,42 @@ class AnthropicProvider(Provider):
 
     # -- operations ---------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResponse:
-        reply = self.transport.post(
-            f"{self.base_url}/v1/messages", self.messages_body(request, stream=False), self.headers(request.request_id)
-        )
+        body = self.messages_body(request, stream=False)
+        json_tool = body.pop("json_tool")
+        reply = self.transport.post(f"{self.base_url}/v1/messages", body, self.headers(request.request_id))
         data = self.checked_json(reply)
         try:
-            texts = [block["text"] for block in data["content"] if block.get("type") == "text"]
+            content, calls = answer_parts(data["content"], json_tool=json_tool)
+            finish = finish_reason(data.get("stop_reason"))
             return ChatResponse(
-                content="".join(texts) if texts else None,
-                finish_reason=finish_reason(data.get("stop_reason")),
+                content=content,
+                finish_reason="stop" if json_tool and finish == "tool_calls" else finish,
                 usage=usage(data.get("usage")),
                 provider_response_id=data.get("id") or None,
+                tool_calls=calls,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
+        body = self.messages_body(request, stream=True)
+        json_tool = body.pop("json_tool")
         return self.open_chat_stream(
             f"{self.base_url}/v1/messages",
-            self.messages_body(request, stream=True),
+            body,
             self.headers(request.request_id),
-            self._relay,
+            lambda upstream, stream: self._relay(upstream, stream, json_tool),
         )
 
     # -- answer reading -----------------------------------------------------------------------
-    def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
+    def _relay(self, upstream: UpstreamStream, stream: ChatStream, json_tool: bool = False) -> Iterator[ChatDelta]:
         """Events until `message_stop`; input tokens come from `message_start`, output from the last
-        `message_delta` (its counts are cumulative, so they replace earlier ones and are never added)."""
+        `message_delta` (its counts are cumulative, so they replace earlier ones and are never added).
+
+        Each `tool_use` block becomes one OpenAI tool call numbered from 0 in order (not the block index);
+        in forced-tool JSON mode its input fragments are the answer's text instead."""
         counts: dict[str, Any] = {}
+        calls: dict[int, int] = {}  # Anthropic block index -> OpenAI tool-call index
         for event in parse_sse(upstream.lines()):
             data = self.event_json(event.data)
             kind = data.get("type") or event.event
@@ -169,13 +191,26 @@ class AnthropicProvider(Provider):
             if kind == "message_start":
                 counts.update((data.get("message") or {}).get("usage") or {})
                 yield ChatDelta(role="assistant")
+            elif kind == "content_block_start":
+                block = data.get("content_block") or {}
+                if block.get("type") == "tool_use" and not json_tool:
+                    call = calls[data.get("index")] = len(calls)
+                    yield ChatDelta(tool_calls=(ToolCallDelta(call, block.get("id"), block.get("name")),))
             elif kind == "content_block_delta":
-                text = (data.get("delta") or {}).get("text")
-                if text:
-                    yield ChatDelta(content=text)
+                delta = data.get("delta") or {}
+                if delta.get("type") == "input_json_delta":
+                    fragment = delta.get("partial_json")
+                    if fragment and json_tool:
+                        yield ChatDelta(content=fragment)
+                    elif fragment and data.get("index") in calls:
+                        yield ChatDelta(tool_calls=(ToolCallDelta(calls[data["index"]], arguments=fragment),))
+                elif delta.get("text"):
+                    yield ChatDelta(content=delta["text"])
             elif kind == "message_delta":
                 counts.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
                 finish = finish_reason((data.get("delta") or {}).get("stop_reason"))
+                if json_tool and finish == "tool_calls":
+                    finish = "stop"
                 if finish:
                     yield ChatDelta(finish_reason=finish)
             elif kind == "message_stop":
@@ -188,19 +223,6 @@ class AnthropicProvider(Provider):
         error = data.get("error") if isinstance(data.get("error"), dict) else {}
         status = _STATUS_BY_ERROR_TYPE.get(error.get("type"), 500)
         return classify_stream_error(self.name, status, error.get("message"))
-
-
-def merged_turns(messages: tuple[Message, ...]) -> list[dict[str, str]]:
-    """User and assistant turns, consecutive same-role messages joined; system messages go to `system`."""
-    turns: list[dict[str, str]] = []
-    for message in messages:
-        if message.role == "system":
-            continue
-        if turns and turns[-1]["role"] == message.role:
-            turns[-1]["content"] += "\n\n" + message.content
-        else:
-            turns.append({"role": message.role, "content": message.content})
-    return turns
 
 
 def finish_reason(value: str | None) -> str | None:

@@ -22,6 +22,7 @@ from llmgateway.errors import (
     UnsupportedOperation,
 )
 from llmgateway.providers.http import DEFAULT_POOL_MAXSIZE, HttpReply, HttpTransport, UpstreamStream
+from llmgateway.providers.images import decoded_size
 from llmgateway.providers.types import (
     ChatDelta,
     ChatRequest,
@@ -63,6 +64,8 @@ class Provider(ABC):
     known_models: ClassVar[tuple[ModelInfo, ...]] = ()
     #: Prefixes of unprefixed model ids that this provider answers (SPEC §3 inference).
     inferred_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: The largest inline image (decoded bytes) the upstream accepts.
+    max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
 
     def __init__(self, settings: ProviderSettings, transport: HttpTransport | None = None) -> None:
         self.settings = settings
@@ -111,6 +114,16 @@ class Provider(ABC):
         self.transport.close()
 
     # -- helpers shared by the provider modules ---------------------------------------------------
+    def check_images(self, request: ChatRequest) -> None:
+        """Refuse (400, naming the place) an inline image larger than this upstream accepts, before sending."""
+        for place, image in request.image_places():
+            if decoded_size(image.url) > self.max_image_bytes:
+                raise InvalidRequest(
+                    f"{place}: the image is larger than the {self.name} provider accepts "
+                    f"({self.max_image_bytes // (1024 * 1024)} MiB).",
+                    param=place,
+                )
+
     def checked_json(self, reply: HttpReply) -> dict[str, Any]:
         """The answer's JSON object, or the mapped error when the upstream failed."""
         if reply.status != 200:

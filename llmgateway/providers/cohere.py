@@ -8,6 +8,8 @@ from typing import Any
 
 from llmgateway.errors import GatewayError, GatewayTimeout, ServerError
 from llmgateway.providers.base import Provider, token_count
+from llmgateway.providers.chat_types import ToolCallDelta
+from llmgateway.providers.cohere_wire import answer_parts, message_out, rich_fields, stream_tool_call
 from llmgateway.providers.http import HttpReply, UpstreamStream
 from llmgateway.providers.sse import parse_sse
 from llmgateway.providers.types import (
@@ -69,10 +71,12 @@ class CohereProvider(Provider):
 
     def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         """Cohere has `p` where OpenAI has `top_p`, no top-k from us, and no field for `user`."""
+        self.check_images(request)
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "messages": [message_out(m) for m in request.messages],
         }
+        body.update(rich_fields(request))
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
@@ -92,16 +96,16 @@ class CohereProvider(Provider):
         )
         data = self.checked_json(reply)
         try:
-            blocks = data["message"].get("content") or []
-            texts = [block["text"] for block in blocks if block.get("type") == "text"]
+            content, calls = answer_parts(data["message"])
             answer_usage = usage(data.get("usage"))
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
         return ChatResponse(
-            content="".join(texts) if texts else None,
+            content=content,
             finish_reason=self.finish_reason(data.get("finish_reason")),
             usage=answer_usage,
             provider_response_id=data.get("id") or None,
+            tool_calls=calls,
         )
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
@@ -145,7 +149,10 @@ class CohereProvider(Provider):
 
     # -- answer reading -----------------------------------------------------------------------
     def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
-        """Hyphenated events until `message-end`, which alone carries usage; a trailing `[DONE]` is optional."""
+        """Hyphenated events until `message-end`, which alone carries usage; a trailing `[DONE]` is optional.
+
+        Tool calls are renumbered from 0 in the order they start; `tool-plan-delta` is reasoning and is dropped."""
+        calls: dict[Any, int] = {}  # Cohere's index -> OpenAI tool-call index
         for event in parse_sse(upstream.lines()):
             if event.data.startswith("[DONE]"):
                 break
@@ -158,6 +165,17 @@ class CohereProvider(Provider):
                 text = _content_text(delta)
                 if text:
                     yield ChatDelta(content=text)
+            elif kind == "tool-call-start":
+                call = stream_tool_call(delta)
+                index = calls[data.get("index")] = len(calls)
+                function = call.get("function") or {}
+                yield ChatDelta(tool_calls=(
+                    ToolCallDelta(index, call.get("id"), function.get("name"), function.get("arguments") or ""),
+                ))
+            elif kind == "tool-call-delta":
+                fragment = (stream_tool_call(delta).get("function") or {}).get("arguments")
+                if fragment and data.get("index") in calls:
+                    yield ChatDelta(tool_calls=(ToolCallDelta(calls[data["index"]], arguments=fragment),))
             elif kind == "message-end":
                 stream.usage = usage(delta.get("usage"))
                 finish = self.finish_reason(delta.get("finish_reason"))

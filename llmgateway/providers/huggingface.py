@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from llmgateway.errors import GatewayError, InvalidRequest, ModelNotFound, ServerError, ServiceUnavailable
+from llmgateway.errors import (
+    GatewayError,
+    InvalidRequest,
+    ModelNotFound,
+    ServerError,
+    ServiceUnavailable,
+    UnsupportedOperation,
+)
 from llmgateway.providers.base import (
     classify_stream_error,
     classify_upstream_error,
@@ -14,7 +21,8 @@ from llmgateway.providers.base import (
 )
 from llmgateway.providers.http import HttpReply
 from llmgateway.providers.openai import OpenAIProvider
-from llmgateway.providers.types import ChatRequest, EmbeddingRequest, EmbeddingResponse, ModelInfo
+from llmgateway.providers.tgi_wire import tgi_message_out, tgi_rich_fields
+from llmgateway.providers.types import ChatRequest, EmbeddingRequest, EmbeddingResponse, Message, ModelInfo
 
 #: TGI reports a matched stop sequence (and `/generate` an end-of-sequence) in its own words.
 FINISH_REASONS = {"stop_sequence": "stop", "eos_token": "stop"}
@@ -58,6 +66,24 @@ class HuggingFaceProvider(OpenAIProvider):
 
     def finish_reason(self, value: str | None) -> str | None:
         return FINISH_REASONS.get(value, value) if value else None
+
+    @property
+    def is_tgi(self) -> bool:
+        """A self-hosted TGI server (config `providers.huggingface.server: tgi`) rather than the router."""
+        return str(self.settings.options.get("server") or "router").lower() == "tgi"
+
+    def message_out(self, message: Message) -> dict[str, Any]:
+        """TGI reads a message with `content` as plain text and drops its tool calls, and has no image `detail`."""
+        if not self.is_tgi:
+            return super().message_out(message)
+        return tgi_message_out(message)
+
+    def rich_fields(self, request: ChatRequest) -> dict[str, Any]:
+        if not self.is_tgi:
+            return super().rich_fields(request)
+        if request.tools and self.settings.options.get("tools") is False:
+            raise UnsupportedOperation("This TGI server's model cannot call tools.", param="tools")
+        return tgi_rich_fields(super().rich_fields(request), request)
 
     def embed(self, request: EmbeddingRequest) -> EmbeddingResponse:
         """hf-inference feature extraction: no usage is reported, so the gateway estimates it."""

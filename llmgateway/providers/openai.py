@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from llmgateway.errors import GatewayError, ServerError
 from llmgateway.providers.base import Provider
 from llmgateway.providers.http import UpstreamStream
+from llmgateway.providers.openai_wire import message_out, rich_fields, tool_call_deltas_in, tool_calls_in
 from llmgateway.providers.sse import parse_sse
 from llmgateway.providers.types import (
     ChatDelta,
@@ -16,6 +17,7 @@ from llmgateway.providers.types import (
     ChatStream,
     EmbeddingRequest,
     EmbeddingResponse,
+    Message,
     ModelInfo,
     Pricing,
     Usage,
@@ -66,7 +68,7 @@ class OpenAIProvider(Provider):
     def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = dict(request.extra)
         body["model"] = request.model
-        body["messages"] = [{"role": m.role, "content": m.content} for m in request.messages]
+        body["messages"] = [self.message_out(m) for m in request.messages]
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
@@ -77,6 +79,7 @@ class OpenAIProvider(Provider):
             body["stop"] = list(request.stop)
         if request.user:
             body["user"] = request.user
+        body.update(self.rich_fields(request))
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -84,6 +87,15 @@ class OpenAIProvider(Provider):
             body.pop("stream", None)
             body.pop("stream_options", None)
         return body
+
+    def message_out(self, message: Message) -> dict[str, Any]:
+        """One message in this upstream's shape (TGI overrides it)."""
+        return message_out(message)
+
+    def rich_fields(self, request: ChatRequest) -> dict[str, Any]:
+        """Tools, tool choice and response format in this upstream's shape."""
+        self.check_images(request)
+        return rich_fields(request)
 
     # -- operations ---------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResponse:
@@ -94,11 +106,13 @@ class OpenAIProvider(Provider):
         try:
             choice = data["choices"][0]
             message = choice.get("message") or {}
+            tool_calls = tool_calls_in(message)
             return ChatResponse(
                 content=message.get("content"),
-                finish_reason=self.finish_reason(choice.get("finish_reason")),
+                finish_reason=self.answer_finish(choice.get("finish_reason"), bool(tool_calls)),
                 usage=self.usage(data.get("usage")),
                 provider_response_id=data.get("id") or None,
+                tool_calls=tool_calls,
             )
         except (KeyError, IndexError, TypeError, AttributeError) as exc:
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
@@ -130,6 +144,7 @@ class OpenAIProvider(Provider):
 
     # -- answer reading -----------------------------------------------------------------------
     def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
+        saw_tool_calls = False
         for event in parse_sse(upstream.lines()):
             if event.data.startswith("[DONE]"):
                 return
@@ -142,9 +157,11 @@ class OpenAIProvider(Provider):
                 if choice.get("index", 0) != 0:
                     continue
                 delta = choice.get("delta") or {}
-                finish = self.finish_reason(choice.get("finish_reason"))
-                if delta.get("content") or delta.get("role") or finish:
-                    yield ChatDelta(delta.get("content") or None, delta.get("role"), finish)
+                calls = tool_call_deltas_in(delta) if delta.get("tool_calls") else ()
+                saw_tool_calls = saw_tool_calls or bool(calls)
+                finish = self.answer_finish(choice.get("finish_reason"), saw_tool_calls)
+                if delta.get("content") or delta.get("role") or finish or calls:
+                    yield ChatDelta(delta.get("content") or None, delta.get("role"), finish, calls)
         raise ServerError(f"The {self.name} stream ended before it was complete.")
 
     def stream_error(self, chunk: dict[str, Any]) -> GatewayError:
@@ -153,6 +170,11 @@ class OpenAIProvider(Provider):
 
     def finish_reason(self, value: str | None) -> str | None:
         return value or None
+
+    def answer_finish(self, value: str | None, has_tool_calls: bool) -> str | None:
+        """The finish reason; upstreams that report `stop` for an answer with tool calls (TGI) get `tool_calls`."""
+        finish = self.finish_reason(value)
+        return "tool_calls" if has_tool_calls and finish == "stop" else finish
 
     @staticmethod
     def usage(raw: Any) -> Usage | None:

@@ -6,13 +6,35 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmgateway.providers.chat_types import (
+    ContentPart,
+    ImagePart,
+    ResponseFormat,
+    ToolCall,
+    ToolCallDelta,
+    ToolChoice,
+    ToolSpec,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message; content is plain text."""
+    """One chat message: system, user, assistant or tool.
+
+    `content` is the message's text (text parts joined); `parts` is its full, ordered content when it holds
+    more than text (images). An assistant message may carry `tool_calls`; a tool message answers the call
+    named by `tool_call_id`.
+    """
 
     role: str
     content: str
+    parts: tuple[ContentPart, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        return tuple(part for part in self.parts if isinstance(part, ImagePart))
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +51,19 @@ class ChatRequest:
     request_id: str | None = None  # propagated upstream for tracing
     # OpenAI-compatible fields passed through untouched to OpenAI-compatible upstreams (issue 7).
     extra: dict[str, Any] = field(default_factory=dict)
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+
+    def image_places(self) -> list[tuple[str, ImagePart]]:
+        """Every image with its place in the request (`messages.2.content.1`), for error messages."""
+        return [
+            (f"messages.{i}.content.{j}", part)
+            for i, message in enumerate(self.messages)
+            for j, part in enumerate(message.parts)
+            if isinstance(part, ImagePart)
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +97,17 @@ class ChatResponse:
     finish_reason: str | None
     usage: Usage | None
     provider_response_id: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ChatDelta:
-    """One piece of a streamed completion: text, a role announcement, or the finish reason."""
+    """One piece of a streamed completion: text, tool-call pieces, a role announcement, or the finish reason."""
 
     content: str | None = None
     role: str | None = None
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 class ChatStream:

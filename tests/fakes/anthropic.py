@@ -8,6 +8,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.anthropic_rich import answer_blocks, rich_input, rich_problem, tool_events
+from tests.fakes.rich import Plan, plan_answer
 from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
 
 RATE_HEADERS = {
@@ -34,6 +36,7 @@ KNOWN_FIELDS = {
     "tool_choice",
     "thinking",
     "service_tier",
+    "output_config",
 }
 CONTEXT_WINDOW = 8192
 TOOL_USE = {
@@ -75,6 +78,7 @@ class FakeAnthropic(FakeServer):
         self.usage_updates = False  # send an extra, intermediate message_delta with a partial cumulative count
         self.tool_call = False  # answer with a text block and then a tool_use block (stop_reason tool_use)
         self.drop_message_stop = False  # end the stream cleanly after message_delta, without message_stop
+        self.plans: list[Plan] = []  # what each answer said, tool calls exactly as sent
 
     def reset(self) -> None:
         super().reset()
@@ -87,7 +91,7 @@ class FakeAnthropic(FakeServer):
             return json_response(anthropic_error("invalid_request_error", "anthropic-version: header is required"), 400)
         if request.path != "/v1/messages":
             return json_response(anthropic_error("not_found_error", "Not Found"), 404)
-        problem = self.validate(payload)
+        problem = self.validate(payload) or rich_problem(payload)
         if problem:
             return json_response(anthropic_error("invalid_request_error", problem), 400)
         if payload["model"] == "missing-model":
@@ -101,21 +105,22 @@ class FakeAnthropic(FakeServer):
                 ),
                 400,
             )
-        words, stop_reason, stop_sequence = self.answer(payload)
+        plan = plan_answer(rich_input(payload), self.reply_text, "toolu_01")
+        self.plans.append(plan)
+        words, stop_reason, stop_sequence = self.answer(payload, plan)
         if payload.get("stream"):
-            return sse_response(
-                self.stream(self.events(payload["model"], words, stop_reason, prompt, fault, environ), environ),
-                RATE_HEADERS,
-            )
+            events = self.events(payload["model"], words, stop_reason, prompt, fault, environ, plan)
+            return sse_response(self.stream(events, environ), RATE_HEADERS)
         usage = self.usage(prompt, len(words))
         self.record("/v1/messages", self.billed_prompt(prompt), len(words))
+        text = [{"type": "text", "text": " ".join(words)}] if words or not plan.calls else []
         return json_response(
             {
                 "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF",
                 "type": "message",
                 "role": "assistant",
                 "model": payload["model"],
-                "content": [{"type": "text", "text": " ".join(words)}] + ([TOOL_USE] if self.tool_call else []),
+                "content": text + ([TOOL_USE] if self.tool_call else []) + answer_blocks(plan)[len(text):],
                 "stop_reason": stop_reason,
                 "stop_sequence": stop_sequence,
                 "usage": usage,
@@ -124,16 +129,16 @@ class FakeAnthropic(FakeServer):
             RATE_HEADERS,
         )
 
-    def answer(self, payload: dict[str, Any]) -> tuple[list[str], str, str | None]:
+    def answer(self, payload: dict[str, Any], plan: Plan) -> tuple[list[str], str, str | None]:
         """The words served, the stop reason and the stop sequence that matched."""
-        text, stop_reason, matched = self.reply_text, "end_turn", None
+        text, stop_reason, matched = plan.text, "end_turn", None
         for sequence in payload.get("stop_sequences") or ():
             if sequence in text:
                 text, stop_reason, matched = text[: text.index(sequence)], "stop_sequence", sequence
         words = text.split()
         if payload["max_tokens"] < len(words):
             words, stop_reason, matched = words[: payload["max_tokens"]], "max_tokens", None
-        if self.tool_call:
+        if self.tool_call or plan.calls:
             stop_reason = "tool_use"
         return words, self.stop_reason or stop_reason, matched
 
@@ -150,7 +155,14 @@ class FakeAnthropic(FakeServer):
         }
 
     def events(
-        self, model: str, words: list[str], stop_reason: str, prompt: int, fault: Fault | None, environ: dict[str, Any]
+        self,
+        model: str,
+        words: list[str],
+        stop_reason: str,
+        prompt: int,
+        fault: Fault | None,
+        environ: dict[str, Any],
+        plan: Plan,
     ) -> Iterator[bytes]:
         message = {
             "id": "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK",
@@ -190,6 +202,8 @@ class FakeAnthropic(FakeServer):
         yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
         if self.tool_call:
             yield from self.tool_events()
+        for name, data in tool_events(plan, 1):
+            yield _event(name, data)
         yield _event(
             "message_delta",
             {

@@ -8,6 +8,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.cohere_rich import answer_message, prompt_tokens, rich_input, rich_problem, tool_events
+from tests.fakes.rich import Plan, plan_answer
 from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
 
 KNOWN_CHAT_FIELDS = {
@@ -73,6 +75,7 @@ class FakeCohere(FakeServer):
         self.billed_units = True  # False: usage carries only `tokens`, as some answers do
         self.send_done = True  # a trailing `data: [DONE]` after message-end
         self.drop_message_end = False  # end the stream (with [DONE]) without its message-end event
+        self.plans: list[Plan] = []  # what each answer said, tool calls exactly as sent
 
     def reset(self) -> None:
         super().reset()
@@ -91,7 +94,7 @@ class FakeCohere(FakeServer):
         return json_response(cohere_error("not found"), 404)
 
     def chat(self, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
-        problem = self.validate_chat(payload)
+        problem = self.validate_chat(payload) or rich_problem(payload)
         if problem:
             return json_response(cohere_error(f"invalid request: {problem}"), 400)
         if payload["model"] == "missing-model":
@@ -102,7 +105,7 @@ class FakeCohere(FakeServer):
                 ),
                 404,
             )
-        prompt = sum(count_tokens(m.get("content") or "") for m in payload["messages"])
+        prompt = prompt_tokens(payload, count_tokens)
         if prompt > CONTEXT_WINDOW:
             return json_response(
                 cohere_error(
@@ -111,21 +114,23 @@ class FakeCohere(FakeServer):
                 ),
                 400,
             )
-        words, finish = self.answer(payload)
+        plan = plan_answer(rich_input(payload), self.reply_text, "get_weather_1byjy32y")
+        self.plans.append(plan)
+        words, finish = self.answer(payload, plan)
         if payload.get("stream"):
-            return sse_response(self.stream(self.events(words, finish, prompt, fault, environ), environ))
+            return sse_response(self.stream(self.events(words, finish, prompt, fault, environ, plan), environ))
         self.record("/v2/chat", prompt, len(words))
         return json_response(
             {
                 "id": "c14c80c3-18eb-4519-9460-6c92edd8cfb4",
                 "finish_reason": finish,
-                "message": {"role": "assistant", "content": [{"type": "text", "text": " ".join(words)}]},
+                "message": answer_message(plan, words),
                 "usage": self.usage(prompt, len(words)),
             }
         )
 
-    def answer(self, payload: dict[str, Any]) -> tuple[list[str], str]:
-        text, finish = self.reply_text, "COMPLETE"
+    def answer(self, payload: dict[str, Any], plan: Plan) -> tuple[list[str], str]:
+        text, finish = plan.text, "TOOL_CALL" if plan.calls else "COMPLETE"
         for sequence in payload.get("stop_sequences") or ():
             if sequence in text:
                 text, finish = text[: text.index(sequence)], "STOP_SEQUENCE"
@@ -145,7 +150,7 @@ class FakeCohere(FakeServer):
         return usage
 
     def events(
-        self, words: list[str], finish: str, prompt: int, fault: Fault | None, environ: dict[str, Any]
+        self, words: list[str], finish: str, prompt: int, fault: Fault | None, environ: dict[str, Any], plan: Plan
     ) -> Iterator[bytes]:
         yield _event(
             "message-start",
@@ -157,10 +162,14 @@ class FakeCohere(FakeServer):
                 },
             },
         )
-        yield _event(
-            "content-start",
-            {"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}},
-        )
+        if plan.calls:
+            for name, data in tool_events(plan):
+                yield _event(name, data)
+        else:
+            yield _event(
+                "content-start",
+                {"type": "content-start", "index": 0, "delta": {"message": {"content": {"type": "text", "text": ""}}}},
+            )
         pieces = [words[0]] + [" " + w for w in words[1:]] if words else []
         for sent, piece in enumerate(pieces):
             if fault is not None and sent == fault.after:
@@ -171,7 +180,8 @@ class FakeCohere(FakeServer):
                 "content-delta",
                 {"type": "content-delta", "index": 0, "delta": {"message": {"content": {"text": piece}}}},
             )
-        yield _event("content-end", {"type": "content-end", "index": 0})
+        if not plan.calls:
+            yield _event("content-end", {"type": "content-end", "index": 0})
         self.record(
             "/v2/chat", prompt, len(words), complete=finish not in ("ERROR", "TIMEOUT") and not self.drop_message_end
         )

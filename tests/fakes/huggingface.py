@@ -9,7 +9,12 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.openai_rich import content_text, rich_input, rich_problem, tool_call_deltas, tool_call_message
+from tests.fakes.rich import Plan, plan_answer
 from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
+from tests.fakes.tgi_rich import answer_message as tgi_answer_message
+from tests.fakes.tgi_rich import rich_input as tgi_rich_input
+from tests.fakes.tgi_rich import tgi_problem, tool_deltas
 
 ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct"}
 EMBEDDING_MODELS = {"sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-large-en-v1.5"}
@@ -42,6 +47,7 @@ class FakeHuggingFace(FakeServer):
         self.finish_reason: str | None = None  # forces a finish reason (eos_token, ...)
         self.stream_usage = True  # False: an upstream provider that ignores include_usage
         self.flat_single = False  # True: a single input is answered with a 1-D vector
+        self.plans: list[Plan] = []  # what each chat answer said, tool calls exactly as sent
 
     def reset(self) -> None:
         super().reset()
@@ -70,7 +76,20 @@ class FakeHuggingFace(FakeServer):
         problem = self.validate_chat(payload)
         if problem is not None:
             return problem
-        prompt = sum(count_tokens(m.get("content") or "") for m in payload["messages"])
+        if self.mode == "tgi":
+            rich_text = tgi_problem(payload)
+            if rich_text:
+                return json_response(tgi_error(rich_text, "validation"), 422)
+            plan = plan_answer(tgi_rich_input(payload), self.reply_text, "")
+            for call in plan.calls:
+                call.id = "0"
+        else:
+            openai_problem = rich_problem(payload)
+            if openai_problem:
+                return json_response(router_error(openai_problem[0]), 400)
+            plan = plan_answer(rich_input(payload), self.reply_text, "call_hf")
+        self.plans.append(plan)
+        prompt = sum(count_tokens(content_text(m.get("content"))) for m in payload["messages"])
         limit = payload.get("max_tokens")
         if self.mode == "tgi" and limit is not None and prompt + limit > TGI_MAX_TOTAL_TOKENS:
             return json_response(
@@ -81,12 +100,15 @@ class FakeHuggingFace(FakeServer):
                 ),
                 422,
             )
-        words, finish = self.answer(payload)
+        words, finish = self.answer(payload, plan)
         if payload.get("stream"):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage")) and self.stream_usage
-            events = self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ)
+            events = self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan)
             return sse_response(self.stream(events, environ))
         self.record("/v1/chat/completions", prompt, len(words))
+        message: dict[str, Any] = {"role": "assistant", "content": " ".join(words)}
+        if plan.calls:
+            message = tgi_answer_message(plan) if self.mode == "tgi" else tool_call_message(plan.calls)
         return json_response(
             {
                 "object": "chat.completion",
@@ -97,7 +119,7 @@ class FakeHuggingFace(FakeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": " ".join(words)},
+                        "message": message,
                         "logprobs": None,
                         "finish_reason": finish,
                     }
@@ -110,8 +132,9 @@ class FakeHuggingFace(FakeServer):
             }
         )
 
-    def answer(self, payload: dict[str, Any]) -> tuple[list[str], str]:
-        text, finish = self.reply_text, "stop"
+    def answer(self, payload: dict[str, Any], plan: Plan) -> tuple[list[str], str]:
+        # TGI reports `stop` even for a tool call; the router (OpenAI-compatible) `tool_calls`.
+        text, finish = plan.text, "tool_calls" if plan.calls and self.mode == "router" else "stop"
         for sequence in payload.get("stop") or ():
             if sequence in text:
                 text, finish = text[: text.index(sequence)], "stop_sequence" if self.mode == "tgi" else "stop"
@@ -130,6 +153,7 @@ class FakeHuggingFace(FakeServer):
         include_usage: bool,
         fault: Fault | None,
         environ: dict[str, Any],
+        plan: Plan,
     ) -> Iterator[bytes]:
         # TGI writes `data:{json}` (no space) and keep-alive comments; the router writes `data: {json}`.
         prefix = b"data:" if self.mode == "tgi" else b"data: "
@@ -154,6 +178,8 @@ class FakeHuggingFace(FakeServer):
                 yield from self.fault_events(fault, prefix, environ)
                 return
             yield event({"role": "assistant", "content": piece})
+        if plan.calls:
+            yield from (event(d) for d in (tool_deltas(plan) if self.mode == "tgi" else tool_call_deltas(plan.calls)))
         usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words)}
         yield event({"role": "assistant", "content": ""}, finish, usage if include_usage else None)
         self.record("/v1/chat/completions", prompt, len(words))

@@ -9,6 +9,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes.openai_rich import content_text, rich_input, rich_problem, tool_call_deltas, tool_call_message
+from tests.fakes.rich import Plan, plan_answer
 from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
 
 RATE_HEADERS = {
@@ -60,6 +62,14 @@ class FakeOpenAI(FakeServer):
     api_key = "sk-fake-openai-key"
     reply_text = "Hello from the fake upstream"
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.plans: list[Plan] = []  # what each chat answer said, tool calls exactly as sent
+
+    def reset(self) -> None:
+        super().reset()
+        self.plans.clear()
+
     def handle(self, request: Request, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return json_response(
@@ -72,10 +82,10 @@ class FakeOpenAI(FakeServer):
         return json_response(openai_error("Unknown request URL", "invalid_request_error", "unknown_url"), 404)
 
     def chat(self, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
-        problem = self.validate_chat(payload)
+        problem = self.validate_chat(payload) or rich_problem(payload)
         if problem:
             return json_response(openai_error(problem[0], "invalid_request_error", None, problem[1]), 400)
-        prompt = sum(count_tokens(m.get("content") or "") for m in payload["messages"])
+        prompt = sum(count_tokens(content_text(m.get("content"))) for m in payload["messages"])
         if payload["model"] == "missing-model":
             return json_response(
                 openai_error(
@@ -94,21 +104,29 @@ class FakeOpenAI(FakeServer):
                 ),
                 400,
             )
-        words = self.reply_text.split()
+        plan = plan_answer(rich_input(payload), self.reply_text, "call_")
+        self.plans.append(plan)
+        words = plan.text.split()
         limit = payload.get("max_completion_tokens") or payload.get("max_tokens")
-        finish = "stop"
+        finish = "tool_calls" if plan.calls else "stop"
         if limit is not None and limit < len(words):
             words, finish = words[:limit], "length"
         if payload.get("stream"):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return sse_response(
                 self.stream(
-                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ), environ
+                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan),
+                    environ,
                 ),
                 RATE_HEADERS,
             )
-        completion = len(words)
+        completion = len(words) + sum(count_tokens(c.arguments) for c in plan.calls)
         self.record("/v1/chat/completions", prompt, completion)
+        message = (
+            tool_call_message(plan.calls)
+            if plan.calls
+            else {"role": "assistant", "content": " ".join(words), "refusal": None, "annotations": []}
+        )
         return json_response(
             {
                 "id": "chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT",
@@ -118,12 +136,7 @@ class FakeOpenAI(FakeServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {
-                            "role": "assistant",
-                            "content": " ".join(words),
-                            "refusal": None,
-                            "annotations": [],
-                        },
+                        "message": message,
                         "logprobs": None,
                         "finish_reason": finish,
                     }
@@ -151,6 +164,7 @@ class FakeOpenAI(FakeServer):
         include_usage: bool,
         fault: Fault | None,
         environ: dict[str, Any],
+        plan: Plan | None = None,
     ) -> Iterator[bytes]:
         base = {
             "id": "chatcmpl-123",
@@ -188,6 +202,9 @@ class FakeOpenAI(FakeServer):
                 time.sleep(self.chunk_delay)
             yield event([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}])
             sent += 1
+        for delta in tool_call_deltas(plan.calls if plan else []):
+            yield event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
+        sent += sum(count_tokens(c.arguments) for c in (plan.calls if plan else []))
         yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
         if include_usage:
             yield event([], {"prompt_tokens": prompt, "completion_tokens": sent, "total_tokens": prompt + sent})
