@@ -61,3 +61,26 @@ def test_an_error_after_the_start_is_one_error_event_and_the_end():
     assert events[-1] == {"type": "error", "request_id": "0f1e2d3c-0000-4000-8000-000000000001",
                           "error": {"type": "api_error", "message": "The openai provider failed (HTTP 500)."}}
     assert "message_stop" not in [e["type"] for e in events]
+
+
+def test_tool_calls_become_tool_use_blocks_with_input_json_deltas():
+    from llmgateway.providers.chat_types import ToolCallDelta
+
+    events = write([
+        ChatDelta(content="Checking."),
+        ChatDelta(tool_calls=(ToolCallDelta(0, "call_a", "get_weather", ""),)),
+        ChatDelta(tool_calls=(ToolCallDelta(0, arguments='{"city": '),)),
+        ChatDelta(tool_calls=(ToolCallDelta(0, arguments='"Paris"}'),)),
+        ChatDelta(tool_calls=(ToolCallDelta(1, "call_b", "get_time", '{}'),)),
+        ChatDelta(finish_reason="tool_calls"),
+    ])
+
+    kinds = [(e["type"], e.get("index")) for e in events]
+    assert kinds == [("message_start", None), ("content_block_start", 0), ("ping", None),
+                     ("content_block_delta", 0), ("content_block_stop", 0),
+                     ("content_block_start", 1), ("content_block_delta", 1), ("content_block_delta", 1),
+                     ("content_block_stop", 1), ("content_block_start", 2), ("content_block_delta", 2),
+                     ("content_block_stop", 2), ("message_delta", None), ("message_stop", None)]
+    assert events[5]["content_block"] == {"type": "tool_use", "id": "call_a", "name": "get_weather", "input": {}}
+    assert "".join(e["delta"]["partial_json"] for e in events[6:8]) == '{"city": "Paris"}'
+    assert events[-2]["delta"]["stop_reason"] == "tool_use"

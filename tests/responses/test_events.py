@@ -67,3 +67,28 @@ def test_a_failure_mid_stream_is_response_failed_with_the_same_id():
     assert events[-1]["response"]["error"]["code"] == "timeout"
     assert events[-1]["response"]["id"] == events[0]["response"]["id"]
     assert writer.final is None
+
+
+def test_function_calls_are_items_with_argument_deltas_after_the_text():
+    from llmgateway.providers.chat_types import ToolCallDelta
+
+    writer, events = run([
+        ChatDelta(content="Checking."),
+        ChatDelta(tool_calls=(ToolCallDelta(0, "call_a", "get_weather", '{"city":'),)),
+        ChatDelta(tool_calls=(ToolCallDelta(0, arguments='"Paris"}'),)),
+        ChatDelta(tool_calls=(ToolCallDelta(1, "call_b", "get_weather", '{"city":"Oslo"}'),)),
+        ChatDelta(finish_reason="tool_calls"),
+    ])
+
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    added = [e for e in events if e["type"] == "response.output_item.added"]
+    assert [(e["output_index"], e["item"]["type"]) for e in added] == [(0, "message"), (1, "function_call"),
+                                                                         (2, "function_call")]
+    assert added[1]["item"]["arguments"] == "" and added[1]["item"]["call_id"] == "call_a"
+    done = [e for e in events if e["type"] == "response.function_call_arguments.done"]
+    assert [(e["output_index"], e["arguments"]) for e in done] == [(1, '{"city":"Paris"}'), (2, '{"city":"Oslo"}')]
+    final = events[-1]["response"]
+    assert events[-1]["type"] == "response.completed"
+    assert [item["type"] for item in final["output"]] == ["message", "function_call", "function_call"]
+    assert final["output"][1]["status"] == "completed" and final["output"][1]["id"] != final["output"][2]["id"]
+    assert writer.final == final

@@ -10,6 +10,7 @@ import orjson
 from llmgateway.api.anthropic_compat.render import message_id, stop_reason, usage_body
 from llmgateway.api.error_handlers import anthropic_error_body
 from llmgateway.errors import GatewayError
+from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.types import ChatDelta, Usage
 
 
@@ -28,6 +29,7 @@ class MessageEvents:
         self._index = -1
         self._open: str | None = None  # type of the block currently open
         self._pinged = False
+        self._call_blocks: dict[int, int] = {}  # neutral tool-call index → its block index
 
     def events(self, deltas: Iterable[ChatDelta], final_usage: Callable[[], Usage | None]) -> Iterator[bytes]:
         """The whole sequence; an error after the start is one `error` event and the stream ends."""
@@ -37,6 +39,8 @@ class MessageEvents:
             for delta in deltas:
                 if delta.content:
                     yield from self.text(delta.content)
+                for call in delta.tool_calls:
+                    yield from self.tool_call(call)
                 finish = delta.finish_reason or finish
             if self._index < 0:  # an empty answer still has one (empty) text block
                 yield from self.start_block({"type": "text", "text": ""})
@@ -60,6 +64,18 @@ class MessageEvents:
             yield from self.start_block({"type": "text", "text": ""})
         yield sse("content_block_delta", {"type": "content_block_delta", "index": self._index,
                                           "delta": {"type": "text_delta", "text": text}})
+
+    def tool_call(self, call: ToolCallDelta) -> Iterator[bytes]:
+        """A tool call's first piece starts its tool_use block; its argument fragments are input_json_delta."""
+        block = self._call_blocks.get(call.index)
+        if block is None:
+            yield from self.stop_block()
+            yield from self.start_block({"type": "tool_use", "id": call.id or f"toolu_{self._index + 1}",
+                                         "name": call.name or "", "input": {}})
+            block = self._call_blocks[call.index] = self._index
+        if call.arguments:  # a late piece of an earlier call still lands on its own block (the SDK keys by index)
+            yield sse("content_block_delta", {"type": "content_block_delta", "index": block,
+                                              "delta": {"type": "input_json_delta", "partial_json": call.arguments}})
 
     def start_block(self, block: dict[str, Any]) -> Iterator[bytes]:
         self._index += 1

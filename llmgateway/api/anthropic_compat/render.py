@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
+from llmgateway.providers.chat_types import ToolCall
 from llmgateway.providers.types import Usage
 
 #: The neutral (OpenAI) finish reason → Anthropic's stop_reason; None (unknown) reads as a normal end.
@@ -34,16 +38,34 @@ def usage_body(usage: Usage | None) -> dict[str, Any]:
     }
 
 
+def tool_input(arguments: str) -> Any:
+    """A call's JSON arguments as the object `tool_use.input` carries (unparseable text is kept under `_raw`)."""
+    try:
+        value = orjson.loads(arguments) if arguments.strip() else {}
+    except orjson.JSONDecodeError:
+        return {"_raw": arguments}
+    return value if isinstance(value, dict) else {"_value": value}
+
+
+def content_blocks(content: str | None, tool_calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """Text then tool_use blocks; a text block is always present without calls, so `get_final_text()` works."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": content or ""}] if content or not tool_calls else []
+    for call in tool_calls:
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": tool_input(call.arguments)})
+    return blocks
+
+
 def message_body(
-    *, request_id: str, model: str, content: str | None, finish_reason: str | None, usage: Usage | None
+    *, request_id: str, model: str, content: str | None, finish_reason: str | None, usage: Usage | None,
+    tool_calls: Sequence[ToolCall] = (),
 ) -> dict[str, Any]:
-    """A complete `Message`; a text block is always present so `get_final_text()` works on empty answers."""
+    """A complete `Message`."""
     return {
         "id": message_id(request_id),
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": content or ""}],
+        "content": content_blocks(content, tool_calls),
         "stop_reason": stop_reason(finish_reason),
         "stop_sequence": None,
         "usage": usage_body(usage),
