@@ -38,6 +38,20 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A served API's own request body, for a provider that speaks that same API (`api`, e.g. "anthropic.messages").
+
+    That provider sends `body` as is (with its own `model` and `stream`) plus `headers`, and reports the raw answer
+    (`ChatResponse.native`, `ChatDelta.native`) beside the neutral one, so blocks the neutral model cannot carry
+    (thinking and its signature, `cache_control`, server tools) survive; every other provider ignores it.
+    """
+
+    api: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """A chat completion as the gateway understands it, already routed to one provider model."""
 
@@ -55,6 +69,7 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    native: NativeRequest | None = None
 
     def image_places(self) -> list[tuple[str, ImagePart]]:
         """Every image with its place in the request (`messages.2.content.1`), for error messages."""
@@ -98,6 +113,7 @@ class ChatResponse:
     usage: Usage | None
     provider_response_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    native: dict[str, Any] | None = None  # the upstream's own answer, when the request's NativeRequest was used
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +124,7 @@ class ChatDelta:
     role: str | None = None
     finish_reason: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    native: tuple[str, dict[str, Any]] | None = None  # the upstream's own event (name, data) in native mode
 
 
 class ChatStream:

@@ -52,8 +52,10 @@ def test_the_native_body_keeps_everything_but_the_model_untouched():
                                                        "cache_control": {"type": "ephemeral"}}]}]}
     call = parse_messages_request(body, {"anthropic-beta": "interleaved-thinking-2025-05-14", "x-other": "no"})
 
-    assert call.native_body == {k: v for k, v in body.items() if k != "model"}
-    assert call.native_headers == {"anthropic-beta": "interleaved-thinking-2025-05-14"}
+    native = call.request.native
+    assert native.api == "anthropic.messages"
+    assert native.body == {k: v for k, v in body.items() if k != "model"}
+    assert native.headers == {"anthropic-beta": "interleaved-thinking-2025-05-14"}
     assert call.request.messages[1] == Message("assistant", "Yo")  # thinking is Anthropic's own
 
 
@@ -72,6 +74,7 @@ def test_the_native_body_keeps_everything_but_the_model_untouched():
     ({**BASE, "stop_sequences": "END"}, "stop_sequences"),
     ({**BASE, "metadata": {"user_id": 7}}, "metadata.user_id"),
     ({**BASE, "system": [{"type": "image"}]}, "system.0"),
+    ({**BASE, "base_url": "http://evil.example"}, "base_url"),
 ])
 def test_bad_input_is_a_400_naming_the_field(body, param):
     error = refused(body)

@@ -32,16 +32,30 @@ class MessageEvents:
         self._call_blocks: dict[int, int] = {}  # neutral tool-call index → its block index
 
     def events(self, deltas: Iterable[ChatDelta], final_usage: Callable[[], Usage | None]) -> Iterator[bytes]:
-        """The whole sequence; an error after the start is one `error` event and the stream ends."""
+        """The whole sequence; an error after the start is one `error` event and the stream ends.
+
+        When Anthropic answered a native request its own events are relayed as they came (thinking blocks,
+        signatures and pings included); otherwise the sequence is written from the neutral deltas."""
         finish: str | None = None
+        started = native = False
         try:
-            yield self.message_start()
             for delta in deltas:
+                if delta.native is not None:
+                    native = True
+                    yield self.relay(*delta.native)
+                    continue
+                if not started:
+                    started = True
+                    yield self.message_start()
                 if delta.content:
                     yield from self.text(delta.content)
                 for call in delta.tool_calls:
                     yield from self.tool_call(call)
                 finish = delta.finish_reason or finish
+            if native:  # the upstream's own message_delta and message_stop were relayed
+                return
+            if not started:
+                yield self.message_start()
             if self._index < 0:  # an empty answer still has one (empty) text block
                 yield from self.start_block({"type": "text", "text": ""})
             yield from self.stop_block()
@@ -49,6 +63,12 @@ class MessageEvents:
             yield sse("message_stop", {"type": "message_stop"})
         except GatewayError as exc:
             yield sse("error", anthropic_error_body(exc, self.request_id))
+
+    def relay(self, name: str, data: dict[str, Any]) -> bytes:
+        """One upstream event as is; only `message_start` names the gateway model id, as every answer does."""
+        if name == "message_start" and isinstance(data.get("message"), dict):
+            data = {**data, "message": {**data["message"], "model": self.model}}
+        return sse(name, data)
 
     def message_start(self) -> bytes:
         usage = usage_body(Usage(self.input_tokens, 1))

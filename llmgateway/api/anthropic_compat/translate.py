@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from llmgateway.api.schemas import FORBIDDEN_FIELDS
 from llmgateway.errors import InvalidRequest
 from llmgateway.providers.chat_types import ImagePart, ResponseFormat, TextPart, ToolCall, ToolChoice, ToolSpec
 from llmgateway.providers.images import ImageError, check_image_url
-from llmgateway.providers.types import ChatRequest, Message
+from llmgateway.providers.types import ChatRequest, Message, NativeRequest
 
 ROLES = ("user", "assistant")
 #: Block types a client may send, by the roles that may carry them.
@@ -29,21 +30,18 @@ BLOCK_ROLES: dict[str, tuple[str, ...]] = {
 }
 #: Blocks only Anthropic itself understands: kept in the native body, left out of the neutral request.
 ANTHROPIC_ONLY_BLOCKS = frozenset({"thinking", "redacted_thinking", "server_tool_use", "web_search_tool_result"})
-#: Fields of the Messages request the gateway reads itself; every other field reaches Anthropic untouched.
-READ_FIELDS = frozenset({"model", "max_tokens", "messages", "system", "stop_sequences", "temperature", "top_p",
-                         "top_k", "stream", "metadata", "tools", "tool_choice"})
+#: The native API an Anthropic upstream receives this surface's body through, untouched (see NativeRequest).
+NATIVE_API = "anthropic.messages"
 #: Headers of the client's request that are forwarded to Anthropic upstreams only.
 FORWARDED_HEADERS = ("anthropic-beta",)
 
 
 @dataclass(frozen=True, slots=True)
 class MessagesCall:
-    """A parsed /v1/messages request: the neutral request, how to answer, and the untouched Anthropic body."""
+    """A parsed /v1/messages request: the neutral request (carrying the client's body for Anthropic) and the mode."""
 
     request: ChatRequest
     stream: bool = False
-    native_body: dict[str, Any] = field(default_factory=dict)  # the client's body, for an Anthropic upstream
-    native_headers: dict[str, str] = field(default_factory=dict)
 
 
 def bad(param: str, message: str) -> InvalidRequest:
@@ -58,6 +56,9 @@ def parse_messages_request(
     """Validate a Messages body and translate it; raises InvalidRequest (400) before any upstream call."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    forbidden = sorted(FORBIDDEN_FIELDS & set(body))
+    if forbidden:
+        raise bad(forbidden[0], "is not allowed: the gateway decides where requests go.")
     model = body.get("model")
     if not isinstance(model, str) or not 1 <= len(model) <= 256:
         raise bad("model", "Field required: a model id (1 to 256 characters).")
@@ -68,6 +69,7 @@ def parse_messages_request(
         raise bad("max_tokens", f"must be an integer between 1 and {max_tokens_limit}.")
     messages = [*system_messages(body.get("system")), *conversation(body.get("messages"), max_messages)]
     choice, parallel = tool_choice(body.get("tool_choice"))
+    forwarded = {name: value for name in FORWARDED_HEADERS if (value := (headers or {}).get(name))}
     request = ChatRequest(
         model=model,
         messages=tuple(messages),
@@ -80,13 +82,12 @@ def parse_messages_request(
         tool_choice=choice,
         parallel_tool_calls=parallel,
         response_format=output_format(body.get("output_config")),
+        native=NativeRequest(NATIVE_API, {k: v for k, v in body.items() if k not in ("model", "stream")}, forwarded),
     )
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise bad("stream", "must be a boolean.")
-    forwarded = {name: value for name in FORWARDED_HEADERS if (value := (headers or {}).get(name))}
-    native = {name: value for name, value in body.items() if name != "model"}
-    return MessagesCall(request=request, stream=bool(stream), native_body=native, native_headers=forwarded)
+    return MessagesCall(request=request, stream=bool(stream))
 
 
 def number(body: dict[str, Any], name: str, low: float, high: float) -> float | None:
