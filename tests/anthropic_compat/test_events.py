@@ -96,7 +96,8 @@ def test_native_events_are_relayed_as_they_came_with_the_gateway_model():
         ("content_block_delta", {"type": "content_block_delta", "index": 0,
                                  "delta": {"type": "signature_delta", "signature": "sig=="}}),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 4}}),
+        ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                           "usage": {"output_tokens": 4}}),
         ("message_stop", {"type": "message_stop"}),
     ]
     events = write([ChatDelta(role="assistant", native=upstream[0]),

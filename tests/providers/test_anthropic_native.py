@@ -1,4 +1,4 @@
-"""The Anthropic provider's native mode: a /v1/messages body sent as is, the raw answer reported beside the neutral one."""
+"""The Anthropic provider's native mode: a /v1/messages body sent as is, the raw answer beside the neutral one."""
 
 from __future__ import annotations
 
