@@ -40,6 +40,7 @@ class HuggingFaceProvider(OpenAIProvider):
     inferred_prefixes = ()
     max_tokens_field = "max_tokens"
     chat_path = "/v1/chat/completions"
+    responses_path = None  # native /v1/responses requests go to OpenAI only; here they are translated
     known_models = (
         _m("meta-llama/Llama-3.1-8B-Instruct", 131072),
         _m("meta-llama/Llama-3.3-70B-Instruct", 131072),

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from llmgateway.errors import GatewayError, ServerError
+from llmgateway.providers import openai_responses
 from llmgateway.providers.base import Provider
 from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.openai_wire import message_out, rich_fields, tool_call_deltas_in, tool_calls_in
@@ -19,6 +20,7 @@ from llmgateway.providers.types import (
     EmbeddingResponse,
     Message,
     ModelInfo,
+    NativeRequest,
     Pricing,
     Usage,
 )
@@ -41,6 +43,8 @@ class OpenAIProvider(Provider):
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
+    #: Where the Responses API lives, for native /v1/responses requests; None for upstreams without it.
+    responses_path: ClassVar[str | None] = "/responses"
     known_models = (
         _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0),
         _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6),
@@ -98,7 +102,17 @@ class OpenAIProvider(Provider):
         return rich_fields(request)
 
     # -- operations ---------------------------------------------------------------------------
+    def native_responses(self, request: ChatRequest) -> NativeRequest | None:
+        """The /v1/responses body to send as is, when this upstream has the Responses API."""
+        return openai_responses.native_of(request) if self.responses_path else None
+
     def chat(self, request: ChatRequest) -> ChatResponse:
+        native = self.native_responses(request)
+        if native is not None:
+            body = openai_responses.responses_body(native, request.model, stream=False)
+            data = self.checked_json(self.transport.post(
+                f"{self.base_url}{self.responses_path}", body, self.headers(request.request_id)))
+            return openai_responses.answer(data)
         reply = self.transport.post(
             f"{self.base_url}{self.chat_path}", self.chat_body(request, stream=False), self.headers(request.request_id)
         )
@@ -118,6 +132,14 @@ class OpenAIProvider(Provider):
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
+        native = self.native_responses(request)
+        if native is not None:
+            return self.open_chat_stream(
+                f"{self.base_url}{self.responses_path}",
+                openai_responses.responses_body(native, request.model, stream=True),
+                self.headers(request.request_id),
+                lambda upstream, stream: openai_responses.relay(self, upstream.lines(), stream),
+            )
         return self.open_chat_stream(
             f"{self.base_url}{self.chat_path}",
             self.chat_body(request, stream=True),

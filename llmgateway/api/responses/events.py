@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -43,10 +44,16 @@ class ResponseEvents:
         `on_final` gets the finished Response before its last event is sent (so it is stored by then)."""
         finish: str | None = None
         try:
+            upstream = iter(deltas)
+            first = next(upstream, None)
+            stream = chain((first,), upstream) if first is not None else upstream
+            if first is not None and first.native is not None:  # OpenAI answered natively: relay its events
+                yield from self.relay(stream, on_final)
+                return
             started = self.frame.body(status="in_progress", output=[], usage=None)
             yield self.sse("response.created", response=started)
             yield self.sse("response.in_progress", response=started)
-            for delta in deltas:
+            for delta in stream:
                 if delta.content:
                     yield from self.text(delta.content)
                 for call in delta.tool_calls:
@@ -66,6 +73,24 @@ class ResponseEvents:
             error = {"code": exc.code, "message": exc.message}
             yield self.sse("response.failed", response=self.frame.body(status="failed", output=[], usage=None,
                                                                         error=error))
+
+    def relay(self, deltas: Iterator[ChatDelta], on_final: Callable[[dict[str, Any]], None] | None
+              ) -> Iterator[bytes]:
+        """OpenAI's own events as they came; lifecycle events carry the gateway's response id and model. A later
+        failure event continues the upstream's sequence numbers."""
+        for delta in deltas:
+            if delta.native is None:
+                continue
+            kind, data = delta.native
+            if isinstance(data.get("response"), dict):
+                data = {**data, "response": self.frame.native(data["response"])}
+                if kind in ("response.completed", "response.incomplete"):
+                    self.final = data["response"]
+                    if on_final is not None:
+                        on_final(self.final)
+            if isinstance(data.get("sequence_number"), int):
+                self._sequence = data["sequence_number"] + 1
+            yield b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
     def text(self, text: str) -> Iterator[bytes]:
         item_id = self.frame.message_item("")["id"]

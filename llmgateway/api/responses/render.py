@@ -57,6 +57,12 @@ class ResponseFrame:
             "metadata": self.parsed.metadata or {},
         }
 
+    def native(self, upstream: dict[str, Any]) -> dict[str, Any]:
+        """OpenAI's own Response (reasoning items and encrypted_content intact) under the gateway's id and model."""
+        return {**upstream, "id": self.id, "model": self.model,
+                "previous_response_id": self.parsed.previous_response_id, "store": self.parsed.store,
+                "metadata": self.parsed.metadata or upstream.get("metadata") or {}}
+
     def function_call_item(self, position: int, call_id: str, name: str, arguments: str,
                            status: str = "completed") -> dict[str, Any]:
         """A function_call item; `position` (the call's index) makes its `fc_…` id unique in the response."""
@@ -90,8 +96,11 @@ def final_status(finish_reason: str | None) -> tuple[str, str | None]:
 
 
 def response_body(frame: ResponseFrame, *, content: str | None, finish_reason: str | None, usage: Usage,
-                  tool_calls: Sequence[ToolCall] = ()) -> dict[str, Any]:
-    """A finished, non-streamed response: a message item (unless there are only calls), then the calls."""
+                  tool_calls: Sequence[ToolCall] = (), native: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A finished, non-streamed response: a message item (unless there are only calls), then the calls; or
+    OpenAI's own answer when it answered natively."""
+    if native is not None:
+        return frame.native(native)
     status, reason = final_status(finish_reason)
     output = [frame.message_item(content or "")] if content or not tool_calls else []
     output += [frame.function_call_item(i, call.id, call.name, call.arguments) for i, call in enumerate(tool_calls)]

@@ -6,15 +6,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmgateway.api.schemas import FORBIDDEN_FIELDS
 from llmgateway.errors import InvalidRequest, UnsupportedOperation
 from llmgateway.providers.chat_types import ImagePart, ResponseFormat, TextPart, ToolCall, ToolChoice, ToolSpec
 from llmgateway.providers.images import ImageError, check_image_url
-from llmgateway.providers.types import ChatRequest, Message
+from llmgateway.providers.types import ChatRequest, Message, NativeRequest
 
 #: Message roles as the neutral model names them (`developer` is OpenAI's newer `system`).
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 TEXT_PARTS = frozenset({"input_text", "output_text"})
 ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
+#: The native API an OpenAI upstream receives this surface's body through (reasoning items kept, see NativeRequest).
+NATIVE_API = "openai.responses"
+#: Body fields the gateway answers itself and never sends upstream.
+GATEWAY_FIELDS = ("model", "stream", "previous_response_id")
 #: Fields the gateway reads; other Responses fields are echoed or ignored, never forwarded blindly.
 ECHOED_DEFAULTS: dict[str, Any] = {
     "instructions": None, "max_output_tokens": None, "parallel_tool_calls": True, "temperature": 1.0,
@@ -43,6 +48,7 @@ class ResponsesRequest:
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
     echo: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # the client's body, for an OpenAI upstream
 
 
 def bad(param: str, message: str) -> InvalidRequest:
@@ -54,6 +60,9 @@ def parse_responses_request(body: Any, *, max_tokens_limit: int = 1_000_000, max
     """Validate the body's shape (items checked one by one); raises InvalidRequest (400)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    forbidden = sorted(FORBIDDEN_FIELDS & set(body))
+    if forbidden:
+        raise bad(forbidden[0], "is not allowed: the gateway decides where requests go.")
     model = body.get("model")
     if not isinstance(model, str) or not 1 <= len(model) <= 256:
         raise bad("model", "is required: a model id (1 to 256 characters).")
@@ -79,7 +88,7 @@ def parse_responses_request(body: Any, *, max_tokens_limit: int = 1_000_000, max
         stream=bool(optional(body, "stream", bool)), store=True if store is None else store,
         previous_response_id=previous or None, tools=function_tools(body.get("tools")),
         tool_choice=choice(body.get("tool_choice")), parallel_tool_calls=optional(body, "parallel_tool_calls", bool),
-        response_format=text_format(body.get("text")), echo=echo,
+        response_format=text_format(body.get("text")), echo=echo, raw=body,
     )
 
 
@@ -233,7 +242,14 @@ def chat_request(parsed: ResponsesRequest, history: Sequence[dict[str, Any]] = (
         tool_choice=parsed.tool_choice,
         parallel_tool_calls=parsed.parallel_tool_calls,
         response_format=parsed.response_format,
+        native=native_request(parsed, history),
     )
+
+
+def native_request(parsed: ResponsesRequest, history: Sequence[dict[str, Any]]) -> NativeRequest:
+    """The client's body for an OpenAI upstream, with the stored conversation spelled out in `input`."""
+    body = {k: v for k, v in parsed.raw.items() if k not in GATEWAY_FIELDS}
+    return NativeRequest(NATIVE_API, {**body, "input": [*history, *parsed.items]})
 
 
 def item_messages(item: dict[str, Any], where: str, call_ids: set[str], messages: list[Message]) -> None:
