@@ -96,7 +96,8 @@ def test_function_calls_are_items_with_argument_deltas_after_the_text():
 
 
 def test_native_events_are_relayed_with_the_gateway_id_and_the_final_response_kept():
-    from tests.fakes.openai_responses import ENCRYPTED, events as fake_events, response_object
+    from tests.fakes.openai_responses import ENCRYPTED, response_object
+    from tests.fakes.openai_responses import events as fake_events
 
     payload = {"model": "o4-mini", "input": "Hi"}
     reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": ENCRYPTED}
