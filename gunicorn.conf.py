@@ -72,9 +72,9 @@ def on_starting(server):
     """In the master, once: a clean metrics directory, then the schema and the first keys, so workers don't race."""
     clean_metrics_dir()
     from llmgateway.app import SCHEMA_READY_ENV, build_services, prepare_database
-    from llmgateway.config import load_settings
+    from llmgateway.config import load_settings, with_generated_secrets
 
-    settings = load_settings()
+    settings = with_generated_secrets(load_settings())
     if settings.database.auto_upgrade:
         services = build_services(settings)
         try:

@@ -17,7 +17,7 @@ from llmgateway.api.observability import Finisher, begin_request, request_finish
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request
-from llmgateway.config import Settings, load_settings
+from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
 from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.keys import KeyHasher
@@ -49,7 +49,7 @@ SCHEMA_READY_ENV = "LLMGATEWAY_SCHEMA_READY"
 
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the app from explicit settings (tests) or from LLMGATEWAY_CONFIG and the environment."""
-    settings = config if isinstance(config, Settings) else load_settings(config)
+    settings = with_generated_secrets(config if isinstance(config, Settings) else load_settings(config))
     configure_logging(settings.logging.level, settings.logging.format)
     app = Flask("llmgateway", static_folder=None)
     configure_flask(app, settings)
@@ -140,6 +140,7 @@ def build_services(settings: Settings) -> Services:
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
     )
     metrics.watch_backlog(ledger)
+    ledger.dead_letters.add_listener(metrics.dead_letter_set_aside)
     if breakers:
         breakers.add_listener(BreakerStateListener(metrics))
     return Services(
@@ -269,6 +270,10 @@ def register_blueprints(app: Flask) -> None:
                   metrics)
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    from llmgateway.api.console import register_console
+
+    settings = app.extensions["llmgateway"].settings
+    register_console(app, settings.jwt.secret or "", settings.jwt.access_token_expires)  # HTML, not in OpenAPI
 
 
 def register_cli(app: Flask) -> None:

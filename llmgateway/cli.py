@@ -1,16 +1,17 @@
-"""Flask CLI commands: `keys create|list|revoke`, `usage report`, `db upgrade`."""
+"""Flask CLI commands: `keys create|list|revoke`, `usage report|dead-letters`, `db upgrade`."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from marshmallow import ValidationError
 
-from llmgateway.config import MAX_TPM, PERMISSIONS
+from llmgateway.config import MAX_TPM, PERMISSIONS, key_rules_problem, validate_rate_limit
 from llmgateway.core.report_format import FIGURES, key_dict, report_csv
 from llmgateway.infra.reports import GROUP_BY, usage_report
 from llmgateway.infra.schema import upgrade_schema
@@ -34,10 +35,6 @@ def _permissions(_ctx: Any, _param: Any, value: str) -> list[str]:
 
 
 def _rate_limit(_ctx: Any, _param: Any, value: str | None) -> str | None:
-    from marshmallow import ValidationError
-
-    from llmgateway.config import validate_rate_limit
-
     if value is None:
         return None
     try:
@@ -45,6 +42,16 @@ def _rate_limit(_ctx: Any, _param: Any, value: str | None) -> str | None:
     except ValidationError as exc:
         raise click.BadParameter(str(exc.messages[0])) from exc
     return value
+
+
+def _check_key_rules(**values: Any) -> None:
+    """Apply the key rules of the config file and the admin API; name the option of the first problem."""
+    problem = key_rules_problem(values)
+    if problem is not None:
+        field, message = problem
+        name = (field or "").split(".")[0]
+        option = {"expires_at": "--expires", "budget_usd": "--budget-usd"}.get(name, "--" + name.replace("_", "-"))
+        raise click.BadParameter(message.replace("budget_usd", "--budget-usd"), param_hint=option)
 
 
 @keys_cli.command("create")
@@ -59,8 +66,9 @@ def _rate_limit(_ctx: Any, _param: Any, value: str | None) -> str | None:
 def create_key(owner: str, permissions: list[str], rate_limit: str | None, tpm_limit: int | None,
                budget_usd: float | None, budget_period: str | None, expires: datetime | None, as_json: bool) -> None:
     """Create a key and print it once."""
-    if budget_usd is not None and budget_period is None:
-        raise click.BadParameter("--budget-period is required with --budget-usd", param_hint="--budget-period")
+    _check_key_rules(owner=owner, permissions=permissions, rate_limit=rate_limit, tpm_limit=tpm_limit,
+                     budget_usd=budget_usd, budget_period=budget_period,
+                     expires_at=expires.replace(tzinfo=UTC).isoformat() if expires else None)
     key, row = _services().keystore.create(
         owner=owner, permissions=permissions, rate_limit=rate_limit, tpm_limit=tpm_limit,
         budget_usd=budget_usd, budget_period=budget_period, expires_at=expires, source="cli",
@@ -116,6 +124,20 @@ def report(start: datetime, end: datetime, group_by: str | None, fmt: str) -> No
         click.echo(report_csv(data), nl=False)
     else:
         click.echo(_table(data))
+
+
+@usage_cli.command("dead-letters")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, each entry with its row.")
+def dead_letters(as_json: bool) -> None:
+    """Usage rows the database refused for their data (set aside so billing went on); fix and re-insert them."""
+    store = _services().ledger.dead_letters
+    entries = store.list()
+    if as_json:
+        click.echo(json.dumps({"data": entries, "file": str(store.path)}))
+        return
+    click.echo(f"{len(entries)} dead letter(s) (table usage_dead_letters; file {store.path})")
+    for entry in entries:
+        click.echo(f"{entry['failed_at']}  {entry['request_id']}  [{entry['stored_in']}]  {entry['error']}")
 
 
 def _table(data: dict[str, Any]) -> str:

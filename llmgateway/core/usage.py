@@ -80,6 +80,7 @@ class UsageCall:
             "completion_tokens": usage.completion_tokens,
             "total_tokens": usage.total_tokens,
             "tokens_estimated": usage.estimated,
+            "tokens_clamped": usage.clamped,
             "cost_usd": self.cost_usd,
             "saved_cost_usd": self.saved_cost_usd,
             "latency_ms": round(self.elapsed_ms(), 2),

@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import SQLAlchemyError
 
 from llmgateway.config import Settings
 from llmgateway.infra.db import off_hub
+from llmgateway.infra.dead_letters import DeadLetters, refused_for_its_data
 from llmgateway.infra.models import UsageRecord
 from llmgateway.infra.spool import Segment, UsageSpool, decode_row, default_spool_dir, encode_row
 
@@ -26,18 +26,26 @@ class SqlUsageWriter:
     """Inserts batches of usage rows with ON CONFLICT (request_id) DO NOTHING."""
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+        self.engine = engine
         self._insert = sqlite_insert if engine.dialect.name == "sqlite" else pg_insert
         self._blocking = engine.dialect.name == "sqlite"
+        table = UsageRecord.__table__
+        # A spooled row may come from an older or newer version: every row gets exactly the table's columns
+        # (a missing one takes its default), since one batch insert needs the same keys in every row.
+        self._defaults = {
+            column.key: column.default.arg if column.default is not None and column.default.is_scalar else None
+            for column in table.columns
+        }
 
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
         statement = self._insert(UsageRecord.__table__).on_conflict_do_nothing(index_elements=["request_id"])
+        shaped = [{key: row.get(key, default) for key, default in self._defaults.items()} for row in rows]
 
         def run() -> None:
-            with self._engine.begin() as connection:
-                connection.execute(statement, list(rows))
+            with self.engine.begin() as connection:
+                connection.execute(statement, shaped)
 
         if self._blocking:
             off_hub(run)
@@ -58,12 +66,14 @@ class UsageLedger:
         writer: SqlUsageWriter,
         spool: UsageSpool,
         *,
+        dead_letters: DeadLetters | None = None,
         batch_size: int = 500,
         flush_interval: float = 0.5,
         scan_interval: float = 5.0,
     ) -> None:
         self._writer = writer
         self.spool = spool
+        self.dead_letters = dead_letters or DeadLetters(writer.engine, spool.directory)
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._scan_interval = scan_interval
@@ -179,12 +189,13 @@ class UsageLedger:
         return True
 
     def _commit(self, batch: list[dict[str, Any]], deadline: float | None) -> bool:
-        """Insert one batch, retrying with backoff until `deadline` (once when there is none)."""
+        """Insert one batch, retrying outages with backoff until `deadline` (once when there is none); rows the
+        database refuses for their data are set aside as dead letters and the rest still land."""
         delay = 0.1
         while True:
             try:
-                self._writer.write(batch)
-            except SQLAlchemyError as exc:
+                self._insert_or_set_aside(batch)
+            except Exception as exc:  # an outage (or an unforeseen error): the rows stay in the spool
                 self.failures += 1
                 self._note_outage(exc)
                 if deadline is None or time.monotonic() + delay > deadline:
@@ -192,14 +203,30 @@ class UsageLedger:
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
-            self.written += len(batch)
             if self._outage_since is not None:
                 log.warning("ledger database reachable again after %.1f s; writing %d spooled rows",
                             time.monotonic() - self._outage_since, self.backlog)
                 self._outage_since = None
             return True
 
-    def _note_outage(self, exc: SQLAlchemyError) -> None:
+    def _insert_or_set_aside(self, batch: list[dict[str, Any]]) -> None:
+        """Insert `batch`; when the database refuses it for its data, halve it until the refused rows are alone,
+        insert the others and set those aside. Outage errors propagate (a retry is idempotent)."""
+        try:
+            self._writer.write(batch)
+        except Exception as exc:
+            if not refused_for_its_data(exc):
+                raise
+            if len(batch) == 1:
+                self.dead_letters.set_aside(batch[0], exc)
+                return
+            middle = len(batch) // 2
+            self._insert_or_set_aside(batch[:middle])
+            self._insert_or_set_aside(batch[middle:])
+            return
+        self.written += len(batch)
+
+    def _note_outage(self, exc: Exception) -> None:
         now = time.monotonic()
         if self._outage_since is None:
             self._outage_since = now

@@ -141,6 +141,14 @@ class GatewayMetrics:
             "llmgateway_circuit_breaker_state", "1 for the breaker's current state, 0 for the others.",
             ["breaker", "provider", "model", "state"], multiprocess_mode="livemostrecent", registry=r,
         )
+        self.dead_letters = Counter(
+            "llmgateway_ledger_dead_letters", "Usage rows the database refused for their data, set aside as dead "
+            "letters (`flask usage dead-letters` lists them).", registry=r,
+        )
+        self.clamped_usage = Counter(
+            "llmgateway_usage_clamped", "Upstream answers whose token counts were out of bounds and were clamped.",
+            ["provider"], registry=r,
+        )
         self.backlog = Gauge(
             "llmgateway_ledger_backlog", "Usage records waiting to be written to the ledger.",
             multiprocess_mode="livesum", registry=r,
@@ -188,6 +196,8 @@ class GatewayMetrics:
         self.cache.labels(route, call.cache_status.lower()).inc()
         usage = call.usage
         if usage is not None:
+            if getattr(usage, "clamped", False):
+                self.clamped_usage.labels(provider).inc()
             if usage.prompt_tokens:
                 self.tokens.labels(provider, model, "prompt").inc(usage.prompt_tokens)
             if usage.completion_tokens:
@@ -208,6 +218,10 @@ class GatewayMetrics:
         """Breakers call this on every state change: `state` is one of closed, half_open, open."""
         for candidate in BREAKER_STATES:
             self.breaker.labels(breaker, provider, model, candidate).set(1.0 if candidate == state else 0.0)
+
+    def dead_letter_set_aside(self) -> None:
+        """The ledger set one refused row aside."""
+        self.dead_letters.inc()
 
     def watch_backlog(self, source: BacklogSource) -> None:
         """Report `source.backlog` (the usage ledger's queue) as llmgateway_ledger_backlog."""

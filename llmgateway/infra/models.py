@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -64,6 +64,8 @@ class UsageRecord(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     total_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     tokens_estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # The provider reported absurd counts (negative, non-integer, over 2**31-1): they were clamped; audit the row.
+    tokens_clamped: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     saved_cost_usd: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     latency_ms: Mapped[float | None] = mapped_column(Float)
@@ -76,6 +78,19 @@ class UsageRecord(Base):
     attempts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     request_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata", JSON)
     error_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class UsageDeadLetter(Base):
+    """A usage row the database refused for its data, set aside whole so the drain goes on (`flask usage
+    dead-letters` lists them); keyed by a hash of the row, so setting the same row aside twice keeps one."""
+
+    __tablename__ = "usage_dead_letters"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str | None] = mapped_column(String(200))
+    failed_at: Mapped[datetime] = mapped_column(DateTime, nullable=False)
+    error: Mapped[str] = mapped_column(Text, nullable=False)
+    row: Mapped[str] = mapped_column(Text, nullable=False)  # the spooled JSON line, as written
 
 
 class StoredResponse(Base):

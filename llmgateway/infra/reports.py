@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -67,8 +68,21 @@ def usage_report(
     sessions: sessionmaker[Session], start: date, end: date, group_by: str | None = None
 ) -> dict[str, Any]:
     """`{start_date, end_date, totals, groups}`; both dates inclusive, UTC."""
+    report = usage_breakdowns(sessions, start, end, (group_by,) if group_by else ())
+    breakdowns = report.pop("breakdowns")
+    return {**report, "group_by": group_by, "groups": breakdowns.get(group_by, []) if group_by else []}
+
+
+def usage_breakdowns(
+    sessions: sessionmaker[Session], start: date, end: date, dimensions: Sequence[str]
+) -> dict[str, Any]:
+    """`{start_date, end_date, totals, breakdowns: {dimension: groups}}` in one session: the totals once and one
+    grouped query per dimension (the queries `usage_report` runs, so the console and the API agree)."""
     if end < start:
         raise ValueError("endDate must not be before startDate")
+    for dimension in dimensions:
+        if dimension not in GROUP_BY:
+            raise ValueError(f"groupBy must be one of {', '.join(GROUP_BY)}")
     lower = datetime.combine(start, time.min)
     upper = datetime.combine(end + timedelta(days=1), time.min)
     window = (UsageRecord.created_at >= lower, UsageRecord.created_at < upper)
@@ -78,20 +92,21 @@ def usage_report(
             dialect = session.get_bind().dialect.name
             if dialect == "postgresql":  # aggregate groups in memory instead of an on-disk sort
                 session.execute(text(f"SET LOCAL work_mem = '{REPORT_WORK_MEM}'"))
+                # JIT compilation costs more than it saves on these short scans (~60 ms each, measured)
+                session.execute(text("SET LOCAL jit = off"))
             totals = session.execute(select(*_aggregates()).where(*window)).one()
-            groups: list[dict[str, Any]] = []
-            if group_by:
-                column = _group_column(group_by, dialect).label("key")
+            breakdowns: dict[str, list[dict[str, Any]]] = {}
+            for dimension in dimensions:
+                column = _group_column(dimension, dialect).label("key")
                 rows = session.execute(
                     select(column, *_aggregates()).where(*window).group_by(column).order_by(column)
                 ).all()
-                groups = [{"key": _key(row.key), **_figures(row)} for row in rows]
+                breakdowns[dimension] = [{"key": _key(row.key), **_figures(row)} for row in rows]
         return {
             "start_date": start.isoformat(),
             "end_date": end.isoformat(),
-            "group_by": group_by,
             "totals": _figures(totals),
-            "groups": groups,
+            "breakdowns": breakdowns,
         }
 
     return db_call(sessions.kw["bind"], query)

@@ -71,6 +71,8 @@ class AnthropicProvider(Provider):
 
     name = "anthropic"
     default_base_url = "https://api.anthropic.com"
+    api_key_env = "ANTHROPIC_API_KEY"
+    base_url_env = "ANTHROPIC_BASE_URL"
     supports_embeddings = False
     inferred_prefixes = ("claude-",)
     known_models = (

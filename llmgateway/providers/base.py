@@ -58,6 +58,9 @@ class Provider(ABC):
 
     name: ClassVar[str]
     default_base_url: ClassVar[str]
+    #: Environment variables that override this provider's `api_key` and `base_url` settings (None: no override).
+    api_key_env: ClassVar[str | None] = None
+    base_url_env: ClassVar[str | None] = None
     supports_embeddings: ClassVar[bool] = True
     #: Whether unknown OpenAI-style fields can be passed straight through to this upstream.
     accepts_openai_extras: ClassVar[bool] = False
@@ -164,9 +167,9 @@ class Provider(ABC):
         return event
 
 
-def token_count(value: Any) -> int:
-    """A token count from an upstream usage field (some send floats, some omit it)."""
-    return int(value or 0)
+def token_count(value: Any) -> Any:
+    """A token count from an upstream usage field, as sent (missing reads as 0): `Usage` bounds and flags it."""
+    return 0 if value is None else value
 
 
 def upstream_error_details(data: Any) -> tuple[str | None, str | None]:

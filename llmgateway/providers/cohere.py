@@ -45,6 +45,8 @@ class CohereProvider(Provider):
 
     name = "cohere"
     default_base_url = "https://api.cohere.com"
+    api_key_env = "COHERE_API_KEY"
+    base_url_env = "COHERE_BASE_URL"
     inferred_prefixes = ("command", "embed-")
     known_models = (
         _m("command-a-03-2025", "Command A", 256000, 2.5, 10.0),

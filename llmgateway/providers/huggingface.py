@@ -37,6 +37,8 @@ class HuggingFaceProvider(OpenAIProvider):
 
     name = "huggingface"
     default_base_url = "https://router.huggingface.co"
+    api_key_env = "HUGGINGFACE_API_KEY"
+    base_url_env = "HUGGINGFACE_BASE_URL"
     inferred_prefixes = ()
     max_tokens_field = "max_tokens"
     chat_path = "/v1/chat/completions"

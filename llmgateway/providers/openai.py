@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from llmgateway.errors import GatewayError, ServerError
 from llmgateway.providers import openai_responses
-from llmgateway.providers.base import Provider
+from llmgateway.providers.base import Provider, token_count
 from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.openai_wire import message_out, rich_fields, tool_call_deltas_in, tool_calls_in
 from llmgateway.providers.sse import parse_sse
@@ -37,6 +37,8 @@ class OpenAIProvider(Provider):
 
     name = "openai"
     default_base_url = "https://api.openai.com/v1"
+    api_key_env = "OPENAI_API_KEY"
+    base_url_env = "OPENAI_BASE_URL"
     accepts_openai_extras = True
     inferred_prefixes = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
     #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
@@ -159,7 +161,7 @@ class OpenAIProvider(Provider):
             items = sorted(data["data"], key=lambda item: item["index"])
             vectors = [item["embedding"] for item in items]
             usage = data.get("usage") or {}
-            prompt = int(usage.get("prompt_tokens", 0))
+            prompt = token_count(usage.get("prompt_tokens"))
             return EmbeddingResponse(vectors, Usage(prompt, 0) if usage else None)
         except (KeyError, TypeError, ValueError) as exc:
             raise ServerError(f"The {self.name} provider sent embeddings the gateway cannot read.") from exc
@@ -203,6 +205,6 @@ class OpenAIProvider(Provider):
         if not isinstance(raw, dict):
             return None
         try:
-            return Usage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
+            return Usage(token_count(raw.get("prompt_tokens")), token_count(raw.get("completion_tokens")))
         except (TypeError, ValueError):
             return None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from llmgateway.providers.chat_types import (
@@ -15,6 +17,14 @@ from llmgateway.providers.chat_types import (
     ToolChoice,
     ToolSpec,
 )
+
+log = logging.getLogger(__name__)
+
+#: The largest token count the ledger stores (a 32-bit integer column); anything above is an upstream bug.
+MAX_TOKEN_COUNT = 2**31 - 1
+#: Counts that are a part of another (a cached prompt token is also a prompt token): never more than the whole.
+PART_OF = {"cached_tokens": "prompt_tokens", "cache_read_tokens": "prompt_tokens",
+           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +93,23 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts for one call; `estimated` when the provider did not report them."""
+    """Token counts for one call; `estimated` when the provider did not report them.
+
+    Counts are bounded on construction (the provider boundary): a negative, non-integer or absurd count (over
+    MAX_TOKEN_COUNT, or a part larger than its whole) is replaced by the nearest sane value and `clamped` is set,
+    so one wrong upstream answer is recorded, flagged and logged instead of being refused by the database.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False
+    clamped: bool = False
+
+    def __post_init__(self) -> None:
+        problems = bound_counts(self)
+        if problems:
+            object.__setattr__(self, "clamped", True)
+            log.warning("upstream token counts out of bounds, recorded clamped and flagged: %s", "; ".join(problems))
 
     @property
     def total_tokens(self) -> int:
@@ -102,6 +124,49 @@ class Usage:
         if self.estimated:
             out["estimated"] = True
         return out
+
+
+def bound_counts(usage: Usage) -> list[str]:
+    """Clamp every integer count of `usage` in place (frozen: via object.__setattr__); returns what was wrong."""
+    problems: list[str] = []
+    counts = [f.name for f in fields(usage) if f.type in ("int", int)]
+    for name in counts:
+        raw = getattr(usage, name)
+        value, problem = _bounded(raw)
+        if problem:
+            problems.append(f"{name}={raw!r} ({problem})")
+        if problem or type(raw) is not int:  # a bool or an integral float becomes a plain int
+            object.__setattr__(usage, name, value)
+    for part, whole in PART_OF.items():
+        if part in counts and whole in counts and getattr(usage, part) > getattr(usage, whole):
+            problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
+            object.__setattr__(usage, part, getattr(usage, whole))
+    if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
+        problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
+        object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
+    return problems
+
+
+def _bounded(raw: Any) -> tuple[int, str | None]:
+    """A count in [0, MAX_TOKEN_COUNT] and what was wrong with `raw` (None when nothing)."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        value, problem = raw, None
+    else:
+        try:
+            number = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            return 0, "not a number"
+        if math.isnan(number):
+            return 0, "not a number"
+        if math.isinf(number):
+            return (0, "negative") if number < 0 else (MAX_TOKEN_COUNT, "infinite")
+        value = int(number)
+        problem = None if number == value else "not an integer"
+    if value < 0:
+        return 0, "negative"
+    if value > MAX_TOKEN_COUNT:
+        return MAX_TOKEN_COUNT, f"over {MAX_TOKEN_COUNT}"
+    return value, problem
 
 
 @dataclass(frozen=True, slots=True)

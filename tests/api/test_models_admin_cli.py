@@ -84,6 +84,10 @@ def test_cli_keys_create_list_revoke(app):
     assert runner.invoke(args=["keys", "revoke", created["id"]]).exit_code != 0
     bad = runner.invoke(args=["keys", "create", "--owner", "x", "--permissions", "root"])
     assert bad.exit_code == 2
+    no_period = runner.invoke(args=["keys", "create", "--owner", "x", "--permissions", "completion",
+                                    "--budget-usd", "5"])
+    assert no_period.exit_code == 2 and "--budget-period" in no_period.output
+    assert "is required with --budget-usd" in no_period.output
 
 
 def test_usage_report_rest_and_cli_agree(app, client, fake_openai):

@@ -12,7 +12,7 @@ from llmgateway.infra.schema import heads, upgrade_schema
 
 
 def test_there_is_a_single_head():
-    assert heads() == ["0003"]
+    assert heads() == ["0005"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

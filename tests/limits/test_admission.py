@@ -104,7 +104,7 @@ def test_concurrent_calls_cannot_overshoot_the_budget(make_app, store_sections, 
 
 
 def test_cached_answers_cost_nothing_and_pass_an_exhausted_budget(make_app, store_sections, fake_openai):
-    app = quota_app(make_app, store_sections, budget_usd=0.01)
+    app = quota_app(make_app, store_sections, budget_usd=0.01, budget_period="month")
     client = app.test_client()
     body = {**CHAT, "temperature": 0}
     assert client.post("/api/v1/completion", json=body, headers=auth(TPM_KEY)).status_code == 200
@@ -115,7 +115,7 @@ def test_cached_answers_cost_nothing_and_pass_an_exhausted_budget(make_app, stor
 
 
 def test_spend_already_in_the_ledger_counts_when_redis_lost_the_counter(make_app, redis_url, fake_openai):
-    app = quota_app(make_app, {"redis": {"url": redis_url}}, budget_usd=0.02)
+    app = quota_app(make_app, {"redis": {"url": redis_url}}, budget_usd=0.02, budget_period="month")
     client = app.test_client()
     assert client.post("/api/v1/completion", json=CHAT, headers=auth(TPM_KEY)).status_code == 200
     assert client.post("/api/v1/completion", json=CHAT, headers=auth(TPM_KEY)).status_code == 200

@@ -63,7 +63,7 @@ def test_redis_outage_under_load(tmp_path, pg_url, fake_openai, fault):
             redis={"url": rds.url, "socket_timeout": 0.2},
             api_keys=[{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
                       {"key": KEY, "owner": "Load", "permissions": ["completion", "embedding"],
-                       "tpm_limit": 10_000_000, "budget_usd": 1000.0}],
+                       "tpm_limit": 10_000_000, "budget_usd": 1000.0, "budget_period": "month"}],
         )
         with GunicornGateway(tmp_path, config, name="gw", env={"GUNICORN_LOG_LEVEL": "warning"}) as gateway:
             url = gateway.url

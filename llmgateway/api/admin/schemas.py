@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from marshmallow import Schema, fields, validate
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
-
-from llmgateway.config import MAX_TPM, PERMISSIONS, validate_rate_limit
+from llmgateway.config import KeyRulesSchema
 from llmgateway.infra.reports import GROUP_BY
 
 
-class KeyCreateSchema(Schema):
-    owner = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    permissions = fields.List(
-        fields.String(validate=validate.OneOf(PERMISSIONS)), required=True, validate=validate.Length(min=1, max=3)
-    )
-    rate_limit = fields.String(allow_none=True, validate=[validate.Length(max=100), validate_rate_limit])
-    tpm_limit = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=MAX_TPM))
-    budget_usd = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1e9))
-    budget_period = fields.String(allow_none=True, validate=validate.OneOf(("day", "month")))
-    expires_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
-
-    @validates_schema
-    def budget_needs_period(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("budget_usd") is not None and not data.get("budget_period"):
-            raise ValidationError("is required with budget_usd", "budget_period")
+class KeyCreateSchema(KeyRulesSchema):
+    """A new key's owner, permissions and limits: the rules the config file and the CLI apply too."""
 
 
 class KeySchema(Schema):

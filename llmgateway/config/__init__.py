@@ -1,0 +1,63 @@
+"""Settings: the only package that reads os.environ and the config file; validates everything at start-up."""
+
+from llmgateway.config.derive import first_error
+from llmgateway.config.generated_secrets import with_generated_secrets
+from llmgateway.config.keys import MAX_TPM, PERMISSIONS, KeyRulesSchema, key_rules_problem, validate_rate_limit
+from llmgateway.config.loading import load_settings
+from llmgateway.config.types import (
+    DEFAULT_FALLBACK_CODES,
+    FALLBACK_CODES,
+    ApiKeyConfig,
+    CacheConfig,
+    CircuitBreakerConfig,
+    DatabaseConfig,
+    FallbackConfig,
+    FallbackRule,
+    JwtConfig,
+    LedgerConfig,
+    LimitsConfig,
+    LoggingConfig,
+    MetricsConfig,
+    ModelMapping,
+    OtelConfig,
+    ProviderConfig,
+    RateLimitConfig,
+    RedisConfig,
+    RetryConfig,
+    ServerConfig,
+    Settings,
+    normalize_database_url,
+)
+
+__all__ = [
+    "DEFAULT_FALLBACK_CODES",
+    "FALLBACK_CODES",
+    "MAX_TPM",
+    "PERMISSIONS",
+    "ApiKeyConfig",
+    "CacheConfig",
+    "CircuitBreakerConfig",
+    "DatabaseConfig",
+    "FallbackConfig",
+    "FallbackRule",
+    "JwtConfig",
+    "KeyRulesSchema",
+    "LedgerConfig",
+    "LimitsConfig",
+    "LoggingConfig",
+    "MetricsConfig",
+    "ModelMapping",
+    "OtelConfig",
+    "ProviderConfig",
+    "RateLimitConfig",
+    "RedisConfig",
+    "RetryConfig",
+    "ServerConfig",
+    "Settings",
+    "first_error",
+    "key_rules_problem",
+    "load_settings",
+    "normalize_database_url",
+    "validate_rate_limit",
+    "with_generated_secrets",
+]

@@ -1,0 +1,326 @@
+"""Every setting the gateway reads: frozen dataclasses, each field declared once with its default and its rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from llmgateway.config.derive import section, setting
+from llmgateway.config.keys import KeyRulesSchema, validate_rate_limit
+
+FALLBACK_CODES = ("rate_limit_exceeded", "server_error", "timeout", "service_unavailable", "context_length_exceeded")
+DEFAULT_FALLBACK_CODES = FALLBACK_CODES[:4]
+DEFAULT_DATABASE_URL = "sqlite:///llmgateway.db"
+
+_HTTP_URL = {"require_tld": False, "schemes": {"http", "https"}}
+
+
+def _positive(value: float) -> None:
+    if value <= 0:
+        raise ValidationError("must be greater than 0")
+
+
+def _at_least(n: int | float, *, upto: int | float | None = None) -> validate.Range:
+    return validate.Range(min=n, max=upto)
+
+
+def _one_of(*choices: str) -> validate.OneOf:
+    return validate.OneOf(choices)
+
+
+def _matches(pattern: str, error: str) -> validate.Regexp:
+    return validate.Regexp(pattern, error=error)
+
+
+def _min_chars(n: int) -> validate.Length:
+    return validate.Length(min=n, error=f"must be at least {n} characters")
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for plain PostgreSQL URLs."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
+
+
+class _Lowercase(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).lower()
+
+
+class _UuidText(fields.UUID):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:  # type: ignore[override]
+        return str(super()._deserialize(value, attr, data, **kwargs))
+
+
+class _DatabaseUrl(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return normalize_database_url(super()._deserialize(value, attr, data, **kwargs))
+
+
+class PricingSchema(Schema):
+    """Per-million-token prices of one model, in USD; null means unknown."""
+
+    input_per_million = fields.Float(allow_none=True, validate=_at_least(0))
+    output_per_million = fields.Float(allow_none=True, validate=_at_least(0))
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One provider's connection; unknown keys (version, default_max_tokens, …) become its `options`."""
+
+    unknown_fields: ClassVar[str] = INCLUDE
+
+    api_key: str | None = setting(fields.String(allow_none=True), None)
+    base_url: str | None = setting(fields.Url(allow_none=True, **_HTTP_URL), None)
+    timeout: float = setting(fields.Float(validate=_positive), 120.0)
+    connect_timeout: float = setting(fields.Float(validate=_positive), 5.0)
+    stream_idle_timeout: float = setting(fields.Float(validate=_positive), 60.0)
+    max_connections: int = setting(fields.Integer(validate=_at_least(1)), 1000)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> ProviderConfig:
+        known = {name: data.pop(name) for name in list(data) if name in cls.__dataclass_fields__}
+        return cls(**known, options=data)
+
+
+@dataclass(frozen=True)
+class ApiKeyConfig:
+    """A key declared in the configuration; owner, permissions and limits follow KeyRulesSchema."""
+
+    schema_base: ClassVar[type[Schema]] = KeyRulesSchema
+
+    key: str = setting(fields.String(required=True, validate=validate.Length(min=16)))
+    owner: str = field()
+    permissions: tuple[str, ...] = field()
+    id: str | None = setting(_UuidText(allow_none=True), None)
+    rate_limit: str | None = None
+    tpm_limit: int | None = None
+    budget_usd: float | None = None
+    budget_period: str | None = None
+    expires_at: Any = None
+
+
+@dataclass(frozen=True)
+class ModelMapping:
+    """A model id of the gateway mapped to a provider's model."""
+
+    model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
+    provider: str = setting(_Lowercase(required=True))
+    provider_model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
+    display_name: str | None = setting(fields.String(allow_none=True), None)
+    context_window: int | None = setting(fields.Integer(allow_none=True, validate=_at_least(1)), None)
+    capabilities: tuple[str, ...] | None = setting(
+        fields.List(fields.String(validate=_one_of("completion", "embedding")), allow_none=True), None
+    )
+    pricing: dict[str, float | None] | None = setting(fields.Nested(PricingSchema, allow_none=True), None)
+
+
+@dataclass(frozen=True)
+class FallbackRule:
+    """Which models answer, in order, when `model_id` fails with one of `error_codes`."""
+
+    model_id: str = setting(fields.String(required=True))
+    fallback_models: tuple[str, ...] = setting(fields.List(fields.String(), required=True))
+    error_codes: tuple[str, ...] = setting(
+        fields.List(fields.String(validate=validate.OneOf(FALLBACK_CODES)), allow_none=True), DEFAULT_FALLBACK_CODES
+    )
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> FallbackRule:
+        return cls(data["model_id"], data["fallback_models"], data.get("error_codes") or DEFAULT_FALLBACK_CODES)
+
+
+@dataclass(frozen=True)
+class FallbackConfig:
+    enabled: bool = setting(fields.Boolean(), True)
+    rules: tuple[FallbackRule, ...] = setting(fields.List(section(FallbackRule)), ())
+
+
+@dataclass(frozen=True)
+class CircuitBreakerConfig:
+    enabled: bool = setting(fields.Boolean(), True)
+    fail_max: int = setting(fields.Integer(validate=_at_least(1)), 5)
+    reset_timeout: float = setting(fields.Float(validate=_positive), 30.0)
+
+
+@dataclass(frozen=True)
+class RetryConfig:
+    max_attempts: int = setting(fields.Integer(validate=_at_least(1, upto=10)), 3)
+    budget_ratio: float = setting(fields.Float(validate=_at_least(0, upto=1)), 0.2)
+    backoff_base: float = setting(fields.Float(validate=_at_least(0)), 0.2)
+    backoff_max: float = setting(fields.Float(validate=_at_least(0)), 5.0)
+    max_retry_after: float = setting(fields.Float(validate=_at_least(0)), 10.0)
+    request_deadline: float = setting(fields.Float(validate=_positive), 300.0)
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    enabled: bool = setting(fields.Boolean(), True)
+    ttl: int = setting(fields.Integer(validate=_at_least(1)), 3600)
+    scope: str = setting(fields.String(validate=_one_of("owner", "global")), "owner")
+    max_entry_bytes: int = setting(fields.Integer(validate=_at_least(1024)), 1_048_576)
+
+
+@dataclass(frozen=True)
+class RateLimitConfig:
+    enabled: bool = setting(fields.Boolean(), True)
+    default: str = setting(fields.String(validate=validate_rate_limit), "60/minute")
+    strategy: str = setting(
+        fields.String(validate=_one_of("fixed-window", "moving-window", "sliding-window-counter")),
+        "sliding-window-counter",
+    )
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    url: str | None = setting(
+        fields.String(allow_none=True, validate=_matches(r"^(redis|rediss|unix)://", "not a redis:// URL")),
+        None,
+    )
+    instance_name: str = setting(fields.String(), "LLMGateway:")
+    #: connect and read: how long a silent Redis may stall a request
+    socket_timeout: float = setting(fields.Float(validate=_positive), 0.2)
+    #: per pool and worker; opened on demand
+    max_connections: int = setting(fields.Integer(validate=_at_least(1)), 200)
+    #: waiting for a free pooled connection: local contention, not a Redis fault
+    pool_timeout: float = setting(fields.Float(validate=_positive), 2.0)
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = setting(
+        _DatabaseUrl(validate=_matches(r"^(sqlite|postgresql|postgres)", "must be a sqlite:// or postgresql URL")),
+        DEFAULT_DATABASE_URL,
+    )
+    auto_upgrade: bool = setting(fields.Boolean(), True)
+    pool_size: int = setting(fields.Integer(validate=_at_least(1)), 5)
+    max_overflow: int = setting(fields.Integer(validate=_at_least(0)), 10)
+
+
+@dataclass(frozen=True)
+class JwtConfig:
+    secret: str | None = setting(fields.String(allow_none=True, validate=_min_chars(32)), None)
+    access_token_expires: int = setting(fields.Integer(validate=_at_least(1)), 900)
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    level: str = setting(fields.String(validate=_one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")), "INFO")
+    format: str = setting(fields.String(validate=_one_of("json", "console")), "json")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    max_body_bytes: int = setting(fields.Integer(validate=_at_least(1024)), 16 * 1024 * 1024)
+    max_json_depth: int = setting(fields.Integer(validate=_at_least(2)), 64)
+    max_messages: int = setting(fields.Integer(validate=_at_least(1)), 10_000)
+    max_embedding_inputs: int = setting(fields.Integer(validate=_at_least(1)), 2048)
+    max_tokens: int = setting(fields.Integer(validate=_at_least(1)), 1_000_000)
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    spool_dir: str | None = setting(fields.String(allow_none=True), None)
+    spool_max_mb: int = setting(fields.Integer(validate=_at_least(1)), 1024)
+    batch_size: int = setting(fields.Integer(validate=_at_least(1)), 500)
+    flush_interval: float = setting(fields.Float(validate=_positive), 0.5)
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    trusted_proxies: tuple[str, ...] = setting(fields.List(fields.String()), ())
+    public_paths: tuple[str, ...] = setting(fields.List(fields.String()), ("/health", "/health/ready", "/metrics"))
+    auth_cache_ttl: float = setting(fields.Float(validate=_at_least(0, upto=5)), 3.0)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = setting(fields.Boolean(), True)
+    #: when set, GET /metrics needs `Authorization: Bearer <token>`
+    token: str | None = setting(fields.String(allow_none=True, validate=_min_chars(16)), None)
+    #: PROMETHEUS_MULTIPROC_DIR: aggregate over gunicorn workers
+    multiprocess_dir: str | None = setting(fields.String(allow_none=True), None)
+    #: distinct model label values per process; more become "other"
+    max_model_labels: int = setting(fields.Integer(validate=_at_least(1)), 200)
+
+
+@dataclass(frozen=True)
+class OtelConfig:
+    #: None: on when an endpoint is configured
+    enabled: bool | None = setting(fields.Boolean(allow_none=True), None)
+    #: OTLP/HTTP base URL, e.g. http://collector:4318
+    endpoint: str | None = setting(fields.Url(allow_none=True, **_HTTP_URL), None)
+    service_name: str = setting(fields.String(validate=validate.Length(min=1, max=200)), "llmgateway")
+    sample_ratio: float = setting(fields.Float(validate=_at_least(0, upto=1)), 1.0)
+
+    @property
+    def active(self) -> bool:
+        return self.enabled if self.enabled is not None else bool(self.endpoint)
+
+
+class _RoutingSchema(Schema):
+    model_mappings = fields.List(section(ModelMapping), load_default=list)
+
+
+class _SettingsChecks(Schema):
+    """What the file has beyond Settings' own fields (`routing`), and checks across sections."""
+
+    routing = fields.Nested(_RoutingSchema)
+
+    @validates_schema
+    def no_fallback_to_itself(self, data: dict[str, Any], **_: Any) -> None:
+        for index, rule in enumerate(getattr(data.get("fallbacks"), "rules", ())):
+            if rule.model_id in rule.fallback_models:
+                raise ValidationError({"fallbacks": {"rules": {index: "a model cannot fall back to itself"}}})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the gateway reads, validated."""
+
+    schema_base: ClassVar[type[Schema]] = _SettingsChecks
+
+    providers: dict[str, ProviderConfig] = setting(
+        fields.Dict(keys=_Lowercase(), values=section(ProviderConfig)), factory=dict
+    )
+    api_keys: tuple[ApiKeyConfig, ...] = setting(fields.List(section(ApiKeyConfig)), ())
+    model_mappings: tuple[ModelMapping, ...] = ()  # the file's routing.model_mappings
+    fallbacks: FallbackConfig = setting(section(FallbackConfig), FallbackConfig())
+    circuit_breaker: CircuitBreakerConfig = setting(section(CircuitBreakerConfig), CircuitBreakerConfig())
+    retries: RetryConfig = setting(section(RetryConfig), RetryConfig())
+    cache: CacheConfig = setting(section(CacheConfig), CacheConfig())
+    rate_limits: RateLimitConfig = setting(section(RateLimitConfig), RateLimitConfig())
+    redis: RedisConfig = setting(section(RedisConfig), RedisConfig())
+    database: DatabaseConfig = setting(section(DatabaseConfig), DatabaseConfig())
+    jwt: JwtConfig = setting(section(JwtConfig), JwtConfig())
+    logging: LoggingConfig = setting(section(LoggingConfig), LoggingConfig())
+    limits: LimitsConfig = setting(section(LimitsConfig), LimitsConfig())
+    ledger: LedgerConfig = setting(section(LedgerConfig), LedgerConfig())
+    server: ServerConfig = setting(section(ServerConfig), ServerConfig())
+    metrics: MetricsConfig = setting(section(MetricsConfig), MetricsConfig())
+    otel: OtelConfig = setting(section(OtelConfig), OtelConfig())
+    pricing: dict[str, dict[str, float | None]] = setting(
+        fields.Dict(keys=fields.String(), values=fields.Nested(PricingSchema)), factory=dict
+    )
+    #: the pepper of key hashes
+    secret_key: str | None = setting(fields.String(allow_none=True, validate=_min_chars(32)), None)
+    bootstrap_api_key: str | None = setting(fields.String(allow_none=True, validate=validate.Length(min=16)), None)
+    #: where the settings came from, for messages
+    source: str = "defaults"
+
+    @classmethod
+    def from_fields(cls, data: dict[str, Any]) -> Settings:
+        routing = data.pop("routing", {})
+        return cls(**data, model_mappings=tuple(routing.get("model_mappings", ())))
+
+    def with_source(self, source: str) -> Settings:
+        return replace(self, source=source)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.url.startswith("sqlite")
