@@ -130,7 +130,8 @@ def build_services(settings: Settings) -> Services:
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
     ledger = build_ledger(settings, engine)
-    prices = PriceList(settings.pricing)
+    cache_ratios = {name: (cls.cache_read_price_ratio, cls.cache_write_price_ratio) for name, cls in classes.items()}
+    prices = PriceList(settings.pricing, cache_ratios)
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, settings.redis) if settings.circuit_breaker.enabled else None
     executor = build_executor(settings, providers, catalogue, breakers)

@@ -46,6 +46,9 @@ def _aggregates() -> list[Any]:
         func.coalesce(func.sum(record.prompt_tokens), 0).label("prompt_tokens"),
         func.coalesce(func.sum(record.completion_tokens), 0).label("completion_tokens"),
         func.coalesce(func.sum(record.total_tokens), 0).label("total_tokens"),
+        func.coalesce(func.sum(record.cached_tokens), 0).label("cached_tokens"),
+        func.coalesce(func.sum(record.cache_write_tokens), 0).label("cache_write_tokens"),
+        func.coalesce(func.sum(record.reasoning_tokens), 0).label("reasoning_tokens"),
         func.coalesce(func.sum(record.cost_usd), 0.0).label("cost_usd"),
         func.coalesce(func.sum(record.saved_cost_usd), 0.0).label("saved_cost_usd"),
     ]
@@ -59,6 +62,9 @@ def _figures(row: Any) -> dict[str, Any]:
         "prompt_tokens": int(row.prompt_tokens),
         "completion_tokens": int(row.completion_tokens),
         "total_tokens": int(row.total_tokens),
+        "cached_tokens": int(row.cached_tokens),
+        "cache_write_tokens": int(row.cache_write_tokens),
+        "reasoning_tokens": int(row.reasoning_tokens),
         "cost_usd": round(float(row.cost_usd), 8),
         "saved_cost_usd": round(float(row.saved_cost_usd), 8),
     }

@@ -30,12 +30,13 @@ def responses_body(native: NativeRequest, model: str, *, stream: bool) -> dict[s
 
 
 def usage(raw: Any) -> Usage | None:
+    """The Responses API's usage (cached input and reasoning output are parts of the totals, as in the neutral one)."""
     if not isinstance(raw, dict):
         return None
-    try:
-        return Usage(int(raw.get("input_tokens") or 0), int(raw.get("output_tokens") or 0))
-    except (TypeError, ValueError):
-        return None
+    inputs = raw.get("input_tokens_details") if isinstance(raw.get("input_tokens_details"), dict) else {}
+    outputs = raw.get("output_tokens_details") if isinstance(raw.get("output_tokens_details"), dict) else {}
+    return Usage(raw.get("input_tokens") or 0, raw.get("output_tokens") or 0,
+                 cached_tokens=inputs.get("cached_tokens") or 0, reasoning_tokens=outputs.get("reasoning_tokens") or 0)
 
 
 def finish_reason(response: dict[str, Any], has_calls: bool) -> str:

@@ -28,12 +28,12 @@ def stop_reason(finish_reason: str | None) -> str:
 
 
 def usage_body(usage: Usage | None) -> dict[str, Any]:
-    """Anthropic's usage: the neutral prompt tokens are all input (cache detail is Anthropic's own)."""
+    """Anthropic's usage: `input_tokens` excludes the prompt-cache reads and writes, which have their own fields."""
     usage = usage or Usage()
     return {
-        "input_tokens": usage.prompt_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": usage.uncached_prompt_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cached_tokens,
         "output_tokens": usage.completion_tokens,
     }
 
