@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from typing import Any, TypeVar
 
+import orjson
 from flask import Response, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -12,6 +14,7 @@ from flask_smorest import Blueprint
 from llmgateway.api.anthropic_compat.events import MessageEvents
 from llmgateway.api.anthropic_compat.render import message_body
 from llmgateway.api.anthropic_compat.schemas import (
+    AnthropicErrorSchema,
     AnthropicEventSchema,
     AnthropicMessageSchema,
     CountTokensRequestSchema,
@@ -21,19 +24,32 @@ from llmgateway.api.anthropic_compat.schemas import (
 from llmgateway.api.anthropic_compat.translate import MessagesCall, parse_messages_request
 from llmgateway.api.cache_control import with_cache_control
 from llmgateway.api.context import current_call
-from llmgateway.api.docs import error_responses
 from llmgateway.api.rendering import gateway_headers, json_response, sse_response
 from llmgateway.api.schemas import limit
 from llmgateway.api.security import requires
 from llmgateway.core.pipeline import CompletionInput
-from llmgateway.core.tokens import estimate_messages
+from llmgateway.core.tokens import estimate_messages, estimate_text
 from llmgateway.core.usage import UsageCall
 from llmgateway.services import services
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 blp = Blueprint(
     "anthropic_compat", __name__, url_prefix="/v1",
     description="Anthropic Messages API: point an Anthropic SDK (or Claude Code's ANTHROPIC_BASE_URL) at <gateway>.",
 )
+
+def anthropic_errors(*statuses: int) -> Callable[[F], F]:
+    """Document error answers in Anthropic's shape (this surface's own, see api/error_handlers.py)."""
+
+    def decorator(view: F) -> F:
+        for status in statuses:
+            view = blp.alt_response(status, schema=AnthropicErrorSchema,
+                                    description=f"{HTTPStatus(status).phrase} (Anthropic's error shape)")(view)
+        return view
+
+    return decorator
+
 
 STREAM_DESCRIPTION = (
     "With `stream: true`: `event:` + `data:` pairs — message_start, then per block content_block_start, "
@@ -69,7 +85,7 @@ class Messages(MethodView):
     @blp.response(200, AnthropicMessageSchema)
     @blp.alt_response(200, success=True, content_type="text/event-stream", schema=AnthropicEventSchema,
                       description=STREAM_DESCRIPTION)
-    @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
+    @anthropic_errors(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a message, plain or streamed (Anthropic's API; any routable model answers)."""
         call = current_call()
@@ -100,9 +116,10 @@ class CountTokens(MethodView):
     @requires("completion", rate_limited=True)
     @blp.arguments(CountTokensRequestSchema())
     @blp.response(200, CountTokensSchema)
-    @error_responses(400, 401, 403, 404, 413, 429)
+    @anthropic_errors(400, 401, 403, 404, 413, 429)
     def post(self, body: dict[str, Any]) -> Response:
         """Count a request's input tokens (the gateway's estimate; no upstream call, no usage record)."""
         messages = parse({**body, "max_tokens": 1})
         services().gateway.catalogue.resolve(messages.request.model)  # an unknown model is a 404 here too
-        return json_response({"input_tokens": estimate_messages(messages.request.messages)})
+        tools = sum(estimate_text(orjson.dumps(tool).decode()) for tool in body.get("tools") or ())
+        return json_response({"input_tokens": estimate_messages(messages.request.messages) + tools})
