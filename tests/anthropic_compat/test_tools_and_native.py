@@ -1,4 +1,4 @@
-"""Tool use through /v1/messages for OpenAI and Anthropic models, and Anthropic's own blocks passed through untouched."""
+"""Tool use through /v1/messages for OpenAI and Anthropic models; Anthropic's own blocks passed through untouched."""
 
 from __future__ import annotations
 
