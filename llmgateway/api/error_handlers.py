@@ -68,12 +68,18 @@ def anthropic_error_body(error: GatewayError, request_id: str | None) -> dict[st
 SURFACE_ERROR_BODIES: dict[str, Callable[[GatewayError, str | None], dict[str, Any]]] = {
     "anthropic_compat": anthropic_error_body,
 }
+#: Path prefixes of those surfaces, for errors met before a route matched (404, 405).
+SURFACE_PATHS = (("/v1/messages", "anthropic_compat"),)
 
 
 def error_body(error: GatewayError, request_id: str | None) -> dict[str, Any]:
     """The error body in the shape of the surface the request came to."""
-    blueprint = request.blueprint if has_request_context() else None
-    return SURFACE_ERROR_BODIES.get(blueprint or "", GatewayError.envelope)(error, request_id)
+    surface = ""
+    if has_request_context():
+        surface = request.blueprint or next(
+            (name for prefix, name in SURFACE_PATHS if request.path == prefix or request.path.startswith(prefix + "/")),
+            "")
+    return SURFACE_ERROR_BODIES.get(surface, GatewayError.envelope)(error, request_id)
 
 
 def render_error(error: GatewayError) -> Response:
