@@ -100,6 +100,18 @@ def test_a_bad_range_is_a_400_page_that_keeps_the_form(client, query, message):
     assert client.get("/admin/usage.csv?by=nonsense").status_code == 400
 
 
+def test_the_usage_page_shows_the_token_detail_totals(app, client):
+    """The usage issue's cached, cache-write and reasoning tokens, as the API reports them."""
+    seed_usage(app)
+    sign_in(client)
+    page = client.get("/admin/usage").text
+    for label in ("Cached prompt tokens", "Cache-write tokens", "Reasoning tokens"):
+        assert label in page
+    totals = client.get("/api/v1/admin/usage", headers=auth(ADMIN_KEY)).json["totals"]
+    for name in ("cached_tokens", "cache_write_tokens", "reasoning_tokens"):
+        assert f'data-figure="{name}">' in page and name in totals
+
+
 def test_the_usage_page_shows_figures_the_report_gains(app, client, monkeypatch):
     """New report columns (the usage issue adds token details) appear on the page without a template change."""
     from llmgateway.api.console import usage as usage_page
@@ -108,13 +120,13 @@ def test_the_usage_page_shows_figures_the_report_gains(app, client, monkeypatch)
 
     def with_extra(*args, **kwargs):
         report = original(*args, **kwargs)
-        report["totals"]["cached_tokens"] = 1234
+        report["totals"]["future_tokens"] = 1234
         return report
 
     monkeypatch.setattr(usage_page, "usage_breakdowns", with_extra)
     sign_in(client)
     page = client.get("/admin/usage").text
-    assert "Cached tokens" in page and 'data-figure="cached_tokens">1,234<' in page
+    assert "Future tokens" in page and 'data-figure="future_tokens">1,234<' in page
 
 
 def test_create_a_key_use_it_revoke_it(app, client, fake_openai):

@@ -47,16 +47,24 @@ def test_responses_stream_for_every_provider(live, sdk, fakes, provider):
     assert sdk.responses.retrieve(final.id).output_text == final.output_text  # a streamed answer is stored too
 
 
-def test_previous_response_id_continues_the_stored_conversation(sdk, fakes):
-    first = sdk.responses.create(model=MODELS["openai"], input="My name is Ada.", instructions="Be brief.")
-    second = sdk.responses.create(model=MODELS["openai"], input="What is my name?",
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_previous_response_id_continues_the_stored_conversation(sdk, fakes, provider):
+    first = sdk.responses.create(model=MODELS[provider], input="My name is Ada.", instructions="Be brief.")
+    second = sdk.responses.create(model=MODELS[provider], input="What is my name?",
                                   previous_response_id=first.id)
 
     assert second.previous_response_id == first.id
-    sent = fakes["openai"].requests[-1]["json"]["messages"]
-    assert sent == [{"role": "user", "content": "My name is Ada."},
-                    {"role": "assistant", "content": first.output_text},
-                    {"role": "user", "content": "What is my name?"}]  # instructions are not carried over
+    sent = fakes[provider].requests[-1]["json"]
+    if provider == "openai":  # OpenAI's own Responses API gets the conversation spelled out as items
+        assert [(item.get("role"), item["type"]) for item in sent["input"]] == [
+            ("user", "message"), ("assistant", "message"), ("user", "message")]
+        assert sent["input"][1]["content"][0]["text"] == first.output_text
+        assert "instructions" not in sent and "previous_response_id" not in sent
+    else:
+        assert sent["messages"] == [{"role": "user", "content": "My name is Ada."},
+                                    {"role": "assistant", "content": first.output_text},
+                                    {"role": "user", "content": "What is my name?"}]
+        assert "system" not in sent  # instructions are not carried over
 
 
 def test_store_false_keeps_nothing(sdk):

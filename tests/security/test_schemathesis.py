@@ -45,6 +45,7 @@ def test_no_server_errors_and_documented_answers(case):
     if response.status_code < 500 and response.headers.get("Content-Type", "").startswith("application/json"):
         case.validate_response(response, checks=(response_schema_conformance,))
     if response.status_code >= 400 and anthropic_shape:
-        assert response.json().get("type") == "error" and set(response.json()["error"]) == {"type", "message"}, (response.status_code, response.text)
+        body = response.json()
+        assert body.get("type") == "error" and set(body["error"]) == {"type", "message"}, response.text
     elif response.status_code >= 400:
         assert set(response.json()["error"]) == {"code", "type", "message", "param", "request_id"}

@@ -7,7 +7,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 import orjson
-from flask import Response, g, request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -22,12 +22,11 @@ from llmgateway.api.anthropic_compat.schemas import (
     MessagesRequestSchema,
 )
 from llmgateway.api.anthropic_compat.translate import MessagesCall, parse_messages_request
-from llmgateway.api.cache_control import with_cache_control
-from llmgateway.api.context import current_call
+from llmgateway.api.calls import ChatCall, with_cache_control
+from llmgateway.api.lifecycle import current_call
 from llmgateway.api.rendering import gateway_headers, json_response, sse_response
 from llmgateway.api.schemas import limit
 from llmgateway.api.security import requires
-from llmgateway.core.pipeline import CompletionInput
 from llmgateway.core.tokens import estimate_messages, estimate_text
 from llmgateway.core.usage import UsageCall
 from llmgateway.services import services
@@ -70,14 +69,6 @@ def surface_headers(call: UsageCall) -> dict[str, str]:
     return {**gateway_headers(call), "request-id": call.request_id}
 
 
-def pipeline_input(messages: MessagesCall) -> CompletionInput:
-    neutral = messages.request
-    return with_cache_control(CompletionInput(
-        model=neutral.model, messages=neutral.messages, temperature=neutral.temperature,
-        max_tokens=neutral.max_tokens, top_p=neutral.top_p, stop=neutral.stop, user=neutral.user,
-    ))
-
-
 @blp.route("/messages")
 class Messages(MethodView):
     @requires("completion", usage="anthropic_messages")
@@ -90,15 +81,19 @@ class Messages(MethodView):
         """Create a message, plain or streamed (Anthropic's API; any routable model answers)."""
         call = current_call()
         messages = parse(body)
+        chat = with_cache_control(ChatCall(messages.request, stream=messages.stream))
         gateway = services().gateway
-        if not messages.stream:
-            result = gateway.complete(call, pipeline_input(messages))
-            answer = message_body(request_id=call.request_id, model=result.model, content=result.content,
-                                  finish_reason=result.finish_reason, usage=result.usage)
+        if not chat.stream:
+            result = gateway.complete(call, chat.request, chat.options)
+            if result.native is not None:  # Anthropic answered the client's own body: its answer as it came
+                answer = {**result.native, "model": result.model}
+            else:
+                answer = message_body(request_id=call.request_id, model=result.model, content=result.content,
+                                      finish_reason=result.finish_reason, usage=result.usage,
+                                      tool_calls=result.tool_calls)
             return json_response(answer, headers=surface_headers(call))
         call.endpoint = "anthropic_messages_stream"
-        stream = gateway.stream(call, pipeline_input(messages))
-        g.stream_owned = True
+        stream = gateway.stream(call, chat.request, chat.options)
         writer = MessageEvents(request_id=call.request_id, model=stream.start.model,
                                input_tokens=estimate_messages(messages.request.messages))
 

@@ -59,7 +59,7 @@ class ResponseFrame:
 
     def native(self, upstream: dict[str, Any]) -> dict[str, Any]:
         """OpenAI's own Response (reasoning items and encrypted_content intact) under the gateway's id and model."""
-        return {**upstream, "id": self.id, "model": self.model,
+        return {**self.parsed.echo, **upstream, "id": self.id, "model": self.model,
                 "previous_response_id": self.parsed.previous_response_id, "store": self.parsed.store,
                 "metadata": self.parsed.metadata or upstream.get("metadata") or {}}
 

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, g
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from llmgateway.api.cache_control import with_cache_control
-from llmgateway.api.context import current_call
+from llmgateway.api.calls import ChatCall, with_cache_control
 from llmgateway.api.docs import error_responses
+from llmgateway.api.lifecycle import current_call, state
 from llmgateway.api.rendering import gateway_headers, json_response, sse_response
 from llmgateway.api.responses.events import ResponseEvents
 from llmgateway.api.responses.render import ResponseFrame, response_body
@@ -26,11 +26,10 @@ from llmgateway.api.responses.translate import ResponsesRequest, chat_request, p
 from llmgateway.api.schemas import limit
 from llmgateway.api.security import requires
 from llmgateway.core.keys import Principal
-from llmgateway.core.pipeline import CompletionInput
+from llmgateway.core.options import CallOptions
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import NotFound
 from llmgateway.infra.stored_responses import ResponseStore
-from llmgateway.providers.types import ChatRequest
 from llmgateway.services import services
 
 log = logging.getLogger(__name__)
@@ -52,20 +51,14 @@ def store() -> ResponseStore:
 
 
 def principal() -> Principal:
-    return g.principal
+    who = state().principal
+    assert who is not None, "the route requires a credential"
+    return who
 
 
 def not_found(response_id: str, param: str | None = None) -> NotFound:
     """The same 404 for an id that never existed and for another owner's: nothing leaks."""
     return NotFound(f"No response with id '{response_id[:80]}' was found.", param=param)
-
-
-def pipeline_input(neutral: ChatRequest, parsed: ResponsesRequest) -> CompletionInput:
-    return with_cache_control(CompletionInput(
-        model=neutral.model, messages=neutral.messages, temperature=neutral.temperature,
-        max_tokens=neutral.max_tokens, top_p=neutral.top_p, stop=neutral.stop, user=neutral.user,
-        metadata=parsed.metadata,
-    ))
 
 
 def keep(kept: ResponseStore, call: UsageCall, parsed: ResponsesRequest, history: list[dict[str, Any]],
@@ -100,18 +93,17 @@ class Responses(MethodView):
             if conversation is None:
                 raise not_found(parsed.previous_response_id, "previous_response_id")
             history = conversation.history()
-        neutral = chat_request(parsed, history)
+        chat = with_cache_control(ChatCall(chat_request(parsed, history), CallOptions(metadata=parsed.metadata)))
         gateway = services().gateway
         if not parsed.stream:
-            result = gateway.complete(call, pipeline_input(neutral, parsed))
+            result = gateway.complete(call, chat.request, chat.options)
             frame = ResponseFrame(call.request_id, result.model, parsed)
             answer = response_body(frame, content=result.content, finish_reason=result.finish_reason,
-                                   usage=result.usage)
+                                   usage=result.usage, tool_calls=result.tool_calls, native=result.native)
             keep(store(), call, parsed, history, answer)
             return json_response(answer, headers=gateway_headers(call))
         call.endpoint = "responses_stream"
-        stream = gateway.stream(call, pipeline_input(neutral, parsed))
-        g.stream_owned = True
+        stream = gateway.stream(call, chat.request, chat.options)
         writer = ResponseEvents(ResponseFrame(call.request_id, stream.start.model, parsed))
         kept = store()  # the body is sent outside the app context
 
