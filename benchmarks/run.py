@@ -51,6 +51,9 @@ CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "h
              "temperature": 0.7}
 GATEWAY_BODY = {"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16,
                 "temperature": 0.7}
+#: Tools for the tool-call stream scenario (the fake answers a request with tools by streaming two calls).
+BENCH_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}]
 LITELLM_MASTER_KEY = "sk-bench-master"
 GATEWAY_KEY = "gw_bench_3b9f0c1d2e4a4f6b8c7d9e0f1a2b3c4d"
 
@@ -386,9 +389,14 @@ class Floor(Target):
 
     def start(self) -> None:
         self.port = free_port()
-        env = {**os.environ, "FLOOR_UPSTREAM": f"http://127.0.0.1:{self.fake_port}/v1"}
+        gw = Path(self.args.gateway_dir)
+        # the gateway's upstream client (floor_app imports it) and its resolver, as gunicorn.conf.py sets it
+        env = {**os.environ, "FLOOR_UPSTREAM": f"http://127.0.0.1:{self.fake_port}/v1",
+               "GEVENT_RESOLVER": "llmgateway.infra.resolver.CachingResolver"}
+        env["PYTHONPATH"] = str(gw) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = start([self.args.gunicorn_bin, "-k", "gevent", "-w", "2", "--worker-connections", "2000",
-                           "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "floor_app:app"],
+                           "--keep-alive", "75", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                           "floor_app:app"],
                           TARGET_CPU, self.workdir / "floor.log", env=env, cwd=HERE)
         wait_gunicorn(f"http://127.0.0.1:{self.port}/health", self.proc, self.args.start_timeout)
 
@@ -407,12 +415,13 @@ class Gateway(Target):
         self.port = free_port()
         db = self.args.gateway_db
         db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
-        redis_url = "redis://127.0.0.1:6379/15"
+        redis_url = f"redis://127.0.0.1:6379/{self.args.gateway_redis_db}"
         # fresh database and redis db for every gateway start
         psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c"]
         subprocess.run(psql + [f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=True)
         subprocess.run(psql + [f'CREATE DATABASE "{db}"'], check=True)
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", "15", "FLUSHDB"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(self.args.gateway_redis_db), "FLUSHDB"], check=True,
+                       stdout=subprocess.DEVNULL)
         cfg = self.workdir / "gateway.yaml"
         cfg.write_text(
             "providers:\n"
@@ -426,6 +435,10 @@ class Gateway(Target):
             '    rate_limit: "100000000/minute"\n'
             "database:\n"
             f"  url: {db_url}\n"
+            # A shared database needs configured secrets (a fleet must not generate its own per instance).
+            f"secret_key: bench-pepper-{'x' * 40}\n"
+            "jwt:\n"
+            f"  secret: bench-jwt-secret-{'y' * 40}\n"
             "redis:\n"
             f"  url: {redis_url}\n"
             # Extra YAML for experiments, e.g. BENCH_GATEWAY_EXTRA_YAML=$'circuit_breaker: {enabled: false}'
@@ -610,6 +623,44 @@ def run_streams(target: Target, n: int, args, workdir: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def held_chunks(args) -> int:
+    return max(1, round(args.held_duration * 1000 / args.held_chunk_ms))
+
+
+def run_held(target: Target, args, workdir: Path, body: dict | None = None) -> dict:
+    """--held streams arriving over --held-ramp s, each --held-duration s long (a chunk every --held-chunk-ms),
+    stamped by the fake; PSS of the target tree sampled every 2 s meanwhile (the peak is kept)."""
+    n = args.held
+    hdrs = []
+    for k, v in target.headers().items():
+        hdrs += ["--header", f"{k}: {v}"]
+    timeout = args.held_ramp + args.held_duration + args.held_latency / 1000 + 30
+    cmd = ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "stream_client.py"), "--url", target.stream_url(),
+           "--body", json.dumps(body or target.stream_body()), "--streams", str(n), "--timeout", str(timeout),
+           "--ramp-s", str(args.held_ramp), "--connect-timeout", "30"] + hdrs
+    pss_before = tree_pss_kb(target.root_pid)
+    peak = {"kb": pss_before}
+    stop_ev = threading.Event()
+
+    def sample() -> None:
+        while not stop_ev.wait(2.0):
+            peak["kb"] = max(peak["kb"], tree_pss_kb(target.root_pid))
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
+    finally:
+        stop_ev.set()
+        sampler.join(timeout=5)
+    if out.returncode:
+        raise RuntimeError(f"stream client failed: {out.stderr[-2000:]}")
+    res = json.loads(out.stdout)
+    res["pss_before_mb"] = round(pss_before / 1024, 1)
+    res["pss_peak_mb"] = round(peak["kb"] / 1024, 1)
+    res["pss_per_stream_kb"] = round((peak["kb"] - pss_before) / n, 1)
+    return res
+
+
 def pyspy_summary(raw: Path, top: int = 80) -> dict:
     self_c: dict[str, int] = {}
     incl: dict[str, int] = {}
@@ -681,6 +732,29 @@ def bench_target(target: Target, args, fake_pid: int, fake_port: int, workdir: P
                     f"rss={rsrc['peak_rss_mb']}MB cpu/stream={row['cpu_ms_per_stream']}ms "
                     f"(+pg/redis {row['services_cpu_ms_per_stream']}) busy={rsrc['cpu_busy_pct']} noise={rsrc['noise_pct']}%")
                 time.sleep(1)
+        for kind in (["text", "tools"] if args.held_tools else ["text"]) if args.held else []:
+            chunks = held_chunks(args)
+            fake_config(fake_port, latency_ms=args.held_latency, chunks=chunks, chunk_ms=args.held_chunk_ms, stamp=1)
+            profile = args.pyspy and name != "direct"
+            # the tool-call variant: the same streams answered with two parallel calls' argument fragments
+            body = {**target.stream_body(), "tools": BENCH_TOOLS} if kind == "tools" else None
+            try:
+                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_held(target, args, workdir, body),
+                                          f"{name}-held-{kind}-{args.held}" if profile else None)
+            finally:
+                fake_config(fake_port, chunks=args.chunks, chunk_ms=args.chunk_ms, stamp=0)
+            row = {"target": name, "kind": kind, "chunks_per_stream": chunks, "chunk_ms": args.held_chunk_ms, **res,
+                   **rsrc}
+            row["cpu_ms_per_stream"] = round(1000 * rsrc["target_cpu_s"] / args.held, 3)
+            # every chunk the client received, the role and finish chunks included
+            row["cpu_us_per_chunk"] = round(1e6 * rsrc["target_cpu_s"] / res["events_total"], 2) if res["events_total"] else None
+            row["cpu_pct_of_core"] = round(100 * rsrc["target_cpu_s"] / rsrc["wall_s"], 1)
+            results["held"].append(row)
+            log(f"{name} held={args.held} {kind}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
+                f"first p50={res['first_event_ms']['p50']} p99={res['first_event_ms']['p99']} "
+                f"relay delay p50={res['relay_delay_ms']['p50']} p99={res['relay_delay_ms']['p99']} "
+                f"pss {res['pss_before_mb']}->{res['pss_peak_mb']}MB cpu/chunk={row['cpu_us_per_chunk']}us "
+                f"cpu={row['cpu_pct_of_core']}% noise={rsrc['noise_pct']}%")
     finally:
         target.stop()
 
@@ -751,7 +825,7 @@ def report(results: dict) -> str:
     if results["streams"]:
         sdirect = {r["streams"]: r for r in results["streams"] if r["target"] == "direct"}
         out.append("\n### Concurrent SSE streams\n")
-        out.append("| target | streams | completed | errors | first event p50 ms | p99 ms | p50 overhead ms "
+        out.append("| target | stream | streams | completed | errors | first event p50 ms | p99 ms | p50 overhead ms "
                    "| p99 overhead ms | duration p50 ms | p99 ms | CPU ms/stream | +PG/Redis CPU ms/stream | peak RSS MB (sum) "
                    "| PSS MB | noise % |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -765,6 +839,31 @@ def report(results: dict) -> str:
                        f"| {fmt(fe['p99'])} | {fmt(o50)} | {fmt(o99)} | {fmt(du['p50'], 0)} | {fmt(du['p99'], 0)} "
                        f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r.get('services_cpu_ms_per_stream'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
                        f"| {r.get('noise_pct', '-')} |")
+    if results.get("held"):
+        first = results["held"][0]
+        out.append(f"\n### Held streams: {first['streams']} streams arriving over {first['ramp_s']:g} s, each "
+                   f"{first['chunks_per_stream']} chunks {first['chunk_ms']:g} ms apart\n")
+        out.append("| target | stream | streams | completed | errors | first event p50 ms | p99 ms | first-event overhead p50 ms "
+                   "| p99 ms | relay delay p50 ms | p99 ms | inter-chunk overhead p99 ms | CPU ms/stream "
+                   "| CPU µs/chunk | CPU % of core | PSS MB before | PSS MB peak | PSS KB per open stream | noise % |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in results["held"]:
+            fe, rd = r["first_event_ms"], r["relay_delay_ms"]
+            kind = r.get("kind", "text")
+            d = next((h for h in results["held"] if h["target"] == "direct" and h.get("kind", "text") == kind
+                      and r["target"] != "direct"), None)
+
+            def over(a, b):
+                return a - b if a is not None and b is not None else None
+            o50 = over(fe["p50"], d["first_event_ms"]["p50"]) if d else None
+            o99 = over(fe["p99"], d["first_event_ms"]["p99"]) if d else None
+            r99 = over(rd["p99"], d["relay_delay_ms"]["p99"]) if d else None
+            errs = f"{r['errors']}" + (f" {r['error_kinds']}" if r["errors"] else "")
+            out.append(f"| {r['target']} | {kind} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} "
+                       f"| {fmt(fe['p99'])} "
+                       f"| {fmt(o50)} | {fmt(o99)} | {fmt(rd['p50'], 2)} | {fmt(rd['p99'], 2)} | {fmt(r99, 2)} "
+                       f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r['cpu_us_per_chunk'])} | {r['cpu_pct_of_core']} "
+                       f"| {r['pss_before_mb']} | {r['pss_peak_mb']} | {r['pss_per_stream_kb']} | {r.get('noise_pct', '-')} |")
     if results.get("idle"):
         out.append("\n### Idle after warm-up\n")
         out.append("| target | processes | CPU % | RSS MB (sum) | PSS MB |")
@@ -798,11 +897,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-ms", type=float, default=100.0)
     p.add_argument("--stream-ramp", type=float, default=1.0, help="spread stream starts over this many seconds")
     p.add_argument("--stream-timeout", type=float, default=60.0, help="bound on one stream run (s)")
+    p.add_argument("--held", type=int, default=2000, help="held-stream scenario: this many streams held open (0 = skip)")
+    p.add_argument("--held-tools", type=int, default=1, help="also run the held scenario with tool-call streams "
+                   "(two parallel calls' argument fragments instead of text), to compare per-chunk relay CPU")
+    p.add_argument("--held-ramp", type=float, default=10.0, help="held streams arrive evenly over this many seconds")
+    p.add_argument("--held-duration", type=float, default=30.0, help="each held stream lasts this long (s)")
+    p.add_argument("--held-chunk-ms", type=float, default=500.0, help="a chunk every this many ms in held streams")
+    p.add_argument("--held-latency", type=float, default=50.0, help="upstream ms to first token for held streams")
     p.add_argument("--no-wrk", action="store_true", help="streams only")
     p.add_argument("--litellm-bin", default="/work/bench-tmp/litellm-venv/bin/litellm")
     p.add_argument("--gateway-dir", default=str(REPO))
     p.add_argument("--gunicorn-bin", default=shutil.which("gunicorn") or "gunicorn")
     p.add_argument("--gateway-db", default="llmgw_bench")
+    p.add_argument("--gateway-redis-db", type=int, default=15, help="Redis database the gateway uses (flushed)")
     p.add_argument("--gateway-health", default="/health")
     p.add_argument("--gateway-migrate", default="auto",
                    help="shell command run in --gateway-dir before start ('auto': alembic upgrade head if "
@@ -826,6 +933,8 @@ def main(argv: list[str] | None = None) -> int:
             args.concurrency = "1,64"
         if args.streams == "200,1000,2000":
             args.streams = "200"
+        if args.held == 2000:
+            args.held, args.held_ramp, args.held_duration = 200, 2.0, 5.0
     args.concurrency = [int(x) for x in args.concurrency.split(",") if x]
     args.latencies = [float(x) if "." in x else int(x) for x in args.latencies.split(",") if x]
     args.streams = [int(x) for x in args.streams.split(",") if x]
@@ -857,10 +966,11 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:], "targets": targets,
         "duration_s": args.duration, "concurrency": args.concurrency, "latencies_ms": args.latencies,
         "streams": args.streams, "stream_latency_ms": args.stream_latency, "chunks": args.chunks,
-        "chunk_ms": args.chunk_ms, "stream_ramp_s": args.stream_ramp, "cpus": os.cpu_count(),
+        "chunk_ms": args.chunk_ms, "stream_ramp_s": args.stream_ramp, "held": args.held, "held_ramp_s": args.held_ramp,
+        "held_duration_s": args.held_duration, "held_chunk_ms": args.held_chunk_ms, "cpus": os.cpu_count(),
         "uname": " ".join(os.uname()), "python": sys.version.split()[0],
         "layout": "target on CPU 0; fake upstream, wrk and stream client on CPU 1",
-    }, "idle": {}, "wrk": [], "streams": [], "failures": []}
+    }, "idle": {}, "wrk": [], "streams": [], "held": [], "failures": []}
     rc = 0
     try:
         fake_port = free_port()

@@ -123,11 +123,17 @@ def finish_request(response: Response) -> Response:
 
 
 def _ending_with(body: Iterable[bytes], on_end: Callable[[], None]) -> Iterator[bytes]:
-    """The streamed body, then `on_end` once it is exhausted or closed (the client went away)."""
+    """The streamed body, then `on_end` once it is exhausted or closed (the client went away). The body is closed
+    here too: wrapping it hides its close() from the WSGI server (a file response would leak its file)."""
     try:
         yield from body
     finally:
-        on_end()
+        try:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            on_end()
 
 
 def requested_model() -> str | None:

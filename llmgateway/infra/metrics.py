@@ -18,6 +18,8 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from pybreaker import CircuitBreaker, CircuitBreakerListener, CircuitBreakerState
 
+from llmgateway.infra.deployment_metrics import DeploymentSource, deployment_exposition
+
 OTHER = "other"
 UNMATCHED = "(unmatched)"
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -85,6 +87,7 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._models = LabelGuard(max_model_labels)
         self._backlog_sources: list[BacklogSource] = []
+        self._deployments: DeploymentSource | None = None
         self._sampler: threading.Thread | None = None
         self._stopping = threading.Event()
         r = self.registry
@@ -140,6 +143,10 @@ class GatewayMetrics:
         self.breaker = Gauge(
             "llmgateway_circuit_breaker_state", "1 for the breaker's current state, 0 for the others.",
             ["breaker", "provider", "model", "state"], multiprocess_mode="livemostrecent", registry=r,
+        )
+        self.overload_refusals = Counter(
+            "llmgateway_overload_refusals", "Requests refused with 503 because the worker was at server.max_in_flight.",
+            registry=r,
         )
         self.dead_letters = Counter(
             "llmgateway_ledger_dead_letters", "Usage rows the database refused for their data, set aside as dead "
@@ -219,6 +226,10 @@ class GatewayMetrics:
         for candidate in BREAKER_STATES:
             self.breaker.labels(breaker, provider, model, candidate).set(1.0 if candidate == state else 0.0)
 
+    def overload_refused(self) -> None:
+        """A worker at its in-flight bound refused a request."""
+        self.overload_refusals.inc()
+
     def dead_letter_set_aside(self) -> None:
         """The ledger set one refused row aside."""
         self.dead_letters.inc()
@@ -227,15 +238,20 @@ class GatewayMetrics:
         """Report `source.backlog` (the usage ledger's queue) as llmgateway_ledger_backlog."""
         self._backlog_sources.append(source)
 
+    def watch_deployments(self, source: DeploymentSource) -> None:
+        """Report `source.snapshot()` (every deployment, fleet-wide with Redis) as llmgateway_deployment_*."""
+        self._deployments = source
+
     # -- exposition -------------------------------------------------------------------------
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type, over every worker in multiprocess mode."""
         self._sample()
+        extra = deployment_exposition(self._deployments) if self._deployments is not None else b""
         if self.multiprocess_dir:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)
-            return generate_latest(registry), CONTENT_TYPE
-        return generate_latest(self.registry), CONTENT_TYPE
+            return generate_latest(registry) + extra, CONTENT_TYPE
+        return generate_latest(self.registry) + extra, CONTENT_TYPE
 
     def close(self) -> None:
         self._stopping.set()

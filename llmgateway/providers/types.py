@@ -180,10 +180,11 @@ def bound_counts(usage: Usage) -> list[str]:
         if part in counts and whole in counts and getattr(usage, part) > getattr(usage, whole):
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
-    if usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens:  # disjoint parts of one prompt
-        problems.append(f"cached {usage.cached_tokens} + cache writes {usage.cache_write_tokens} > prompt_tokens="
-                        f"{usage.prompt_tokens}")
-        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
+    if {"cached_tokens", "cache_write_tokens"} <= set(counts) and (
+        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens  # type: ignore[attr-defined]
+    ):
+        problems.append("cache reads and writes over prompt_tokens")
+        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)  # type: ignore[attr-defined]
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
         problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
         object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)

@@ -170,3 +170,74 @@ def test_pages_fit_a_phone_screen(app, live_server, browser):
         browser.shot(f"phone-{page}")
         overflow = driver.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (page, overflow)
+
+
+#: For every visible element with its own text: its colour's contrast against the first opaque background behind it.
+CONTRAST = """
+function lum(c) {
+  const v = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(x => x / 255)
+             .map(x => x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+  return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+}
+function opaque(c) { const m = c.match(/[\\d.]+/g); return m && (m.length < 4 || Number(m[3]) === 1); }
+function background(el) {
+  for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+    const bg = getComputedStyle(node).backgroundColor;
+    if (opaque(bg) && !/^rgba?\\(0, 0, 0, 0\\)$/.test(bg)) { return bg; }
+  }
+  return "rgb(255, 255, 255)";
+}
+const failures = [];
+for (const el of document.querySelectorAll("body *")) {
+  const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+  const style = getComputedStyle(el);
+  if (!own || style.visibility === "hidden" || el.getClientRects().length === 0) { continue; }
+  const a = lum(style.color), b = lum(background(el));
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+  const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < needed) {
+    failures.push(el.tagName + " '" + el.textContent.trim().slice(0, 30) + "' " + ratio.toFixed(2));
+  }
+}
+return failures;
+"""
+
+UNLABELLED = """
+return Array.from(document.querySelectorAll("input:not([type=hidden]), select, textarea, button"))
+  .filter(el => el.getClientRects().length > 0)
+  .filter(el => el.tagName === "BUTTON" ? !el.textContent.trim() && !el.getAttribute("aria-label")
+                                          : el.labels.length === 0 && !el.getAttribute("aria-label"))
+  .map(el => el.outerHTML.slice(0, 80));
+"""
+
+
+def test_pages_have_labels_contrast_and_work_from_the_keyboard(app, live_server, browser):
+    seed_usage(app)
+    driver, base = browser.driver, live_server.url
+    driver.get(f"{base}/admin/sign-in")
+    wait_for(driver, ec.presence_of_element_located((By.ID, "api_key")))
+    assert driver.execute_script("return document.documentElement.lang") == "en"
+    assert driver.execute_script(UNLABELLED) == [] and driver.execute_script(CONTRAST) == []
+    ActionChains(driver).send_keys(ADMIN_KEY + Keys.ENTER).perform()  # the key field has the focus
+    wait_for(driver, ec.presence_of_element_located((By.ID, "day-chart")))
+    for page in ("usage", "keys", "health"):
+        driver.get(f"{base}/admin/{page}")
+        wait_for(driver, ec.presence_of_element_located((By.TAG_NAME, "h1")))
+        assert driver.execute_script(UNLABELLED) == [], page
+        assert driver.execute_script(CONTRAST) == [], page
+        assert driver.execute_script("return document.querySelectorAll('canvas:not([aria-label])').length") == 0
+    # Create a key with the keyboard alone: tab to the owner field, type, Enter submits the form.
+    driver.get(f"{base}/admin/keys")
+    wait_for(driver, ec.presence_of_element_located((By.ID, "owner")))
+    for _ in range(80):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        if driver.switch_to.active_element.get_attribute("id") == "owner":
+            break
+    assert driver.switch_to.active_element.get_attribute("id") == "owner"
+    outline = driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # the focus is visible
+    ActionChains(driver).send_keys("Keyboard Team" + Keys.ENTER).perform()
+    field = wait_for(driver, ec.presence_of_element_located((By.ID, "new-key")))
+    assert field.get_attribute("value").startswith("gw_")
+    assert driver.execute_script(CONTRAST) == []
