@@ -42,10 +42,11 @@ def anthropic_errors(*statuses: int) -> Callable[[F], F]:
     """Document error answers in Anthropic's shape (this surface's own, see api/error_handlers.py)."""
 
     def decorator(view: F) -> F:
-        for status in statuses:
+        for status in (*statuses, 405, 415):
             view = blp.alt_response(status, schema=AnthropicErrorSchema,
                                     description=f"{HTTPStatus(status).phrase} (Anthropic's error shape)")(view)
-        return view
+        return blp.alt_response("default", schema=AnthropicErrorSchema,
+                                description="Any other error (Anthropic's error shape)")(view)
 
     return decorator
 
