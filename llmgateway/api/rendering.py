@@ -33,6 +33,8 @@ def gateway_headers(call: UsageCall) -> dict[str, str]:
         headers["X-LLMGateway-Provider"] = call.provider
     if call.provider_model:
         headers["X-LLMGateway-Model"] = call.provider_model
+        if call.provider:  # the deployment that answered, as GET /api/v1/admin/deployments names it
+            headers["X-LLMGateway-Deployment"] = f"{call.provider}/{call.provider_model}"
     if call.fallback_from:
         headers["X-LLMGateway-Fallback"] = call.fallback_from
     return headers
@@ -111,9 +113,12 @@ def sse_stream(
     if gateway_fields:
         base["provider"] = start.provider
         base["fallback_from"] = start.fallback_from
+    # Every chunk is `base` plus its choices: serialise `base` once and splice each chunk's choice into it
+    # (the bytes are exactly orjson.dumps({**base, "choices": [choice]})).
+    head = b"data: " + orjson.dumps(base)[:-1] + b',"choices":['
     try:
         for delta in stream:
-            yield sse_event({**base, "choices": [_choice(delta)]})
+            yield head + orjson.dumps(_choice(delta)) + b"]}\n\n"
         if include_usage and stream.usage is not None:
             yield sse_event({**base, "choices": [], "usage": stream.usage.as_dict()})
         yield DONE

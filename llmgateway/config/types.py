@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from llmgateway.config.derive import section, setting
 from llmgateway.config.keys import KeyRulesSchema, validate_rate_limit
+from llmgateway.config.routing import BalancingConfig, ModelMapping, PricingSchema, _Lowercase
 
 FALLBACK_CODES = ("rate_limit_exceeded", "server_error", "timeout", "service_unavailable", "context_length_exceeded")
 DEFAULT_FALLBACK_CODES = FALLBACK_CODES[:4]
 DEFAULT_DATABASE_URL = "sqlite:///llmgateway.db"
 
 _HTTP_URL = {"require_tld": False, "schemes": {"http", "https"}}
+PROVIDER_TYPES = ("openai_compatible", "azure_openai", "openai", "anthropic", "cohere", "huggingface")
 
 
 def _positive(value: float) -> None:
@@ -46,11 +48,6 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-class _Lowercase(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        return super()._deserialize(value, attr, data, **kwargs).lower()
-
-
 class _UuidText(fields.UUID):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:  # type: ignore[override]
         return str(super()._deserialize(value, attr, data, **kwargs))
@@ -61,14 +58,18 @@ class _DatabaseUrl(fields.String):
         return normalize_database_url(super()._deserialize(value, attr, data, **kwargs))
 
 
-class PricingSchema(Schema):
-    """Per-million-token prices of one model, in USD; null means unknown."""
+class _ProviderChecks(Schema):
+    """Settings of configured provider types that land in `options`, and what each type needs."""
 
-    input_per_million = fields.Float(allow_none=True, validate=_at_least(0))
-    output_per_million = fields.Float(allow_none=True, validate=_at_least(0))
-    #: Unset: the provider's published ratio to the input price (Anthropic read 0.1x, write 1.25x; OpenAI 0.5x).
-    cached_input_per_million = fields.Float(allow_none=True, validate=_at_least(0))
-    cache_write_per_million = fields.Float(allow_none=True, validate=_at_least(0))
+    headers = fields.Dict(keys=fields.String(), values=fields.String())  # extra headers (configured types)
+    api_version = fields.String(validate=validate.Length(min=1, max=64))  # azure_openai
+
+    @validates_schema
+    def needs_of_type(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("type") in ("openai_compatible", "azure_openai") and not data.get("base_url"):
+            raise ValidationError({"base_url": f"a provider of type {data['type']} needs a base_url"})
+        if data.get("type") == "azure_openai" and not data.get("api_key"):
+            raise ValidationError({"api_key": "a provider of type azure_openai needs an api_key"})
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ class ProviderConfig:
     """One provider's connection; unknown keys (version, default_max_tokens, …) become its `options`."""
 
     unknown_fields: ClassVar[str] = INCLUDE
+    schema_base: ClassVar[type[Schema]] = _ProviderChecks
 
+    #: None: the built-in (or plugin) provider of this name; else a configured provider type (SPEC §10)
+    type: str | None = setting(fields.String(allow_none=True, validate=validate.OneOf(PROVIDER_TYPES)), None)
     api_key: str | None = setting(fields.String(allow_none=True), None)
     base_url: str | None = setting(fields.Url(allow_none=True, **_HTTP_URL), None)
     timeout: float = setting(fields.Float(validate=_positive), 120.0)
@@ -106,25 +110,6 @@ class ApiKeyConfig:
     budget_usd: float | None = None
     budget_period: str | None = None
     expires_at: Any = None
-
-
-#: What a mapped model can do: chat completions, embeddings, and the rich chat features (SPEC §8).
-CAPABILITIES = ("completion", "embedding", "tools", "vision", "json_schema")
-
-
-@dataclass(frozen=True)
-class ModelMapping:
-    """A model id of the gateway mapped to a provider's model."""
-
-    model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
-    provider: str = setting(_Lowercase(required=True))
-    provider_model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
-    display_name: str | None = setting(fields.String(allow_none=True), None)
-    context_window: int | None = setting(fields.Integer(allow_none=True, validate=_at_least(1)), None)
-    capabilities: tuple[str, ...] | None = setting(
-        fields.List(fields.String(validate=_one_of(*CAPABILITIES)), allow_none=True), None
-    )
-    pricing: dict[str, float | None] | None = setting(fields.Nested(PricingSchema, allow_none=True), None)
 
 
 @dataclass(frozen=True)
@@ -294,6 +279,17 @@ class _SettingsChecks(Schema):
 
     routing = fields.Nested(_RoutingSchema)
 
+    @pre_load
+    def one_provider_per_name(self, data: Any, **_: Any) -> Any:
+        """Provider names are case-insensitive: `Groq` and `groq` would silently become one provider."""
+        providers = data.get("providers") if isinstance(data, dict) else None
+        seen: set[str] = set()
+        for name in providers if isinstance(providers, dict) else ():
+            if str(name).lower() in seen:
+                raise ValidationError({"providers": {name: f"two providers are named '{str(name).lower()}'"}})
+            seen.add(str(name).lower())
+        return data
+
     @validates_schema
     def no_fallback_to_itself(self, data: dict[str, Any], **_: Any) -> None:
         for index, rule in enumerate(getattr(data.get("fallbacks"), "rules", ())):
@@ -326,6 +322,7 @@ class Settings:
     server: ServerConfig = setting(section(ServerConfig), ServerConfig())
     metrics: MetricsConfig = setting(section(MetricsConfig), MetricsConfig())
     otel: OtelConfig = setting(section(OtelConfig), OtelConfig())
+    balancing: BalancingConfig = setting(section(BalancingConfig), BalancingConfig())
     pricing: dict[str, dict[str, float | None]] = setting(
         fields.Dict(keys=fields.String(), values=fields.Nested(PricingSchema)), factory=dict
     )

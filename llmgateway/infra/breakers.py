@@ -130,6 +130,14 @@ class DeploymentBreaker(CircuitBreaker):
         self.record_success(ticket)
         return result
 
+    def known_open(self) -> bool:
+        """Whether this worker last saw the breaker open and not yet due for its trial call (no Redis read):
+        the balancer skips such a deployment; a stale view is corrected by the next `admit`."""
+        state, opened_at = self.storage.last_seen()
+        if state != STATE_OPEN or opened_at is None:
+            return False
+        return (datetime.now(UTC) - opened_at).total_seconds() < self.reset_timeout
+
     # -- reporting --------------------------------------------------------------------------------
     def seconds_until_half_open(self) -> float:
         opened_at = self.storage.opened_at

@@ -91,6 +91,14 @@ class OpenAIProvider(Provider):
         headers.update(self.correlation_headers(request_id))
         return headers
 
+    def chat_url(self, model: str) -> str:
+        """Where chat completions for `model` are sent (Azure names the model in the URL)."""
+        return f"{self.base_url}{self.chat_path}"
+
+    def embeddings_url(self, model: str) -> str:
+        """Where embeddings for `model` are sent."""
+        return f"{self.base_url}/embeddings"
+
     def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = dict(request.extra)
         body["model"] = request.model
@@ -126,7 +134,7 @@ class OpenAIProvider(Provider):
     # -- operations ---------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResponse:
         reply = self.transport.post(
-            f"{self.base_url}{self.chat_path}", self.chat_body(request, stream=False), self.headers(request.request_id)
+            self.chat_url(request.model), self.chat_body(request, stream=False), self.headers(request.request_id)
         )
         data = self.checked_json(reply)
         try:
@@ -156,7 +164,7 @@ class OpenAIProvider(Provider):
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
         return self.open_chat_stream(
-            f"{self.base_url}{self.chat_path}",
+            self.chat_url(request.model),
             self.chat_body(request, stream=True),
             self.headers(request.request_id),
             self._relay,
@@ -168,7 +176,7 @@ class OpenAIProvider(Provider):
             body["dimensions"] = request.dimensions
         if request.user:
             body["user"] = request.user
-        reply = self.transport.post(f"{self.base_url}/embeddings", body, self.headers(request.request_id))
+        reply = self.transport.post(self.embeddings_url(request.model), body, self.headers(request.request_id))
         data = self.checked_json(reply)
         try:
             items = sorted(data["data"], key=lambda item: item["index"])

@@ -1,4 +1,4 @@
-"""Admin routes: the usage report, API key management and circuit-breaker states."""
+"""Admin routes: the usage report, API key management, circuit-breaker and deployment states."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from llmgateway.api.admin.schemas import (
     BreakerListSchema,
+    DeploymentListSchema,
     KeyCreateSchema,
     KeyListSchema,
     KeySchema,
@@ -33,6 +34,8 @@ class Usage(MethodView):
     @requires("admin")
     @blp.arguments(UsageQuerySchema(), location="query")
     @blp.response(200, UsageReportSchema)
+    @blp.alt_response(200, success=True, content_type="text/csv", schema={"type": "string"},
+                      description="With `format=csv`: the same report as CSV, one row per group, then the totals.")
     @error_responses(400, 401, 403)
     def get(self, query: dict[str, Any]) -> Response:
         """Usage from the ledger, aggregated in SQL; dates inclusive, UTC; `format=csv` for CSV."""
@@ -101,4 +104,15 @@ class Breakers(MethodView):
     def get(self) -> Response:
         """Circuit-breaker state per provider deployment (shared by the fleet when Redis is configured)."""
         board = services().extras.get("breakers")
+        return json_response({"data": board.snapshot() if board is not None else []})
+
+
+@blp.route("/deployments")
+class Deployments(MethodView):
+    @requires("admin")
+    @blp.response(200, DeploymentListSchema)
+    @error_responses(401, 403)
+    def get(self) -> Response:
+        """Each mapped model's deployments: state, weight, in flight, recent latency, error rate, cooldown."""
+        board = services().extras.get("deployments")
         return json_response({"data": board.snapshot() if board is not None else []})
