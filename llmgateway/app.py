@@ -17,6 +17,7 @@ from llmgateway.api.overload import IN_FLIGHT_EXTRA, ReleaseInFlight, refuse_whe
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request, authorize_request
+from llmgateway.api.sse_schema import register_data_schemas
 from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
 from llmgateway.core.balancing import Balancer
@@ -236,6 +237,7 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
         api.register_blueprint(blueprint)
+    register_data_schemas(api)
     from llmgateway.api.console import register_console
 
     svc = app.extensions["llmgateway"]
