@@ -131,7 +131,7 @@ def build_services(settings: Settings) -> Services:
     ledger = build_ledger(settings, engine)
     prices = PriceList(settings.pricing)
     shared = build_shared_state(settings, sessions, catalogue, prices)
-    breakers = BreakerBoard(settings.circuit_breaker, settings.redis) if settings.circuit_breaker.enabled else None
+    breakers = BreakerBoard(settings.circuit_breaker, shared.redis) if settings.circuit_breaker.enabled else None
     executor = build_executor(settings, providers, catalogue, breakers)
     gateway = Gateway(catalogue, executor, ledger, prices, admission=shared.admission,
                       cache=shared.cache, cache_scope=settings.cache.scope)

@@ -27,9 +27,10 @@ from pybreaker import (
     CircuitBreakerState,
 )
 
-from llmgateway.config import CircuitBreakerConfig, RedisConfig
+from llmgateway.config import CircuitBreakerConfig
 from llmgateway.errors import ServiceUnavailable
-from llmgateway.infra.breaker_storage import FailoverStorage, RedisLink
+from llmgateway.infra.breaker_storage import FailoverStorage
+from llmgateway.infra.redis_client import RedisConnector
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -165,14 +166,10 @@ class _StateLog(CircuitBreakerListener):
 class BreakerBoard:
     """Every deployment's breaker in this worker, created on first use; state shared through Redis if set."""
 
-    def __init__(self, config: CircuitBreakerConfig, redis_config: RedisConfig) -> None:
+    def __init__(self, config: CircuitBreakerConfig, redis_connector: RedisConnector | None) -> None:
         self.config = config
-        self._prefix = f"{redis_config.instance_name}cb:"
-        self._link = (
-            RedisLink(redis_config.url, socket_timeout=redis_config.socket_timeout,
-                      max_connections=redis_config.max_connections, pool_timeout=redis_config.pool_timeout)
-            if redis_config.url else None
-        )
+        self._prefix = f"{redis_connector.prefix if redis_connector else ''}cb:"
+        self._redis = redis_connector  # the worker's connector, owned (and closed) by the services
         self._breakers: dict[Deployment, DeploymentBreaker] = {}
         self._lock = threading.Lock()
         self._listeners: list[CircuitBreakerListener] = [_StateLog()]
@@ -190,7 +187,7 @@ class BreakerBoard:
             deployment,
             fail_max=self.config.fail_max,
             reset_timeout=self.config.reset_timeout,
-            storage=FailoverStorage(self._link, self._prefix + deployment.name),
+            storage=FailoverStorage(self._redis, self._prefix + deployment.name),
             listeners=self._listeners,
         )
         with self._lock:
@@ -205,25 +202,21 @@ class BreakerBoard:
             self.breaker(deployment.provider, deployment.base_url, deployment.model)
         return sorted((b.snapshot() for b in list(self._breakers.values())), key=lambda s: s["name"])
 
-    def close(self) -> None:
-        if self._link is not None:
-            self._link.close()
-
     def _register(self, deployment: Deployment) -> None:
-        if self._link is None:
+        if self._redis is None:
             return
         entry = json.dumps({"provider": deployment.provider, "base_url": deployment.base_url,
                             "model": deployment.model})
         try:
-            self._link.run(lambda c: c.hset(self._prefix + "index", deployment.name, entry))
+            self._redis.run(lambda c: c.hset(self._prefix + "index", deployment.name, entry))
         except redis.RedisError:
             pass
 
     def _registered(self) -> list[Deployment]:
-        if self._link is None or not self._link.available:
+        if self._redis is None or not self._redis.available:
             return []
         try:
-            entries = self._link.run(lambda c: c.hvals(self._prefix + "index"))
+            entries = self._redis.run(lambda c: c.hvals(self._prefix + "index"))
         except redis.RedisError:
             return []
         out = []

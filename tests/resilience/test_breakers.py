@@ -10,6 +10,7 @@ import pytest
 
 from llmgateway.config import CircuitBreakerConfig, RedisConfig
 from llmgateway.infra.breakers import BreakerBoard, BreakerOpen
+from llmgateway.infra.redis_client import RedisConnector
 from tests.conftest import ADMIN_KEY, CHAT, COMPLETION_KEY, auth
 from tests.resilience.conftest import FAST_RETRIES
 
@@ -120,7 +121,7 @@ def test_a_client_disconnect_mid_stream_does_not_count_but_an_upstream_cut_does(
 def test_client_gone_exceptions_are_neutral_and_calls_do_not_serialise():
     import gevent
 
-    board = BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=30), RedisConfig())
+    board = BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=30), None)
     breaker = board.breaker("openai", "http://up", "m")
 
     for exc in (GeneratorExit(), gevent.GreenletExit(), gevent.Timeout()):
@@ -146,19 +147,19 @@ def test_redis_down_at_start_keeps_local_breaker_state(make_app, fake_openai):
 def test_concurrent_calls_share_one_state_read(redis_url):
     import threading
 
-    board = BreakerBoard(CircuitBreakerConfig(fail_max=3, reset_timeout=30), RedisConfig(url=redis_url))
+    connector = RedisConnector(RedisConfig(url=redis_url))
+    board = BreakerBoard(CircuitBreakerConfig(fail_max=3, reset_timeout=30), connector)
     breaker = board.breaker("openai", "http://up", "m")
     breaker.call(lambda: "warm")  # creates the shared state
-    link = board._link
     reads: list[float] = []
-    plain_run = link.run
+    plain_run = connector.run
 
     def slow_run(command):  # a read that takes 100 ms, as under a busy Redis or a busy worker
         reads.append(time.monotonic())
         time.sleep(0.1)
         return plain_run(command)
 
-    link.run = slow_run
+    connector.run = slow_run
     start = threading.Barrier(10)
     answers: list[str] = []
 
@@ -171,7 +172,7 @@ def test_concurrent_calls_share_one_state_read(redis_url):
         thread.start()
     for thread in threads:
         thread.join(5)
-    board.close()
+    connector.close()
 
     assert answers == ["ok"] * 10
     assert 1 <= len(reads) <= 3  # ten calls in flight together, one read (a straggler may start another)
