@@ -129,7 +129,8 @@ def build_services(settings: Settings) -> Services:
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
     ledger = build_ledger(settings, engine)
-    prices = PriceList(settings.pricing)
+    cache_ratios = {name: (cls.cache_read_price_ratio, cls.cache_write_price_ratio) for name, cls in classes.items()}
+    prices = PriceList(settings.pricing, cache_ratios)
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, shared.redis) if settings.circuit_breaker.enabled else None
     executor = build_executor(settings, providers, catalogue, breakers)
@@ -264,6 +265,10 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
         api.register_blueprint(blueprint)
+    from llmgateway.api.console import register_console
+
+    settings = app.extensions["llmgateway"].settings
+    register_console(app, settings.jwt.secret or "", settings.jwt.access_token_expires)  # HTML, not in OpenAPI
 
 
 def register_cli(app: Flask) -> None:

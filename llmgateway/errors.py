@@ -89,6 +89,11 @@ class PermissionDenied(GatewayError):
     default_message = "The credential lacks the permission this route needs."
 
 
+class CsrfFailed(PermissionDenied):
+    code = "csrf_failed"
+    default_message = "The form's security token is missing or wrong; reload the page and try again."
+
+
 # 404 / 405 / 413 ---------------------------------------------------------------------------------
 class NotFound(GatewayError):
     status, code, type = 404, "not_found", "not_found_error"

@@ -76,6 +76,8 @@ def embedding_body(result: EmbeddingResult, *, gateway_fields: bool = True, enco
         body["cached"] = result.cached
     usage = result.usage
     body["usage"] = {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.total_tokens}
+    if usage.cost_usd is not None:
+        body["usage"]["cost_usd"] = usage.cost_usd
     if usage.estimated:
         body["usage"]["estimated"] = True
     return body

@@ -28,6 +28,8 @@ class Requirement:
     permission: str
     usage_endpoint: str | None = None
     limited: bool = False
+    #: Where the principal comes from instead of the request's headers (the console's session cookie).
+    credential: Callable[[], Principal] | None = None
 
     @property
     def rate_limited(self) -> bool:
@@ -35,12 +37,20 @@ class Requirement:
         return self.limited or self.usage_endpoint is not None
 
 
-def requires(permission: str, *, usage: str | None = None, rate_limited: bool = False) -> Callable[[F], F]:
+def requires(
+    permission: str,
+    *,
+    usage: str | None = None,
+    rate_limited: bool = False,
+    credential: Callable[[], Principal] | None = None,
+) -> Callable[[F], F]:
     """Declare a view's permission; `usage` names the ledger endpoint for completion/embedding routes
-    (which are rate limited); `rate_limited` puts another route under the same per-key limit."""
+    (which are rate limited); `rate_limited` puts another route under the same per-key limit; `credential`
+    authenticates from something other than the API-key/Bearer headers (which such a route then ignores)."""
 
     def mark(view: F) -> F:
-        view._llmgateway_requirement = Requirement(permission, usage, rate_limited)  # type: ignore[attr-defined]
+        requirement = Requirement(permission, usage, rate_limited, credential)
+        view._llmgateway_requirement = requirement  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -77,7 +87,7 @@ def authenticate_request() -> None:
         raise PermissionDenied("This route declares no permission.")
     if requirement.permission == PUBLIC:
         return
-    principal = principal_from_headers()
+    principal = requirement.credential() if requirement.credential is not None else principal_from_headers()
     g.principal = principal
     if requirement.usage_endpoint is not None:
         g.usage_call = UsageCall(

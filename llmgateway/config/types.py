@@ -66,6 +66,9 @@ class PricingSchema(Schema):
 
     input_per_million = fields.Float(allow_none=True, validate=_at_least(0))
     output_per_million = fields.Float(allow_none=True, validate=_at_least(0))
+    #: Unset: the provider's published ratio to the input price (Anthropic read 0.1x, write 1.25x; OpenAI 0.5x).
+    cached_input_per_million = fields.Float(allow_none=True, validate=_at_least(0))
+    cache_write_per_million = fields.Float(allow_none=True, validate=_at_least(0))
 
 
 @dataclass(frozen=True)

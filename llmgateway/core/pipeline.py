@@ -162,8 +162,7 @@ class CompletionStream:
         self._finished = True
         try:
             self._upstream.close()
-            self.usage = self._final_usage()
-            self._gateway.settle(self._call, self._route, self.usage, self._reservation)
+            self.usage = self._gateway.settle(self._call, self._route, self._final_usage(), self._reservation)
             if status == 200:  # only a complete answer fills the cache
                 entry = completion_entry("".join(self._text), self._finish_reason, self.usage)
                 self._gateway.caching.save(self._call, self._cache_plan, entry)
@@ -218,9 +217,8 @@ class Gateway:
             response, answered = self.executor.run(
                 call, self._routes(route), lambda r, p: p.chat(self._chat_request(call, request, r, p))
             )
-        usage = self._usage_of(response, request)
         self._answered_by(call, route, answered)
-        self.settle(call, answered, usage, reservation)
+        usage = self.settle(call, answered, self._usage_of(response, request), reservation)
         self.caching.save(call, plan, completion_entry(response.content, response.finish_reason, usage))
         return CompletionResult(
             id=completion_id(call),
@@ -268,8 +266,7 @@ class Gateway:
         plan = self.caching.plan_embedding(call, route, request)
         entry = self.caching.lookup(call, plan)
         if entry is not None:
-            usage = usage_from_entry(entry)
-            self.settle(call, route, usage, NO_RESERVATION)
+            usage = self.settle(call, route, usage_from_entry(entry), NO_RESERVATION)
             return EmbeddingResult(route.model_id, route.provider, route.provider_model, entry["vectors"], usage,
                                    cached=True)
         estimate = sum(estimate_text(text) for text in request.inputs)
@@ -289,29 +286,29 @@ class Gateway:
 
         with released_on_failure(reservation):
             response, answered = self.executor.run(call, self._routes(route), operation)
-        usage = response.usage or Usage(estimate, 0, estimated=True)
         self._answered_by(call, route, answered)
-        self.settle(call, answered, usage, reservation)
+        usage = self.settle(call, answered, response.usage or Usage(estimate, 0, estimated=True), reservation)
         self.caching.save(call, plan, embedding_entry(response.vectors, usage))
         return EmbeddingResult(answered.model_id, answered.provider, answered.provider_model, response.vectors, usage)
 
     # -- shared steps -------------------------------------------------------------------------
-    def settle(self, call: UsageCall, route: Route, usage: Usage, reservation: Reservation) -> None:
-        """Price the call, put its usage on the record and settle its reservation."""
+    def settle(self, call: UsageCall, route: Route, usage: Usage, reservation: Reservation) -> Usage:
+        """Price the call, put its usage on the record and settle its reservation; returns the priced usage."""
         requested = call.model or route.model_id
         pricing = self.prices.price_for(requested, route.provider, route.provider_model, route.pricing)
-        call.usage = usage
         cost = PriceList.cost(pricing, usage)
         if call.cached:  # a hit costs nothing and records what it saved
             call.cost_usd, call.saved_cost_usd = 0.0, cost
+            call.usage = usage.priced(0.0)
             reservation.settle(0, 0.0)
-            return
+            return call.usage
         call.cost_usd = cost
+        call.usage = usage.priced(cost)
         reservation.settle(usage.total_tokens, cost)
+        return call.usage
 
     def _cached_completion(self, call: UsageCall, route: Route, entry: dict[str, Any]) -> CompletionResult:
-        usage = usage_from_entry(entry)
-        self.settle(call, route, usage, NO_RESERVATION)
+        usage = self.settle(call, route, usage_from_entry(entry), NO_RESERVATION)
         return CompletionResult(
             id=completion_id(call),
             created=int(time.time()),

@@ -14,6 +14,9 @@ FIGURES = (
     "prompt_tokens",
     "completion_tokens",
     "total_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
     "cost_usd",
     "saved_cost_usd",
 )

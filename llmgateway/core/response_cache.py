@@ -134,15 +134,20 @@ class CachePolicy:
 
 
 # -- entries ------------------------------------------------------------------------------------
+_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
+
+
 def usage_entry(usage: Usage) -> dict[str, Any]:
-    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens,
-            "estimated": usage.estimated}
+    entry: dict[str, Any] = {name: getattr(usage, name) for name in _USAGE_COUNTS}
+    entry["estimated"] = usage.estimated
+    return entry
 
 
 def usage_from_entry(entry: dict[str, Any]) -> Usage:
+    """The usage an entry was stored with (entries from before the detail counts read 0 for them)."""
     usage = entry.get("usage") or {}
-    return Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
-                 bool(usage.get("estimated", False)))
+    counts = {name: int(usage.get(name, 0)) for name in _USAGE_COUNTS}
+    return Usage(**counts, estimated=bool(usage.get("estimated", False)))
 
 
 def completion_entry(content: str | None, finish_reason: str | None, usage: Usage) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmgateway.config import ModelMapping
+from llmgateway.core.pricing import PRICE_FIELDS, PriceList, pricing_from
 from llmgateway.errors import ModelNotFound, ProviderNotFound
 from llmgateway.providers.base import Provider
 from llmgateway.providers.types import Pricing
@@ -37,10 +38,7 @@ class Route:
             "display_name": self.display_name,
             "context_window": self.context_window,
             "capabilities": list(self.capabilities) if self.capabilities is not None else None,
-            "pricing": {
-                "input_per_million": self.pricing.input_per_million,
-                "output_per_million": self.pricing.output_per_million,
-            },
+            "pricing": {name: getattr(self.pricing, name) for name in PRICE_FIELDS},
         }
 
 
@@ -112,15 +110,20 @@ class ModelCatalogue:
             info.display_name,
             info.context_window,
             info.capabilities,
-            info.pricing,
+            self._with_cache_prices(provider, info.pricing),
             info.default_max_tokens,
         )
+
+    def _with_cache_prices(self, provider: str, pricing: Pricing) -> Pricing:
+        """Cached prices the entry leaves unset, from the provider's published ratios."""
+        cls = self._classes[provider]
+        return PriceList.with_cache_defaults(pricing, (cls.cache_read_price_ratio, cls.cache_write_price_ratio))
 
     def _mapped_route(self, mapping: ModelMapping) -> Route:
         base = self._known_route(mapping.model_id, mapping.provider, mapping.provider_model_id)
         pricing = base.pricing
         if mapping.pricing:
-            pricing = Pricing(mapping.pricing.get("input_per_million"), mapping.pricing.get("output_per_million"))
+            pricing = self._with_cache_prices(mapping.provider, pricing_from(mapping.pricing))
         return Route(
             mapping.model_id,
             mapping.provider,

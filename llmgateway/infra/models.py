@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text, false, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -33,9 +33,11 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+#: Token-detail columns added after the first release (migration 0005): rows spooled by an older version lack them.
+USAGE_DETAIL_COLUMNS = ("cached_tokens", "cache_write_tokens", "reasoning_tokens")
 REPORT_COLUMNS = (
     "provider", "model", "api_key_id", "user", "owner", "status_code", "cached",
-    "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "saved_cost_usd",
+    "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "saved_cost_usd", *USAGE_DETAIL_COLUMNS,
 )
 
 
@@ -63,6 +65,11 @@ class UsageRecord(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     total_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    # Parts of prompt_tokens (cache reads, cache writes) and of completion_tokens (reasoning). Server defaults keep
+    # an older instance's inserts working during a rolling upgrade.
+    cached_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
+    reasoning_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
     tokens_estimated: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     # The provider reported absurd counts (negative, non-integer, over 2**31-1): they were clamped; audit the row.
     tokens_clamped: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())

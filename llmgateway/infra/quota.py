@@ -22,14 +22,24 @@ from llmgateway.core.admission import (
     QuotaStore,
     Verdict,
 )
+from llmgateway.errors import ServiceUnavailable
 from llmgateway.infra.db import off_hub
 from llmgateway.infra.models import UsageRecord
 from llmgateway.infra.redis_client import RedisConnector, RedisUnavailable
 
 log = logging.getLogger(__name__)
 
-#: Spent so far in a budget period, read from the ledger when the period's counter does not exist yet.
+#: Spent so far in a budget period, read from the ledger when the period's counter does not exist yet; raises
+#: SpendUnavailable when it cannot be read (a budgeted key is then refused, never given a guessed counter).
 SpendLoader = Callable[[str, datetime], float]
+#: Seconds a client is asked to wait when a budget cannot be checked (the ledger database is unreachable).
+SPEND_RETRY_AFTER = 5.0
+
+
+class SpendUnavailable(ServiceUnavailable):
+    """A budgeted key's spend for the period cannot be read: fail closed (503) rather than forgive the budget."""
+
+    default_message = "The key's spend budget cannot be checked right now (the ledger is unreachable); retry shortly."
 
 # KEYS: tpm current minute, tpm previous minute, budget period.
 # ARGV: tokens, tpm limit (-1 none), previous-minute weight, budget nano-USD (-1 none), cost nano-USD,
@@ -215,8 +225,10 @@ def ledger_spend_loader(sessions: sessionmaker[Session], *, blocking: bool) -> S
 
         try:
             return off_hub(query) if blocking else query()
-        except SQLAlchemyError:
-            log.warning("ledger unreachable: budget counter starts from 0 for this period")
-            return 0.0
+        except SQLAlchemyError as exc:
+            # Never a guess: seeding 0 would hand the key a fresh budget for the rest of the period.
+            log.warning("ledger unreachable (%s): the budget counter of key %s is not seeded; refusing the request",
+                        type(exc).__name__, key_id)
+            raise SpendUnavailable(retry_after=SPEND_RETRY_AFTER) from exc
 
     return load

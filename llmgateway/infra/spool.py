@@ -20,6 +20,7 @@ import orjson
 from sqlalchemy.engine import make_url
 
 from llmgateway.infra.db import off_hub
+from llmgateway.infra.models import USAGE_DETAIL_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,9 @@ def decode_row(line: bytes) -> dict[str, Any]:
     created = row.get("created_at")
     if isinstance(created, str):
         row["created_at"] = datetime.fromisoformat(created)
+    for name in USAGE_DETAIL_COLUMNS:  # spooled by a version before these columns: one batch needs one row shape
+        row.setdefault(name, 0)
+    row.setdefault("tokens_clamped", False)
     return row
 
 

@@ -56,8 +56,12 @@ _PROMPT_TOKEN_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_re
 _ALIAS_SUFFIX = re.compile(r"-(\d{8}|latest|0)$")
 
 
-def _m(model_id: str, name: str, inp: float, out: float, max_output: int) -> ModelInfo:
-    return ModelInfo(model_id, name, 200000, ("completion",), Pricing(inp, out), min(max_output, _BUDGET_CAP))
+def _m(
+    model_id: str, name: str, inp: float, out: float, max_output: int,
+    read: float | None = None, write: float | None = None,
+) -> ModelInfo:
+    pricing = Pricing(inp, out, read, write)
+    return ModelInfo(model_id, name, 200000, ("completion",), pricing, min(max_output, _BUDGET_CAP))
 
 
 class AnthropicProvider(Provider):
@@ -69,10 +73,16 @@ class AnthropicProvider(Provider):
     base_url_env = "ANTHROPIC_BASE_URL"
     supports_embeddings = False
     inferred_prefixes = ("claude-",)
+    #: Cache reads cost 0.1x and (5-minute) cache writes 1.25x the input price, unless an entry names its own.
+    cache_read_price_ratio = 0.1
+    cache_write_price_ratio = 1.25
+    #: USD per million input and output tokens. Source: Anthropic's pricing page
+    #: (docs.anthropic.com/en/docs/about-claude/pricing, as published in November 2025).
     known_models = (
-        _m("claude-3-haiku-20240307", "Claude 3 Haiku", 0.25, 1.25, 4096),
+        _m("claude-3-haiku-20240307", "Claude 3 Haiku", 0.25, 1.25, 4096, read=0.03, write=0.3),
         _m("claude-3-sonnet-20240229", "Claude 3 Sonnet", 3.0, 15.0, 4096),
         _m("claude-3-opus-20240229", "Claude 3 Opus", 15.0, 75.0, 4096),
+        _m("claude-3-5-sonnet-20240620", "Claude 3.5 Sonnet (06-2024)", 3.0, 15.0, 8192),
         _m("claude-3-5-sonnet-20241022", "Claude 3.5 Sonnet", 3.0, 15.0, 8192),
         _m("claude-3-5-haiku-20241022", "Claude 3.5 Haiku", 0.8, 4.0, 8192),
         _m("claude-3-7-sonnet-20250219", "Claude 3.7 Sonnet", 3.0, 15.0, 64000),

@@ -67,6 +67,10 @@ class Provider(ABC):
     known_models: ClassVar[tuple[ModelInfo, ...]] = ()
     #: Prefixes of unprefixed model ids that this provider answers (SPEC §3 inference).
     inferred_prefixes: ClassVar[tuple[str, ...]] = ()
+    #: The provider's published price of a cached-input token and of a cache-write token, as a fraction of its
+    #: input price; used when the price table or config names no cached price. 1.0: no published discount.
+    cache_read_price_ratio: ClassVar[float] = 1.0
+    cache_write_price_ratio: ClassVar[float] = 1.0
     #: The largest inline image (decoded bytes) the upstream accepts.
     max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
 

@@ -48,6 +48,8 @@ class CohereProvider(Provider):
     api_key_env = "COHERE_API_KEY"
     base_url_env = "COHERE_BASE_URL"
     inferred_prefixes = ("command", "embed-")
+    #: USD per million billed input and output tokens; Cohere publishes no cached-token price (ratio 1.0).
+    #: Source: Cohere's pricing page (cohere.com/pricing, as published in November 2025).
     known_models = (
         _m("command-a-03-2025", "Command A", 256000, 2.5, 10.0),
         _m("command-r-plus-08-2024", "Command R+ (08-2024)", 128000, 2.5, 10.0),

@@ -42,6 +42,8 @@ class HuggingFaceProvider(OpenAIProvider):
     inferred_prefixes = ()
     max_tokens_field = "max_tokens"
     chat_path = "/v1/chat/completions"
+    #: The router's providers publish their own prices; the gateway assumes no cache discount unless configured.
+    cache_read_price_ratio = 1.0
     known_models = (
         _m("meta-llama/Llama-3.1-8B-Instruct", 131072),
         _m("meta-llama/Llama-3.3-70B-Instruct", 131072),

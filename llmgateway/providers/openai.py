@@ -25,9 +25,15 @@ from llmgateway.providers.types import (
 
 
 def _m(
-    model_id: str, name: str, window: int, inp: float, out: float, caps: tuple[str, ...] = ("completion",)
+    model_id: str,
+    name: str,
+    window: int,
+    inp: float,
+    out: float,
+    cached: float | None = None,
+    caps: tuple[str, ...] = ("completion",),
 ) -> ModelInfo:
-    return ModelInfo(model_id, name, window, caps, Pricing(inp, out))
+    return ModelInfo(model_id, name, window, caps, Pricing(inp, out, cached))
 
 
 class OpenAIProvider(Provider):
@@ -43,22 +49,35 @@ class OpenAIProvider(Provider):
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
+    #: Cached input is 0.5x input unless the model's entry names its own price (newer families discount more).
+    cache_read_price_ratio = 0.5
+    #: USD per million tokens: input, output, cached input. Source: OpenAI's API pricing page
+    #: (openai.com/api/pricing, standard tier, as published in November 2025).
     known_models = (
-        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0),
-        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6),
-        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0),
-        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6),
-        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4),
+        _m("gpt-5.1", "GPT-5.1", 400000, 1.25, 10.0, 0.125),
+        _m("gpt-5", "GPT-5", 400000, 1.25, 10.0, 0.125),
+        _m("gpt-5-mini", "GPT-5 mini", 400000, 0.25, 2.0, 0.025),
+        _m("gpt-5-nano", "GPT-5 nano", 400000, 0.05, 0.4, 0.005),
+        _m("gpt-5-chat-latest", "GPT-5 Chat", 128000, 1.25, 10.0, 0.125),
+        _m("gpt-5-pro", "GPT-5 pro", 400000, 15.0, 120.0),
+        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0, 1.25),
+        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6, 0.075),
+        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0, 0.5),
+        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6, 0.1),
+        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4, 0.025),
         _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0),
         _m("gpt-4", "GPT-4", 8192, 30.0, 60.0),
         _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5),
-        _m("o1", "o1", 200000, 15.0, 60.0),
-        _m("o3", "o3", 200000, 2.0, 8.0),
-        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4),
-        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4),
-        _m("text-embedding-3-small", "Text Embedding 3 Small", 8191, 0.02, 0.0, ("embedding",)),
-        _m("text-embedding-3-large", "Text Embedding 3 Large", 8191, 0.13, 0.0, ("embedding",)),
-        _m("text-embedding-ada-002", "Text Embedding Ada 002", 8191, 0.1, 0.0, ("embedding",)),
+        _m("o1", "o1", 200000, 15.0, 60.0, 7.5),
+        _m("o1-mini", "o1-mini", 128000, 1.1, 4.4, 0.55),
+        _m("o1-pro", "o1-pro", 200000, 150.0, 600.0),
+        _m("o3", "o3", 200000, 2.0, 8.0, 0.5),
+        _m("o3-pro", "o3-pro", 200000, 20.0, 80.0),
+        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4, 0.55),
+        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4, 0.275),
+        _m("text-embedding-3-small", "Text Embedding 3 Small", 8191, 0.02, 0.0, caps=("embedding",)),
+        _m("text-embedding-3-large", "Text Embedding 3 Large", 8191, 0.13, 0.0, caps=("embedding",)),
+        _m("text-embedding-ada-002", "Text Embedding Ada 002", 8191, 0.1, 0.0, caps=("embedding",)),
     )
 
     # -- request building ---------------------------------------------------------------------

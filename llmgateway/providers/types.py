@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from llmgateway.providers.chat_types import (
@@ -78,7 +78,11 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts for one call; `estimated` when the provider did not report them.
+    """Token counts for one call; `estimated` when the provider did not report them (or not all of them).
+
+    `prompt_tokens` is the provider's whole prompt count (for Anthropic input + cache writes + cache reads);
+    `cached_tokens` (read from the provider's prompt cache) and `cache_write_tokens` (written to it) are parts
+    of it, `reasoning_tokens` is part of `completion_tokens`. `cost_usd` is set once the gateway priced the call.
 
     Counts are bounded on construction (the provider boundary): a negative, non-integer or absurd count (over
     MAX_TOKEN_COUNT, or a part larger than its whole) is replaced by the nearest sane value and `clamped` is set,
@@ -88,6 +92,10 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated: bool = False
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: float | None = None
     clamped: bool = False
 
     def __post_init__(self) -> None:
@@ -100,12 +108,31 @@ class Usage:
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def uncached_prompt_tokens(self) -> int:
+        """Prompt tokens billed at the plain input price (Anthropic's `input_tokens`)."""
+        return max(self.prompt_tokens - self.cached_tokens - self.cache_write_tokens, 0)
+
+    def priced(self, cost_usd: float) -> Usage:
+        return replace(self, cost_usd=cost_usd)
+
     def as_dict(self) -> dict[str, Any]:
+        """OpenAI's `usage` shape plus the gateway's `cost_usd` (and `estimated` when counted by the gateway)."""
+        prompt_details: dict[str, int] = {
+            "cached_tokens": self.cached_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+        }
+        if self.cache_write_tokens:
+            prompt_details["cache_creation_tokens"] = self.cache_write_tokens  # the name SPEC §11 documents
         out: dict[str, Any] = {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.total_tokens,
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
+        if self.cost_usd is not None:
+            out["cost_usd"] = self.cost_usd
         if self.estimated:
             out["estimated"] = True
         return out
@@ -126,6 +153,10 @@ def bound_counts(usage: Usage) -> list[str]:
         if part in counts and whole in counts and getattr(usage, part) > getattr(usage, whole):
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
+    if usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens:  # disjoint parts of one prompt
+        problems.append(f"cached {usage.cached_tokens} + cache writes {usage.cache_write_tokens} > prompt_tokens="
+                        f"{usage.prompt_tokens}")
+        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
         problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
         object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
@@ -219,10 +250,12 @@ class EmbeddingResponse:
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """USD per million tokens."""
+    """USD per million tokens; cached prices left None take the provider's published ratio to the input price."""
 
     input_per_million: float | None = None
     output_per_million: float | None = None
+    cached_input_per_million: float | None = None
+    cache_write_per_million: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

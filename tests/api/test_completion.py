@@ -27,6 +27,10 @@ def test_completion_answers_in_openai_shape_with_gateway_fields(client, app, fak
         "prompt_tokens": served.prompt_tokens,
         "completion_tokens": served.completion_tokens,
         "total_tokens": served.prompt_tokens + served.completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+        # gpt-4o-mini at $0.15 in / $0.60 out per million tokens
+        "cost_usd": round((served.prompt_tokens * 0.15 + served.completion_tokens * 0.6) / 1e6, 10),
     }
     assert response.headers["X-LLMGateway-Provider"] == "openai"
     assert response.headers["X-LLMGateway-Model"] == "gpt-4o-mini"

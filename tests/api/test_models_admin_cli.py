@@ -16,7 +16,10 @@ def test_models_list_detail_and_provider(client):
     ids = {m["id"] for m in listed.json["data"]}
     assert "openai.gpt-4o-mini" in ids
     detail = client.get("/api/v1/models/openai.gpt-4o-mini", headers=auth(COMPLETION_KEY)).json
-    assert detail["pricing"] == {"input_per_million": 0.15, "output_per_million": 0.6}
+    assert detail["pricing"] == {
+        "input_per_million": 0.15, "output_per_million": 0.6,
+        "cached_input_per_million": 0.075, "cache_write_per_million": 0.15,
+    }
     inferred = client.get("/api/v1/models/gpt-4.1", headers=auth(COMPLETION_KEY)).json
     assert inferred["provider"] == "openai" and inferred["id"] == "gpt-4.1"
     slashed = client.get("/api/v1/models/openai.ft:gpt-4o/org", headers=auth(COMPLETION_KEY)).json

@@ -18,6 +18,7 @@ def usage_row(**fields: Any) -> dict[str, Any]:
         "created_at": datetime.now(UTC).replace(tzinfo=None), "api_key_id": "key-1", "owner": "Team A",
         "user": None, "endpoint": "completion", "model": "openai.gpt-4o-mini", "provider": "openai",
         "provider_model": "gpt-4o-mini", "prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8,
+        "cached_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
         "tokens_estimated": False, "cost_usd": 0.0001, "saved_cost_usd": 0.0, "latency_ms": 12.5, "ttft_ms": None,
         "status_code": 200, "error_code": None, "cached": False, "streamed": False, "fallback_from": None,
         "attempts": None, "request_metadata": None, "error_detail": None,

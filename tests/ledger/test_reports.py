@@ -31,7 +31,8 @@ def seed(app) -> None:
         rows.append(usage_row(created_at=when, user=name if i % 2 else None, owner="Team A",
                               model=f"model-{i % 2}", provider=f"p{i % 3}", api_key_id=f"key-{i % 2}",
                               prompt_tokens=10 * (i + 1), completion_tokens=i + 1, total_tokens=11 * (i + 1),
-                              cost_usd=0.5 * (i + 1), status_code=502 if name == "mid" else 200))
+                              cost_usd=0.5 * (i + 1), status_code=502 if name == "mid" else 200,
+                              cached_tokens=2 * i, cache_write_tokens=i, reasoning_tokens=i % 2))
     rows.append(usage_row(created_at=datetime(2026, 3, 20), cached=True, cost_usd=0.0, saved_cost_usd=0.25,
                           prompt_tokens=7, completion_tokens=3, total_tokens=10, model="model-0", provider="p0"))
     SqlUsageWriter(app.extensions["llmgateway"].engine).write(rows)
@@ -67,8 +68,12 @@ def test_admin_api_and_cli_agree_in_json_and_csv(report_app, group_by):
     assert totals["requests"] == 4 and totals["errors"] == 1 and totals["cache_hits"] == 1
     assert totals["prompt_tokens"] == 20 + 30 + 40 + 7 and totals["saved_cost_usd"] == 0.25
     assert totals["cost_usd"] == pytest.approx(1.0 + 1.5 + 2.0)
+    # rows 1-3 are in March (i = 1, 2, 3): cached 2i, cache writes i, reasoning i % 2
+    assert (totals["cached_tokens"], totals["cache_write_tokens"], totals["reasoning_tokens"]) == (12, 6, 2)
     if group_by:
         assert sum(g["requests"] for g in api_json["groups"]) == 4
+        for name in ("cached_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd"):
+            assert sum(g[name] for g in api_json["groups"]) == pytest.approx(totals[name])
         [total_line] = [r for r in csv.reader(io.StringIO(api_csv.get_data(as_text=True))) if r[0] == "TOTAL"]
         assert int(total_line[1]) == 4
 

@@ -43,7 +43,8 @@ def test_temperature_zero_is_a_miss_then_a_hit_with_the_original_answer(cached_a
     assert first.headers["X-LLMGateway-Cache"] == "MISS" and first.json["cached"] is False
     assert second.headers["X-LLMGateway-Cache"] == "HIT" and second.json["cached"] is True
     assert second.json["choices"] == first.json["choices"]
-    assert second.json["usage"] == first.json["usage"]
+    assert first.json["usage"]["cost_usd"] > 0 and second.json["usage"]["cost_usd"] == 0  # a hit costs nothing
+    assert {**second.json["usage"], "cost_usd": None} == {**first.json["usage"], "cost_usd": None}
     assert second.json["id"] != first.json["id"]
     assert len(fake_openai.served) == 1
 
@@ -133,7 +134,7 @@ def test_streamed_hit_is_replayed_as_sse(cached_app, fake_openai):
     assert events[-1] == "[DONE]"
     assert streamed_text(replay.data) == plain.json["choices"][0]["message"]["content"]
     usage_chunk = json.loads(events[-2])
-    assert usage_chunk["choices"] == [] and usage_chunk["usage"] == plain.json["usage"]
+    assert usage_chunk["choices"] == [] and usage_chunk["usage"] == {**plain.json["usage"], "cost_usd": 0.0}
     assert len(fake_openai.served) == 1
     rows = ledger_rows(cached_app)
     assert rows[-1]["cached"] is True and rows[-1]["streamed"] is True and rows[-1]["cost_usd"] == 0
@@ -184,7 +185,8 @@ def test_embeddings_are_always_cacheable(cached_app, fake_openai):
 
     assert first.headers["X-LLMGateway-Cache"] == "MISS" and second.headers["X-LLMGateway-Cache"] == "HIT"
     assert second.json["cached"] is True and second.json["data"] == first.json["data"]
-    assert second.json["usage"] == first.json["usage"]
+    assert {**second.json["usage"], "cost_usd": 0.0} == first.json["usage"] | {"cost_usd": 0.0}
+    assert second.json["usage"]["cost_usd"] == 0.0
     assert other.headers["X-LLMGateway-Cache"] == "MISS"
     assert len(fake_openai.served) == 2
     hit = ledger_rows(cached_app)[1]

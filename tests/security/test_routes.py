@@ -11,6 +11,7 @@ from tests.conftest import ADMIN_KEY, CHAT, COMPLETION_KEY, EMBEDDING_KEY, auth
 
 PUBLIC = "public"
 ANY = "authenticated"
+CONSOLE = "console"  # admin, through the console's session cookie only (header credentials are ignored there)
 #: Every rule of the URL map and the permission it needs; a route missing here fails the test.
 ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/completion"): "completion",
@@ -35,6 +36,18 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/<path:filename>"): PUBLIC,
+    ("GET", "/admin/static/<path:filename>"): PUBLIC,
+    ("GET", "/admin/sign-in"): PUBLIC,  # rate limited per address
+    ("POST", "/admin/sign-in"): PUBLIC,  # CSRF-checked; the key arrives in the form
+    ("GET", "/admin/"): CONSOLE,
+    ("POST", "/admin/sign-out"): CONSOLE,
+    ("GET", "/admin/usage"): CONSOLE,
+    ("GET", "/admin/usage.csv"): CONSOLE,
+    ("GET", "/admin/keys"): CONSOLE,
+    ("POST", "/admin/keys"): CONSOLE,
+    ("GET", "/admin/keys/<key_id>/revoke"): CONSOLE,
+    ("POST", "/admin/keys/<key_id>/revoke"): CONSOLE,
+    ("GET", "/admin/health"): CONSOLE,
 }
 SAMPLE_ARGS = {"model_id": "openai.gpt-4o", "name": "openai", "key_id": "00000000-0000-0000-0000-000000000000",
                "filename": "index.css"}
@@ -86,6 +99,11 @@ def test_route_permission_matrix(client, credential):
             continue
         response = client.open(_path(rule), method=method, headers=headers, json={})
         status = response.status_code
+        if needed == CONSOLE:  # no session cookie: a page sends the browser to sign in, a form post is refused
+            assert status == (303 if method == "GET" else 401), (credential, method, rule.rule, status)
+            if method == "GET":
+                assert "/admin/sign-in" in response.headers["Location"]
+            continue
         if credential == "none":
             assert status == 401, (method, rule.rule, status)
             assert response.json["error"]["code"] == "authentication_required"
@@ -105,9 +123,11 @@ def test_empty_configuration_requires_auth_everywhere(tmp_path, monkeypatch):
     try:
         client = app.test_client()
         for method, rule in _rules(app):
-            if ROUTE_PERMISSIONS.get(_rule_key(method, rule)) == PUBLIC:
+            needed = ROUTE_PERMISSIONS.get(_rule_key(method, rule))
+            if needed == PUBLIC:
                 continue
-            assert client.open(_path(rule), method=method, json={}).status_code == 401, rule.rule
+            expected = 303 if needed == CONSOLE and method == "GET" else 401  # the console redirects to sign-in
+            assert client.open(_path(rule), method=method, json={}).status_code == expected, rule.rule
         assert not app.debug
         assert (tmp_path / "llmgateway.db").exists()
         assert oct((tmp_path / "llmgateway.secrets").stat().st_mode & 0o777) == "0o600"

@@ -46,7 +46,10 @@ class FiguresSchema(Schema):
     prompt_tokens = fields.Integer()
     completion_tokens = fields.Integer()
     total_tokens = fields.Integer()
-    cost_usd = fields.Float()
+    cached_tokens = fields.Integer(metadata={"description": "Prompt tokens read from the provider's prompt cache"})
+    cache_write_tokens = fields.Integer(metadata={"description": "Prompt tokens written to the provider's cache"})
+    reasoning_tokens = fields.Integer(metadata={"description": "Completion tokens spent on reasoning"})
+    cost_usd = fields.Float(metadata={"description": "Exact cost: each token type at its own price"})
     saved_cost_usd = fields.Float()
 
 

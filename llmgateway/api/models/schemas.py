@@ -8,6 +8,8 @@ from marshmallow import Schema, fields
 class PricingSchema(Schema):
     input_per_million = fields.Float(allow_none=True)
     output_per_million = fields.Float(allow_none=True)
+    cached_input_per_million = fields.Float(allow_none=True)
+    cache_write_per_million = fields.Float(allow_none=True)
 
 
 class ModelSchema(Schema):
