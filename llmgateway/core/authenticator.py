@@ -63,7 +63,6 @@ class Authenticator:
             budget_usd=principal.budget_usd,
             budget_period=principal.budget_period,
             expires_at=principal.expires_at,
-            via="jwt",
         )
 
     def forget(self, key_id: str | None = None) -> None:

@@ -84,10 +84,6 @@ class RetryBudget:
             self._withdrawals[self._slot()] += 1
             return True
 
-    def available(self) -> float:
-        with self._lock:
-            return self._available()
-
     def _available(self) -> float:
         oldest = int(self._clock() / self._width) - self._slots + 1
         live = [i for i, stamp in enumerate(self._stamps) if stamp >= oldest]

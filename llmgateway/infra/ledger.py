@@ -86,8 +86,6 @@ class UsageLedger:
         self._last_seal = time.monotonic()
         self._outage_since: float | None = None
         self._last_warning = 0.0
-        self.written = 0
-        self.failures = 0
 
     @property
     def backlog(self) -> int:
@@ -196,7 +194,6 @@ class UsageLedger:
             try:
                 self._insert_or_set_aside(batch)
             except Exception as exc:  # an outage (or an unforeseen error): the rows stay in the spool
-                self.failures += 1
                 self._note_outage(exc)
                 if deadline is None or time.monotonic() + delay > deadline:
                     return False
@@ -223,8 +220,6 @@ class UsageLedger:
             middle = len(batch) // 2
             self._insert_or_set_aside(batch[:middle])
             self._insert_or_set_aside(batch[middle:])
-            return
-        self.written += len(batch)
 
     def _note_outage(self, exc: Exception) -> None:
         now = time.monotonic()

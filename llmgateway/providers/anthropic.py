@@ -71,7 +71,6 @@ class AnthropicProvider(Provider):
     default_base_url = "https://api.anthropic.com"
     api_key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
-    supports_embeddings = False
     inferred_prefixes = ("claude-",)
     #: Cache reads cost 0.1x and (5-minute) cache writes 1.25x the input price, unless an entry names its own.
     cache_read_price_ratio = 0.1

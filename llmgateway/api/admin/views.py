@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.admin.schemas import (
     BreakerListSchema,
@@ -17,7 +16,7 @@ from llmgateway.api.admin.schemas import (
     UsageQuerySchema,
     UsageReportSchema,
 )
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import requires
 from llmgateway.core.report_format import key_dict, report_csv

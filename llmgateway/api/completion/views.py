@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Response, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.cache_control import with_cache_control
 from llmgateway.api.completion.schemas import ChatCompletionSchema, ChunkSchema, CompletionRequestSchema
 from llmgateway.api.context import current_call
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.rendering import completion_body, gateway_headers, json_response, sse_response, sse_stream
 from llmgateway.api.security import requires
 from llmgateway.core.pipeline import CompletionInput

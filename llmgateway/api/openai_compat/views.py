@@ -6,11 +6,10 @@ from typing import Any
 
 from flask import Response, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.cache_control import with_cache_control
 from llmgateway.api.context import current_call
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.openai_compat.schemas import (
     ChatCompletionsCall,
     ChatCompletionsRequestSchema,
