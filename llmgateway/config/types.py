@@ -13,6 +13,7 @@ from llmgateway.config.keys import KeyRulesSchema, validate_rate_limit
 FALLBACK_CODES = ("rate_limit_exceeded", "server_error", "timeout", "service_unavailable", "context_length_exceeded")
 DEFAULT_FALLBACK_CODES = FALLBACK_CODES[:4]
 DEFAULT_DATABASE_URL = "sqlite:///llmgateway.db"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _HTTP_URL = {"require_tld": False, "schemes": {"http", "https"}}
 
@@ -213,8 +214,10 @@ class JwtConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
-    level: str = setting(fields.String(validate=_one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")), "INFO")
+    level: str = setting(fields.String(validate=_one_of(*LOG_LEVELS)), "INFO")
     format: str = setting(fields.String(validate=_one_of("json", "console")), "json")
+    #: the `flask` commands' level (their stdout is the command's output; logs go to stderr); --verbose: `level`
+    cli_level: str = setting(fields.String(validate=_one_of(*LOG_LEVELS)), "WARNING")
 
 
 @dataclass(frozen=True)
