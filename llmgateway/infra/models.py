@@ -33,7 +33,7 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-#: Token-detail columns added after the first release (migration 0005): rows spooled by an older version lack them.
+#: Token-detail columns added after the first release (migration 0006): rows spooled by an older version lack them.
 USAGE_DETAIL_COLUMNS = ("cached_tokens", "cache_write_tokens", "reasoning_tokens")
 REPORT_COLUMNS = (
     "provider", "model", "api_key_id", "user", "owner", "status_code", "cached",

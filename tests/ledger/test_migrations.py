@@ -12,7 +12,7 @@ from llmgateway.infra.schema import heads, upgrade_schema
 
 
 def test_there_is_a_single_head():
-    assert heads() == ["0005"]
+    assert heads() == ["0006"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -37,8 +37,8 @@ def test_upgrade_on_an_empty_database_matches_the_models(empty_db):
 
 
 def test_token_detail_migration_keeps_existing_records(empty_db):
-    """0004 -> 0005 on a ledger that holds rows: the rows keep every value and read 0 for the new counts."""
-    upgrade_schema(empty_db, "0004")
+    """0005 -> 0006 on a ledger that holds rows: the rows keep every value and read 0 for the new counts."""
+    upgrade_schema(empty_db, "0005")
     engine = create_engine(empty_db)
     try:
         with engine.begin() as connection:

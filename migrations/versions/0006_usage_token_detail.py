@@ -1,7 +1,7 @@
 """usage token detail: cached, cache-write and reasoning tokens per record
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 01:10:00
 
 Existing records keep their values and read 0 for the new columns (server default); an older instance's
@@ -13,8 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0005'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
