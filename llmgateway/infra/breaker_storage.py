@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import redis
 from pybreaker import STATE_CLOSED, CircuitBreakerStorage, CircuitRedisStorage
@@ -120,42 +120,44 @@ class FailoverStorage(CircuitBreakerStorage):
         """The state and the failure count in one round trip (pybreaker reads them one GET each). Calls that
         arrive while a read is in flight share its answer instead of sending their own: under load that saves
         most of the round trips, and the answer is never older than the read they waited for."""
+        connector = self._connector()
         shared = self._remote()
-        if shared is None:
+        if connector is None or shared is None:
             return self._state, self._fails
         with self._flight_lock:
             flight = self._flight
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flight = _Flight()
         if not leader:
-            flight.done.wait(self._redis.longest_wait if self._redis else 0.0)
+            flight.done.wait(connector.longest_wait)
             return flight.answer or (self._state, self._fails)
         try:
-            flight.answer = self._read_state_and_failures(shared)
+            flight.answer = self._read_state_and_failures(connector, shared)
         finally:
             with self._flight_lock:
                 self._flight = None
             flight.done.set()
         return flight.answer or (self._state, self._fails)
 
-    def _read_state_and_failures(self, shared: _SharedStorage) -> tuple[str, int] | None:
+    def _read_state_and_failures(self, connector: RedisConnector, shared: _SharedStorage) -> tuple[str, int] | None:
         try:
-            state, fails = self._redis.run(lambda c: c.mget(shared._namespace("state"),
-                                                            shared._namespace("fail_counter")))
+            keys = shared._namespace("state"), shared._namespace("fail_counter")
+            state, fails = connector.run(lambda c: c.mget(*keys))
         except redis.RedisError:
             return None
         if state is None:  # missing (expired or flushed): pybreaker's getter re-initialises it
             return self.state, self.counter
-        self._state, self._fails = state.decode(), int(fails or 0)
+        self._state, self._fails = state.decode() if isinstance(state, bytes) else str(state), int(fails or 0)
         return self._state, self._fails
 
     # -- the probe claim: one trial call at a time across the fleet --------------------------------
     def claim_probe(self, ttl: float) -> bool:
         """Claim the right to send the half-open trial call for `ttl` seconds; False if someone holds it."""
-        if self._usable():
+        connector = self._connector()
+        if connector is not None:
             try:
-                return bool(self._redis.run(lambda c: c.set(self._key("probe"), b"1", nx=True, px=int(ttl * 1000))))
+                return bool(connector.run(lambda c: c.set(self._key("probe"), b"1", nx=True, px=int(ttl * 1000))))
             except redis.RedisError:
                 pass
         now = time.monotonic()
@@ -166,9 +168,10 @@ class FailoverStorage(CircuitBreakerStorage):
 
     def release_probe(self) -> None:
         self._probe_until = 0.0
-        if self._usable():
+        connector = self._connector()
+        if connector is not None:
             try:
-                self._redis.run(lambda c: c.delete(self._key("probe")))
+                connector.run(lambda c: c.delete(self._key("probe")))
             except redis.RedisError:
                 pass
 
@@ -176,14 +179,20 @@ class FailoverStorage(CircuitBreakerStorage):
     def _key(self, name: str) -> str:
         return f"{self._namespace}:{name}"
 
+    def _connector(self) -> RedisConnector | None:
+        """The worker's Redis connector while Redis is configured and not marked down, else None."""
+        return self._redis if self._redis is not None and self._redis.available else None
+
     def _usable(self) -> bool:
-        return self._redis is not None and self._redis.available
+        return self._connector() is not None
 
     def _remote(self) -> _SharedStorage | None:
-        if not self._usable():
+        connector = self._connector()
+        if connector is None:
             return None
         if self._shared is None:
-            self._shared = _SharedStorage(STATE_CLOSED, _GuardedRedis(self._redis), namespace=self._namespace)
+            stand_in = cast(redis.Redis, _GuardedRedis(connector))  # answers each Redis method the storage uses
+            self._shared = _SharedStorage(STATE_CLOSED, stand_in, namespace=self._namespace)
         return self._shared
 
     def _read(self, name: str, local: Any) -> Any:

@@ -7,9 +7,9 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,7 +40,8 @@ class SqlUsageWriter:
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        statement = self._insert(UsageRecord.__table__).on_conflict_do_nothing(index_elements=["request_id"])
+        table = cast(Table, UsageRecord.__table__)
+        statement = self._insert(table).on_conflict_do_nothing(index_elements=["request_id"])
         shaped = [{key: row.get(key, default) for key, default in self._defaults.items()} for row in rows]
 
         def run() -> None:

@@ -29,8 +29,8 @@ class _NullAttempt:
     def __enter__(self) -> _NullAttempt:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def returned(self, result: Any) -> None:
         """Note what the attempt returned (usage, model); nothing to do here."""
@@ -169,7 +169,7 @@ class _AttemptSpan:
             self._span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
             self._span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         from opentelemetry.trace import Status, StatusCode
 
         if exc is not None:
@@ -177,7 +177,6 @@ class _AttemptSpan:
             self._span.set_attribute("error.type", code)
             self._span.set_status(Status(StatusCode.ERROR))
         self._span.end()
-        return False
 
 
 def _set_call_attributes(span: Any, call: Any) -> None:

@@ -193,7 +193,7 @@ class AnthropicProvider(Provider):
         Each `tool_use` block becomes one OpenAI tool call numbered from 0 in order (not the block index);
         in forced-tool JSON mode its input fragments are the answer's text instead."""
         counts: dict[str, Any] = {}
-        calls: dict[int, int] = {}  # Anthropic block index -> OpenAI tool-call index
+        calls: dict[Any, int] = {}  # Anthropic block index -> OpenAI tool-call index
         for event in parse_sse(upstream.lines()):
             data = self.event_json(event.data)
             kind = data.get("type") or event.event
@@ -231,8 +231,8 @@ class AnthropicProvider(Provider):
 
     def stream_error(self, data: dict[str, Any]) -> GatewayError:
         """An `error` event after the stream began, classified like the status its type stands for."""
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        status = _STATUS_BY_ERROR_TYPE.get(error.get("type"), 500)
+        error: dict[str, Any] = data["error"] if isinstance(data.get("error"), dict) else {}
+        status = _STATUS_BY_ERROR_TYPE.get(str(error.get("type")), 500)
         return classify_stream_error(self.name, status, error.get("message"))
 
 
