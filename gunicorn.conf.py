@@ -94,14 +94,14 @@ def post_fork(server, worker):
 
 def post_worker_init(worker):
     """Start the ledger drainer (it recovers spool segments of dead workers) and the shutdown watcher."""
-    from llmgateway.infra.worker_hooks import on_worker_start
+    from llmgateway.worker_hooks import on_worker_start
 
     on_worker_start(worker, graceful_timeout)
 
 
 def worker_exit(server, worker):
     """Drain this worker's usage ledger spool before it exits (what is left is recovered by the next worker)."""
-    from llmgateway.infra.worker_hooks import on_worker_exit
+    from llmgateway.worker_hooks import on_worker_exit
 
     on_worker_exit(worker, graceful_timeout)
 

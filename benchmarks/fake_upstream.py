@@ -8,7 +8,9 @@ Endpoints (with or without the /v1 prefix):
                               `data: {chunk}` events, a usage chunk with choices [] when
                               stream_options.include_usage, then `data: [DONE]`.
   POST /v1/embeddings         OpenAI embeddings shape, small vectors.
-  GET  /_fake/config?latency_ms=&chunks=&chunk_ms=   change the behaviour at run time (answers the config)
+  GET  /_fake/config?latency_ms=&chunks=&chunk_ms=&stamp=   change the behaviour at run time (answers the config);
+                              stamp=1: each streamed content piece is `t=<time.monotonic() when sent>;`, so a
+                              client on this machine can tell how late each chunk reached it (the relay delay)
   GET  /_fake/stats           request counters
   GET  /health                "ok"
 
@@ -34,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit  # noqa: E402
 import gevent  # noqa: E402
 from gevent.server import StreamServer  # noqa: E402
 
-CONFIG = {"latency_ms": 0.0, "chunks": 20, "chunk_ms": 100.0, "embedding_dim": 8}
+CONFIG = {"latency_ms": 0.0, "chunks": 20, "chunk_ms": 100.0, "embedding_dim": 8, "stamp": 0}
 STATS = {"connections": 0, "requests": 0, "chat": 0, "chat_stream": 0, "embeddings": 0, "streams_open": 0, "errors": 0}
 MAX_HEADER = 64 * 1024
 MAX_BODY = 8 * 1024 * 1024
@@ -114,7 +116,8 @@ def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: float, chunked: bool = True) -> bool:
+def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: float, chunked: bool = True,
+                stamp: bool = False) -> bool:
     """Writes an SSE stream (chunked for HTTP/1.1, close-delimited for HTTP/1.0); returns keep-alive."""
     frame = _chunk if chunked else (lambda data: data)
     keep_alive = keep_alive and chunked
@@ -143,7 +146,7 @@ def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: fl
         for i in range(chunks):
             if i:
                 _sleep_ms(chunk_ms)
-            word = REPLY_WORDS[i % len(REPLY_WORDS)]
+            word = "t=%.6f;" % time.monotonic() if stamp else REPLY_WORDS[i % len(REPLY_WORDS)]
             sock.sendall(frame(event('[{"index":0,"delta":{"content":%s},"logprobs":null,"finish_reason":null}]'
                                       % json.dumps(word))))
         tail = event('[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]')
@@ -255,7 +258,7 @@ def handle(sock, _addr) -> None:
                         if payload.get("stream"):
                             STATS["chat_stream"] += 1
                             keep_alive = chat_stream(sock, payload, keep_alive, chunks, chunk_ms,
-                                                     chunked=version == b"HTTP/1.1")
+                                                     chunked=version == b"HTTP/1.1", stamp=bool(CONFIG["stamp"]))
                         else:
                             STATS["chat"] += 1
                             sock.sendall(chat_plain(payload, keep_alive))

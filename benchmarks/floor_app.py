@@ -1,41 +1,49 @@
-"""The stack's floor: a bare Flask proxy under the gateway's server stack (gunicorn, 2 gevent workers, requests).
+"""The stack's floor: a bare Flask proxy on the gateway's server stack and upstream client.
 
-It forwards the OpenAI chat body to the fake upstream with a pooled `requests.Session` and relays the answer
-(streams as raw bytes), with no auth, limits, breaker, ledger, logging or metrics. What it costs per request
-is what Flask + gunicorn/gevent + requests cost before the gateway does anything; benchmarks/run.py measures
-it as the `floor` target: `gunicorn -k gevent -w 2 benchmarks.floor_app:app` with FLOOR_UPSTREAM set.
+It forwards the OpenAI chat body to the fake upstream through the gateway's own upstream client
+(`llmgateway.providers.http.HttpTransport`: requests' `HTTPAdapter` with the same pool settings, prepared
+requests, orjson bodies and timeouts) and relays the answer (streams as the raw bytes each read returns), with
+no auth, limits, breaker, ledger, logging or metrics. So "gateway minus floor" is what the gateway's own
+features cost. benchmarks/run.py measures it as the `floor` target:
+`gunicorn -k gevent -w 2 benchmarks.floor_app:app` with FLOOR_UPSTREAM set and the gateway on PYTHONPATH.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
-import requests
+import orjson
 from flask import Flask, Response, request
 
+from llmgateway.providers.http import READ_CHUNK, HttpTransport
+
 UPSTREAM = os.environ.get("FLOOR_UPSTREAM", "http://127.0.0.1:8081/v1").rstrip("/")
+CHAT_URL = f"{UPSTREAM}/chat/completions"
 
 app = Flask(__name__)
-session = requests.Session()
-session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=1000))
+# The gateway's defaults for a provider: 120 s timeout, 5 s connect, 60 s idle between stream chunks, 1000
+# pooled connections (llmgateway/providers/base.py ProviderSettings).
+transport = HttpTransport(timeout=120.0, connect_timeout=5.0, stream_idle_timeout=60.0)
 
 
 @app.post("/v1/chat/completions")
 def chat() -> Response:
-    body = request.get_json()
-    upstream = session.post(f"{UPSTREAM}/chat/completions", json=body, stream=bool(body.get("stream")),
-                            timeout=(5, 120))
+    body = orjson.loads(request.get_data())
     if not body.get("stream"):
-        return Response(upstream.content, upstream.status_code, content_type="application/json")
+        reply = transport.post(CHAT_URL, body)
+        return Response(reply.body, reply.status, content_type="application/json")
+    upstream = transport.open_stream(CHAT_URL, body)
+    raw = upstream._response.raw  # the bytes as they arrive, no SSE parsing: a byte-for-byte relay
 
-    def relay():
+    def relay() -> Iterator[bytes]:
         try:
-            while chunk := upstream.raw.read1(65536):
+            while chunk := raw.read1(READ_CHUNK):
                 yield chunk
         finally:
             upstream.close()
 
-    return Response(relay(), upstream.status_code, content_type="text/event-stream")
+    return Response(relay(), upstream.status, content_type="text/event-stream")
 
 
 @app.get("/health")

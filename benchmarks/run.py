@@ -386,9 +386,14 @@ class Floor(Target):
 
     def start(self) -> None:
         self.port = free_port()
-        env = {**os.environ, "FLOOR_UPSTREAM": f"http://127.0.0.1:{self.fake_port}/v1"}
+        gw = Path(self.args.gateway_dir)
+        # the gateway's upstream client (floor_app imports it) and its resolver, as gunicorn.conf.py sets it
+        env = {**os.environ, "FLOOR_UPSTREAM": f"http://127.0.0.1:{self.fake_port}/v1",
+               "GEVENT_RESOLVER": "llmgateway.infra.resolver.CachingResolver"}
+        env["PYTHONPATH"] = str(gw) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.proc = start([self.args.gunicorn_bin, "-k", "gevent", "-w", "2", "--worker-connections", "2000",
-                           "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", "floor_app:app"],
+                           "--keep-alive", "75", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
+                           "floor_app:app"],
                           TARGET_CPU, self.workdir / "floor.log", env=env, cwd=HERE)
         wait_gunicorn(f"http://127.0.0.1:{self.port}/health", self.proc, self.args.start_timeout)
 
@@ -426,6 +431,10 @@ class Gateway(Target):
             '    rate_limit: "100000000/minute"\n'
             "database:\n"
             f"  url: {db_url}\n"
+            # A shared database needs configured secrets (a fleet must not generate its own per instance).
+            f"secret_key: bench-pepper-{'x' * 40}\n"
+            "jwt:\n"
+            f"  secret: bench-jwt-secret-{'y' * 40}\n"
             "redis:\n"
             f"  url: {redis_url}\n"
             # Extra YAML for experiments, e.g. BENCH_GATEWAY_EXTRA_YAML=$'circuit_breaker: {enabled: false}'
@@ -610,6 +619,44 @@ def run_streams(target: Target, n: int, args, workdir: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def held_chunks(args) -> int:
+    return max(1, round(args.held_duration * 1000 / args.held_chunk_ms))
+
+
+def run_held(target: Target, args, workdir: Path) -> dict:
+    """--held streams arriving over --held-ramp s, each --held-duration s long (a chunk every --held-chunk-ms),
+    stamped by the fake; PSS of the target tree sampled every 2 s meanwhile (the peak is kept)."""
+    n = args.held
+    hdrs = []
+    for k, v in target.headers().items():
+        hdrs += ["--header", f"{k}: {v}"]
+    timeout = args.held_ramp + args.held_duration + args.held_latency / 1000 + 30
+    cmd = ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "stream_client.py"), "--url", target.stream_url(),
+           "--body", json.dumps(target.stream_body()), "--streams", str(n), "--timeout", str(timeout),
+           "--ramp-s", str(args.held_ramp), "--connect-timeout", "30"] + hdrs
+    pss_before = tree_pss_kb(target.root_pid)
+    peak = {"kb": pss_before}
+    stop_ev = threading.Event()
+
+    def sample() -> None:
+        while not stop_ev.wait(2.0):
+            peak["kb"] = max(peak["kb"], tree_pss_kb(target.root_pid))
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 60)
+    finally:
+        stop_ev.set()
+        sampler.join(timeout=5)
+    if out.returncode:
+        raise RuntimeError(f"stream client failed: {out.stderr[-2000:]}")
+    res = json.loads(out.stdout)
+    res["pss_before_mb"] = round(pss_before / 1024, 1)
+    res["pss_peak_mb"] = round(peak["kb"] / 1024, 1)
+    res["pss_per_stream_kb"] = round((peak["kb"] - pss_before) / n, 1)
+    return res
+
+
 def pyspy_summary(raw: Path, top: int = 80) -> dict:
     self_c: dict[str, int] = {}
     incl: dict[str, int] = {}
@@ -681,6 +728,26 @@ def bench_target(target: Target, args, fake_pid: int, fake_port: int, workdir: P
                     f"rss={rsrc['peak_rss_mb']}MB cpu/stream={row['cpu_ms_per_stream']}ms "
                     f"(+pg/redis {row['services_cpu_ms_per_stream']}) busy={rsrc['cpu_busy_pct']} noise={rsrc['noise_pct']}%")
                 time.sleep(1)
+        if args.held:
+            chunks = held_chunks(args)
+            fake_config(fake_port, latency_ms=args.held_latency, chunks=chunks, chunk_ms=args.held_chunk_ms, stamp=1)
+            profile = args.pyspy and name != "direct"
+            try:
+                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_held(target, args, workdir),
+                                          f"{name}-held-{args.held}" if profile else None)
+            finally:
+                fake_config(fake_port, chunks=args.chunks, chunk_ms=args.chunk_ms, stamp=0)
+            row = {"target": name, "chunks_per_stream": chunks, "chunk_ms": args.held_chunk_ms, **res, **rsrc}
+            row["cpu_ms_per_stream"] = round(1000 * rsrc["target_cpu_s"] / args.held, 3)
+            # every chunk the client received, the role and finish chunks included
+            row["cpu_us_per_chunk"] = round(1e6 * rsrc["target_cpu_s"] / res["events_total"], 2) if res["events_total"] else None
+            row["cpu_pct_of_core"] = round(100 * rsrc["target_cpu_s"] / rsrc["wall_s"], 1)
+            results["held"].append(row)
+            log(f"{name} held={args.held}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
+                f"first p50={res['first_event_ms']['p50']} p99={res['first_event_ms']['p99']} "
+                f"relay delay p50={res['relay_delay_ms']['p50']} p99={res['relay_delay_ms']['p99']} "
+                f"pss {res['pss_before_mb']}->{res['pss_peak_mb']}MB cpu/chunk={row['cpu_us_per_chunk']}us "
+                f"cpu={row['cpu_pct_of_core']}% noise={rsrc['noise_pct']}%")
     finally:
         target.stop()
 
@@ -765,6 +832,29 @@ def report(results: dict) -> str:
                        f"| {fmt(fe['p99'])} | {fmt(o50)} | {fmt(o99)} | {fmt(du['p50'], 0)} | {fmt(du['p99'], 0)} "
                        f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r.get('services_cpu_ms_per_stream'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
                        f"| {r.get('noise_pct', '-')} |")
+    if results.get("held"):
+        hdirect = next((r for r in results["held"] if r["target"] == "direct"), None)
+        first = results["held"][0]
+        out.append(f"\n### Held streams: {first['streams']} streams arriving over {first['ramp_s']:g} s, each "
+                   f"{first['chunks_per_stream']} chunks {first['chunk_ms']:g} ms apart\n")
+        out.append("| target | streams | completed | errors | first event p50 ms | p99 ms | first-event overhead p50 ms "
+                   "| p99 ms | relay delay p50 ms | p99 ms | inter-chunk overhead p99 ms | CPU ms/stream "
+                   "| CPU µs/chunk | CPU % of core | PSS MB before | PSS MB peak | PSS KB per open stream | noise % |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in results["held"]:
+            fe, rd = r["first_event_ms"], r["relay_delay_ms"]
+            d = hdirect if hdirect is not None and r["target"] != "direct" else None
+
+            def over(a, b):
+                return a - b if a is not None and b is not None else None
+            o50 = over(fe["p50"], d["first_event_ms"]["p50"]) if d else None
+            o99 = over(fe["p99"], d["first_event_ms"]["p99"]) if d else None
+            r99 = over(rd["p99"], d["relay_delay_ms"]["p99"]) if d else None
+            errs = f"{r['errors']}" + (f" {r['error_kinds']}" if r["errors"] else "")
+            out.append(f"| {r['target']} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} | {fmt(fe['p99'])} "
+                       f"| {fmt(o50)} | {fmt(o99)} | {fmt(rd['p50'], 2)} | {fmt(rd['p99'], 2)} | {fmt(r99, 2)} "
+                       f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r['cpu_us_per_chunk'])} | {r['cpu_pct_of_core']} "
+                       f"| {r['pss_before_mb']} | {r['pss_peak_mb']} | {r['pss_per_stream_kb']} | {r.get('noise_pct', '-')} |")
     if results.get("idle"):
         out.append("\n### Idle after warm-up\n")
         out.append("| target | processes | CPU % | RSS MB (sum) | PSS MB |")
@@ -798,6 +888,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-ms", type=float, default=100.0)
     p.add_argument("--stream-ramp", type=float, default=1.0, help="spread stream starts over this many seconds")
     p.add_argument("--stream-timeout", type=float, default=60.0, help="bound on one stream run (s)")
+    p.add_argument("--held", type=int, default=2000, help="held-stream scenario: this many streams held open (0 = skip)")
+    p.add_argument("--held-ramp", type=float, default=10.0, help="held streams arrive evenly over this many seconds")
+    p.add_argument("--held-duration", type=float, default=30.0, help="each held stream lasts this long (s)")
+    p.add_argument("--held-chunk-ms", type=float, default=500.0, help="a chunk every this many ms in held streams")
+    p.add_argument("--held-latency", type=float, default=50.0, help="upstream ms to first token for held streams")
     p.add_argument("--no-wrk", action="store_true", help="streams only")
     p.add_argument("--litellm-bin", default="/work/bench-tmp/litellm-venv/bin/litellm")
     p.add_argument("--gateway-dir", default=str(REPO))
@@ -826,6 +921,8 @@ def main(argv: list[str] | None = None) -> int:
             args.concurrency = "1,64"
         if args.streams == "200,1000,2000":
             args.streams = "200"
+        if args.held == 2000:
+            args.held, args.held_ramp, args.held_duration = 200, 2.0, 5.0
     args.concurrency = [int(x) for x in args.concurrency.split(",") if x]
     args.latencies = [float(x) if "." in x else int(x) for x in args.latencies.split(",") if x]
     args.streams = [int(x) for x in args.streams.split(",") if x]
@@ -857,10 +954,11 @@ def main(argv: list[str] | None = None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:], "targets": targets,
         "duration_s": args.duration, "concurrency": args.concurrency, "latencies_ms": args.latencies,
         "streams": args.streams, "stream_latency_ms": args.stream_latency, "chunks": args.chunks,
-        "chunk_ms": args.chunk_ms, "stream_ramp_s": args.stream_ramp, "cpus": os.cpu_count(),
+        "chunk_ms": args.chunk_ms, "stream_ramp_s": args.stream_ramp, "held": args.held, "held_ramp_s": args.held_ramp,
+        "held_duration_s": args.held_duration, "held_chunk_ms": args.held_chunk_ms, "cpus": os.cpu_count(),
         "uname": " ".join(os.uname()), "python": sys.version.split()[0],
         "layout": "target on CPU 0; fake upstream, wrk and stream client on CPU 1",
-    }, "idle": {}, "wrk": [], "streams": [], "failures": []}
+    }, "idle": {}, "wrk": [], "streams": [], "held": [], "failures": []}
     rc = 0
     try:
         fake_port = free_port()

@@ -3,7 +3,10 @@
 Each stream: connect, send one POST (HTTP/1.1, Connection: close), read the response until the
 chunked terminator / Content-Length / close. Measured per stream, from just before connect:
 time to the first SSE event (first block ending in a blank line), total duration, event count,
-whether `data: [DONE]` was seen. Everything is bounded by --timeout (whole run) and stops by itself.
+whether `data: [DONE]` was seen, and, when the fake upstream stamps its chunks (`/_fake/config?stamp=1`: content
+`t=<time.monotonic() when sent>;`), each chunk's relay delay: when it arrived here minus when the upstream sent
+it (same machine, same monotonic clock), for every stamped chunk after a stream's first one.
+Everything is bounded by --timeout (whole run) and stops by itself.
 
 Prints one JSON object on stdout (and writes it to --json if given).
 
@@ -21,6 +24,7 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -31,6 +35,7 @@ from gevent import socket  # noqa: E402
 from gevent.pool import Pool  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+STAMP = re.compile(rb"t=(\d+\.\d+);")
 
 
 def raise_nofile(want: int) -> int:
@@ -52,7 +57,7 @@ def percentile(values: list[float], p: float) -> float | None:
 
 
 class Result:
-    __slots__ = ("done", "duration", "error", "events", "first_event", "max_gap", "ok", "status")
+    __slots__ = ("delays", "done", "duration", "error", "events", "first_event", "max_gap", "ok", "status")
 
     def __init__(self) -> None:
         self.ok = False
@@ -63,6 +68,7 @@ class Result:
         self.events = 0
         self.done = False
         self.max_gap = 0.0
+        self.delays: list[float] = []  # relay delay (s) of each stamped chunk after the first
 
 
 def one_stream(host: str, port: int, request: bytes, connect_timeout: float, res: Result) -> None:
@@ -107,9 +113,10 @@ def one_stream(host: str, port: int, request: bytes, connect_timeout: float, res
         received = 0
         finished = False
         last_event_t = None
+        stamped = 0
 
         def take_events(now: float) -> None:
-            nonlocal body, last_event_t
+            nonlocal body, last_event_t, stamped
             b = body.replace(b"\r\n", b"\n") if b"\r" in body else body
             parts = b.split(b"\n\n")
             body = parts.pop()
@@ -124,6 +131,11 @@ def one_stream(host: str, port: int, request: bytes, connect_timeout: float, res
                 last_event_t = now
                 if b"[DONE]" in ev:
                     res.done = True
+                stamp = STAMP.search(ev)
+                if stamp is not None:
+                    if stamped:
+                        res.delays.append(time.monotonic() - float(stamp.group(1)))
+                    stamped += 1
 
         while True:
             now = time.perf_counter()
@@ -215,6 +227,7 @@ def run(url: str, body: str, headers: list[str], streams: int, timeout: float, c
     fe = [r.first_event * 1000 for r in ok if r.first_event is not None]
     du = [r.duration * 1000 for r in ok if r.duration is not None]
     gaps = [r.max_gap * 1000 for r in ok]
+    delays = [d * 1000 for r in results for d in r.delays]
     return {
         "url": url,
         "streams": streams,
@@ -228,6 +241,9 @@ def run(url: str, body: str, headers: list[str], streams: int, timeout: float, c
                            "max": max(fe) if fe else None},
         "duration_ms": {"p50": percentile(du, 50), "p99": percentile(du, 99), "max": max(du) if du else None},
         "max_gap_ms": {"p50": percentile(gaps, 50), "p99": percentile(gaps, 99)},
+        "events_total": sum(r.events for r in results),
+        "relay_delay_ms": {"chunks": len(delays), "p50": percentile(delays, 50), "p90": percentile(delays, 90),
+                           "p99": percentile(delays, 99), "max": max(delays) if delays else None},
         "ramp_s": ramp_s,
         "wall_s": wall,
         "nofile": nofile,

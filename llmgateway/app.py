@@ -10,22 +10,23 @@ from datetime import timedelta
 from typing import Any, TextIO
 
 import click
-from flask import Flask, Response, g, request
+from flask import Flask
 
-from llmgateway.api.context import assign_request_ids
 from llmgateway.api.error_handlers import register_error_handlers
 from llmgateway.api.ledger_guard import refuse_when_ledger_full
-from llmgateway.api.observability import Finisher, begin_request, request_finisher, request_route
+from llmgateway.api.lifecycle import finish_request, open_request, open_usage_record
+from llmgateway.api.overload import IN_FLIGHT_EXTRA, ReleaseInFlight, refuse_when_overloaded
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
-from llmgateway.api.security import authenticate_request
+from llmgateway.api.security import authenticate_request, authorize_request
 from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
+from llmgateway.core.executor import Executor
 from llmgateway.core.fallbacks import FallbackPolicy
+from llmgateway.core.gateway import Gateway
 from llmgateway.core.keys import KeyHasher
-from llmgateway.core.pipeline import Gateway
+from llmgateway.core.overload import InFlightLimit
 from llmgateway.core.pricing import PriceList
-from llmgateway.core.resilient_executor import ResilientExecutor
 from llmgateway.core.retries import RetryBudget, RetryPolicy
 from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
@@ -33,11 +34,11 @@ from llmgateway.infra.breakers import BreakerBoard
 from llmgateway.infra.db import make_engine, make_session_factory
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import build_ledger
-from llmgateway.infra.logging import configure_logging, request_logger
+from llmgateway.infra.logging import configure_logging
 from llmgateway.infra.metrics import BreakerStateListener, GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.shared_state import build_shared_state
-from llmgateway.infra.tracing import build_tracing
+from llmgateway.infra.tracing import attempt_span, build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
 from llmgateway.providers.registry import available_provider_classes
 from llmgateway.services import EXTENSION_KEY, Services
@@ -144,7 +145,7 @@ def build_services(settings: Settings) -> Services:
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, shared.redis) if settings.circuit_breaker.enabled else None
     executor = build_executor(settings, providers, catalogue, breakers)
-    gateway = Gateway(catalogue, executor, ledger, prices, admission=shared.admission,
+    gateway = Gateway(catalogue, executor, prices, admission=shared.admission,
                       cache=shared.cache, cache_scope=settings.cache.scope)
     metrics = GatewayMetrics(
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
@@ -164,21 +165,23 @@ def build_services(settings: Settings) -> Services:
         gateway=gateway,
         metrics=metrics,
         tracing=build_tracing(settings.otel),
-        extras={**shared.extras(), **({"breakers": breakers} if breakers else {})},
+        extras={**shared.extras(), **({"breakers": breakers} if breakers else {}),
+                IN_FLIGHT_EXTRA: InFlightLimit(settings.server.in_flight_limit)},
     )
 
 
 def build_executor(
     settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None
-) -> ResilientExecutor:
-    """Fallbacks, per-deployment breakers and budgeted retries under one request deadline (issue 4)."""
-    return ResilientExecutor(
+) -> Executor:
+    """Fallbacks, per-deployment breakers and budgeted retries under one request deadline; attempts traced."""
+    return Executor(
         providers,
         retries=RetryPolicy(settings.retries),
         budget=RetryBudget(settings.retries.budget_ratio),
         request_deadline=settings.retries.request_deadline,
         fallbacks=FallbackPolicy(settings.fallbacks, catalogue, settings.source),
         breakers=breakers,
+        observer=attempt_span,
     )
 
 
@@ -200,69 +203,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    app.before_request(assign_request_ids)
-    app.before_request(begin_request)
+    """The request lifecycle: open → authenticate → open the usage record → authorize → guard; finish."""
+    app.before_request(open_request)
     app.before_request(authenticate_request)
+    app.before_request(open_usage_record)
+    app.before_request(authorize_request)
     app.before_request(refuse_when_ledger_full)
+    app.before_request(refuse_when_overloaded)  # before the rate limits: a refusal spends no quota
+    app.wsgi_app = ReleaseInFlight(app.wsgi_app)  # type: ignore[method-assign]
     app.after_request(finish_request)
-
-
-def finish_request(response: Response) -> Response:
-    """Stamp ids, close the usage call of non-streamed requests, and log one line when the body is done."""
-    response.headers["X-Request-ID"] = getattr(g, "client_request_id", None) or g.get("request_id", "")
-    response.headers["X-LLMGateway-Request-ID"] = g.get("request_id", "")
-    call = g.get("usage_call")
-    if call is not None and not g.get("stream_owned"):
-        if call.model is None:  # rejected before routing: keep the requested model on the record if sane
-            call.model = requested_model()
-        call.finish(app_services().gateway.ledger, response.status_code, g.get("error_code"))
-    line = {
-        "request_id": g.get("request_id"),
-        "client_request_id": g.get("client_request_id"),
-        "method": request.method,
-        "path": request.path,
-        "route": request_route(),
-        "status": response.status_code,
-        "error_code": g.get("error_code"),
-        "key_id": getattr(g.get("principal"), "key_id", None),
-    }
-    finished = request_finisher(response)
-    response.call_on_close(lambda: log_request(line, call, finished))
-    return response
-
-
-def requested_model() -> str | None:
-    """The `model` of an already-parsed JSON body, for records of requests rejected by validation."""
-    parsed = request.environ.get("llmgateway.json")
-    model = parsed[0].get("model") if parsed and isinstance(parsed[0], dict) else None
-    return model[:256] if isinstance(model, str) else None
-
-
-def log_request(line: dict[str, Any], call: Any, finished: Finisher | None = None) -> None:
-    if call is not None:
-        usage = call.usage
-        line.update(
-            model=call.model,
-            provider=call.provider,
-            provider_model=call.provider_model,
-            status=call.status or line["status"],
-            error_code=call.error_code,
-            latency_ms=round(call.elapsed_ms(), 2),
-            ttft_ms=call.ttft_ms,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            cached=call.cached,
-            fallback_from=call.fallback_from,
-        )
-    request_logger().info("request", **line)
-    if finished is not None:
-        finished(line, call)
-
-
-def app_services() -> Services:
-    from llmgateway.services import services
-
-    return services()
 
 
 def register_blueprints(app: Flask) -> None:

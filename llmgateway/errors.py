@@ -142,6 +142,10 @@ class ServiceUnavailable(GatewayError):
     default_message = "The service is unavailable."
 
 
+class Overloaded(ServiceUnavailable):
+    default_message = "The gateway is at capacity; retry shortly."
+
+
 class GatewayTimeout(GatewayError):
     status, code, type = 504, "timeout", "timeout_error"
     default_message = "The upstream provider did not answer in time."

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from llmgateway.config import Settings
 from llmgateway.core.authenticator import Authenticator
-from llmgateway.core.pipeline import Gateway
+from llmgateway.core.gateway import Gateway
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import UsageLedger
 from llmgateway.infra.metrics import GatewayMetrics

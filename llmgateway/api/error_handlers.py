@@ -35,8 +35,10 @@ _BY_STATUS: dict[int, type[GatewayError]] = {
 
 def render_error(error: GatewayError) -> Response:
     """The envelope response for a gateway error, with its headers; notes the code for the ledger."""
-    g.error_code = error.code
-    response = jsonify(error.envelope(getattr(g, "request_id", None)))
+    current = g.get("llmgateway")
+    if current is not None:
+        current.error_code = error.code
+    response = jsonify(error.envelope(current.request_id if current is not None else None))
     response.status_code = error.status
     for name, value in error.response_headers().items():
         response.headers[name] = value
@@ -66,7 +68,8 @@ def handle_http_exception(exc: HTTPException) -> Response:
 
 
 def handle_unexpected(exc: Exception) -> Response:
-    log.exception("unhandled error", extra={"request_id": getattr(g, "request_id", None)})
+    current = g.get("llmgateway")
+    log.exception("unhandled error", extra={"request_id": current.request_id if current is not None else None})
     return render_error(InternalError())
 
 

@@ -12,5 +12,5 @@ RETRY_AFTER = 30.0
 
 def refuse_when_ledger_full() -> None:
     """before_request hook, after authentication: 503 before any upstream work when the spool is full."""
-    if g.get("usage_call") is not None and services().ledger.full:
+    if g.llmgateway.call is not None and services().ledger.full:
         raise ServiceUnavailable("The usage ledger is full; retry later.", retry_after=RETRY_AFTER)

@@ -8,23 +8,22 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from flask import Response, g, request
+from flask import request
 
 from llmgateway.services import services
 
 Finisher = Callable[[dict[str, Any], Any], None]
 
 
-def begin_request() -> None:
-    """before_request (right after the ids are assigned): start the clock, the gauges and the span."""
+def begin(request_id: str) -> Any:
+    """Start the gauges, bind the log context and open the request span (returned, or None when not traced)."""
     svc = services()
-    g.observe_started = time.perf_counter()
     svc.metrics.request_started()
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+    structlog.contextvars.bind_contextvars(request_id=request_id)
     route = request_route()
-    g.request_trace = svc.tracing.begin_request(
+    return svc.tracing.begin_request(
         f"{request.method} {route or ''}".strip(),
-        {"http.request.method": request.method, "url.path": request.path, "llmgateway.request_id": g.request_id},
+        {"http.request.method": request.method, "url.path": request.path, "llmgateway.request_id": request_id},
         request.headers,
     )
 
@@ -34,27 +33,21 @@ def request_route() -> str | None:
     return request.url_rule.rule if request.url_rule is not None else None
 
 
-def request_finisher(response: Response) -> Finisher:
-    """Called in after_request; returns what to run once the body was sent (the app's log_request calls it)."""
-    svc = services()
-    started = g.get("observe_started")
-    trace = g.get("request_trace")
-    streaming = bool(g.get("stream_owned"))
+def finisher(started: float, trace: Any, streaming: bool) -> Finisher:
+    """Called in after_request; returns what to run once the body was sent (possibly outside the request)."""
+    metrics = services().metrics
     if streaming:
-        svc.metrics.stream_started()
+        metrics.stream_started()
 
     def finish(line: dict[str, Any], call: Any) -> None:
-        metrics = svc.metrics
-        seconds = time.perf_counter() - started if started is not None else None
         try:
-            metrics.observe(line, call, seconds)
+            metrics.observe(line, call, time.perf_counter() - started)
             if trace is not None:
                 trace.finish(line, call)
         finally:
             if streaming:
                 metrics.stream_ended()
-            if started is not None:
-                metrics.request_ended()
+            metrics.request_ended()
             structlog.contextvars.unbind_contextvars("request_id")
 
     return finish

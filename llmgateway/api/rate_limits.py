@@ -85,8 +85,9 @@ def limit_key() -> str:
 
 def _limited_principal() -> Principal | None:
     """The request's principal; on the token route (which authenticates in its view) a valid header credential."""
-    if g.get("principal") is not None:
-        return g.principal
+    current = g.get("llmgateway")
+    if current is not None and current.principal is not None:
+        return current.principal
     if "limit_principal" not in g:
         g.limit_principal = None
         credential = presented_credential()

@@ -10,9 +10,12 @@ from typing import Any
 import orjson
 from flask import Response
 
-from llmgateway.core.pipeline import CompletionResult, CompletionStream, EmbeddingResult
+from llmgateway.core.completion_stream import CompletionStream
+from llmgateway.core.results import CompletionResult, EmbeddingResult
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
+from llmgateway.providers.chat_types import ToolCall, ToolCallDelta
+from llmgateway.providers.openai_wire import tool_call_out
 from llmgateway.providers.types import ChatDelta
 
 DONE = b"data: [DONE]\n\n"
@@ -50,15 +53,20 @@ def completion_body(result: CompletionResult, *, gateway_fields: bool = True) ->
             fallback_from=result.fallback_from,
         )
     body["choices"] = [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": result.content},
-            "logprobs": None,
-            "finish_reason": result.finish_reason,
-        }
+        _answer_choice(0, result.content, result.tool_calls, result.finish_reason, result.logprobs),
+        *(_answer_choice(c.index, c.content, c.tool_calls, c.finish_reason, c.logprobs) for c in result.more_choices),
     ]
     body["usage"] = result.usage.as_dict()
     return body
+
+
+def _answer_choice(
+    index: int, content: str | None, tool_calls: tuple[ToolCall, ...], finish_reason: str | None, logprobs: Any
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if tool_calls:
+        message["tool_calls"] = [tool_call_out(call) for call in tool_calls]
+    return {"index": index, "message": message, "logprobs": logprobs, "finish_reason": finish_reason}
 
 
 def embedding_body(result: EmbeddingResult, *, gateway_fields: bool = True, encoding: str = "float") -> dict[str, Any]:
@@ -121,8 +129,18 @@ def _choice(delta: ChatDelta) -> dict[str, Any]:
         payload["role"] = delta.role
     if delta.content is not None:
         payload["content"] = delta.content
-    return {"index": 0, "delta": payload, "logprobs": None, "finish_reason": delta.finish_reason}
+    if delta.tool_calls:
+        payload["tool_calls"] = [_tool_call_piece(piece) for piece in delta.tool_calls]
+    return {"index": delta.index, "delta": payload, "logprobs": delta.logprobs, "finish_reason": delta.finish_reason}
 
 
 def sse_response(events: Iterator[bytes], headers: dict[str, str]) -> Response:
     return Response(events, mimetype="text/event-stream", headers={**SSE_HEADERS, **headers})
+
+
+def _tool_call_piece(piece: ToolCallDelta) -> dict[str, Any]:
+    """OpenAI's tool-call delta: index always; id, type and name only in a call's first piece."""
+    if piece.id is None and piece.name is None:
+        return {"index": piece.index, "function": {"arguments": piece.arguments}}
+    return {"index": piece.index, "id": piece.id, "type": "function",
+            "function": {"name": piece.name, "arguments": piece.arguments}}

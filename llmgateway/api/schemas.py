@@ -41,9 +41,22 @@ class UsageSchema(Schema):
     estimated = fields.Boolean(metadata={"description": "Present and true when the gateway counted the tokens."})
 
 
+class ToolCallFunctionSchema(Schema):
+    name = fields.String()
+    arguments = fields.String(metadata={"description": "The call's arguments as JSON text."})
+
+
+class ToolCallSchema(Schema):
+    id = fields.String()
+    type = fields.String(metadata={"example": "function"})
+    function = fields.Nested(ToolCallFunctionSchema)
+
+
 class ResponseMessageSchema(Schema):
     role = fields.String()
-    content = fields.String(allow_none=True)
+    content = fields.String(allow_none=True, metadata={"description": "Text, or JSON text for response_format."})
+    tool_calls = fields.List(fields.Nested(ToolCallSchema), metadata={"description": "Present when the model "
+                             "called tools (finish_reason tool_calls)."})
 
 
 class ChoiceSchema(Schema):

@@ -12,7 +12,6 @@ from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 
 from llmgateway.core.keys import Principal, looks_like_api_key
-from llmgateway.core.usage import UsageCall
 from llmgateway.errors import AuthenticationRequired, InvalidToken, PermissionDenied
 from llmgateway.services import services
 
@@ -76,8 +75,8 @@ def requirement_for(endpoint: str | None, method: str) -> Requirement | None:
 
 
 def authenticate_request() -> None:
-    """before_request hook: authenticate, check the permission, open the usage call."""
-    g.principal = None
+    """before_request hook: find the route's declared requirement and, unless public, who is calling (401)."""
+    current = g.llmgateway
     if request.method == "OPTIONS" or request.endpoint is None:
         return
     if request.path in current_app.config["LLMGATEWAY_PUBLIC_PATHS"] or request.endpoint.startswith("api-docs."):
@@ -85,18 +84,18 @@ def authenticate_request() -> None:
     requirement = requirement_for(request.endpoint, request.method)
     if requirement is None:
         raise PermissionDenied("This route declares no permission.")
-    if requirement.permission == PUBLIC:
+    current.requirement = requirement
+    if requirement.permission != PUBLIC:
+        current.principal = requirement.credential() if requirement.credential is not None else principal_from_headers()
+
+
+def authorize_request() -> None:
+    """before_request hook, after the usage record was opened: the caller must hold the route's permission."""
+    current = g.llmgateway
+    requirement, principal = current.requirement, current.principal
+    if requirement is None or principal is None or requirement.permission == AUTHENTICATED:
         return
-    principal = requirement.credential() if requirement.credential is not None else principal_from_headers()
-    g.principal = principal
-    if requirement.usage_endpoint is not None:
-        g.usage_call = UsageCall(
-            endpoint=requirement.usage_endpoint,
-            principal=principal,
-            request_id=g.request_id,
-            client_request_id=g.client_request_id,
-        )
-    if requirement.permission != AUTHENTICATED and not principal.allows(requirement.permission):
+    if not principal.allows(requirement.permission):
         raise PermissionDenied(f"This route needs the '{requirement.permission}' permission.")
 
 

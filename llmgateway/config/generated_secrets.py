@@ -1,4 +1,5 @@
-"""The secrets file: a pepper and a JWT secret generated once beside the database when the settings lack them."""
+"""The secrets file: a pepper and a JWT secret generated once beside an embedded SQLite database when the settings
+lack them; a shared database requires both to be configured."""
 
 from __future__ import annotations
 
@@ -21,9 +22,23 @@ def secrets_path(settings: Settings) -> Path:
 
 
 def with_generated_secrets(settings: Settings) -> Settings:
-    """Fill a missing pepper or JWT secret from a 0600 file beside the database, creating it once."""
+    """Fill a missing pepper or JWT secret from a 0600 file beside the embedded SQLite database, creating it once.
+
+    A shared database (PostgreSQL) means a fleet: each instance would generate its own file, so a key created
+    through one would be refused by the others and JWTs would be per instance. There, missing secrets stop start-up.
+    """
     if settings.secret_key and settings.jwt.secret:
         return settings
+    if not settings.is_sqlite:
+        missing = [name for name, value in (("LLMGATEWAY_SECRET_KEY", settings.secret_key),
+                                            ("JWT_SECRET", settings.jwt.secret)) if not value]
+        raise ConfigError(
+            settings.source, "secret_key / jwt.secret",
+            f"{' and '.join(missing)} not set. With a shared database every instance must be given the same "
+            "LLMGATEWAY_SECRET_KEY and JWT_SECRET (32+ characters each; or secret_key and jwt.secret in the "
+            "config file): generated secrets would differ per instance, so keys and tokens made by one instance "
+            "would be refused by the others",
+        )
     path = secrets_path(settings)
     stored: dict[str, str] = {}
     if path.exists():

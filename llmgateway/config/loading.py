@@ -28,6 +28,8 @@ ENV_OVERRIDES: dict[str, str] = {
     "LLMGATEWAY_METRICS_TOKEN": "metrics.token",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "otel.endpoint",
     "OTEL_SERVICE_NAME": "otel.service_name",
+    "WORKER_CONNECTIONS": "server.worker_connections",
+    "LLMGATEWAY_MAX_IN_FLIGHT": "server.max_in_flight",
 }
 
 

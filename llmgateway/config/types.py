@@ -248,6 +248,18 @@ class ServerConfig:
         fields.List(fields.String()), default=("/health", "/health/ready", "/metrics")
     )
     auth_cache_ttl: float = setting(fields.Float(validate=_at_least(0, upto=5)), default=3.0)
+    #: authenticated requests one worker serves at once; beyond it 503 + Retry-After at once (None: derived)
+    max_in_flight: int | None = setting(fields.Integer(allow_none=True, validate=_at_least(1)), default=None)
+    #: gunicorn's worker_connections (WORKER_CONNECTIONS, as gunicorn.conf.py reads it): max_in_flight's default
+    worker_connections: int = setting(fields.Integer(validate=_at_least(1)), default=2000)
+
+    @property
+    def in_flight_limit(self) -> int:
+        """max_in_flight, else 90 % of worker_connections: a worker must keep connections free to refuse on
+        (and to answer health checks), since past worker_connections gunicorn stops accepting and work queues."""
+        if self.max_in_flight is not None:
+            return self.max_in_flight
+        return max(1, self.worker_connections * 9 // 10)
 
 
 @settings_type

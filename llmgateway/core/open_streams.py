@@ -26,6 +26,10 @@ class AbortableStream:
     def usage(self) -> Usage | None:
         return self._inner.usage
 
+    @property
+    def usage_so_far(self) -> Usage | None:
+        return self._inner.usage_so_far
+
     def __iter__(self) -> Iterator[ChatDelta]:
         return self._deltas()
 

@@ -1,52 +1,45 @@
-"""Response cache seam: exact-match answers for deterministic completions and embeddings (SPEC §4 "Cache")."""
+"""The response cache: exact-match answers for deterministic completions and embeddings (SPEC §4 "Cache").
+
+The key is derived from every field of the neutral request (`ChatRequest`, `EmbeddingRequest`) except those
+marked NOT_IN_CACHE_KEY, so a field added to the request is part of the key without anyone listing it here.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 
+from llmgateway.core.options import CallOptions
+from llmgateway.core.routing import Route
 from llmgateway.core.usage import UsageCall
-from llmgateway.providers.types import ChatDelta, ChatStream, Usage
-
-if TYPE_CHECKING:
-    from llmgateway.core.pipeline import CompletionInput, EmbeddingInput
-    from llmgateway.core.routing import Route
+from llmgateway.providers.chat_types import ToolCall, deltas_of
+from llmgateway.providers.types import ChatDelta, ChatRequest, ChatStream, EmbeddingRequest, Usage
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
-KEY_VERSION = 1
+KEY_VERSION = 2
 
 
-class ResponseCache(Protocol):
+class CacheStore(Protocol):
+    """Where entries live (Redis or in-process; see infra/response_store.py)."""
+
     def get(self, key: str) -> dict[str, Any] | None: ...
 
     def put(self, key: str, value: dict[str, Any]) -> None: ...
 
 
-class NoCache:
-    """Caches nothing (cache disabled)."""
+class NoStore:
+    """Stores nothing (cache disabled)."""
 
     def get(self, key: str) -> dict[str, Any] | None:
         return None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class CacheDirectives:
-    """The client's Cache-Control request directives that concern the gateway (set by the HTTP layer)."""
-
-    no_cache: bool = False  # answer from the provider, but the answer may still be stored
-    no_store: bool = False  # may be answered from the cache, but is never stored
-
-    @classmethod
-    def parse(cls, header: str | None) -> CacheDirectives:
-        tokens = {part.split("=", 1)[0].strip().lower() for part in (header or "").split(",")}
-        return cls(no_cache="no-cache" in tokens, no_store="no-store" in tokens)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,58 +54,59 @@ class CachePlan:
 BYPASS_PLAN = CachePlan()
 
 
-class CachePolicy:
-    """Decides cacheability, builds keys (scoped per key owner or global) and talks to the store."""
+def key_material(request: ChatRequest | EmbeddingRequest) -> dict[str, Any]:
+    """Every field that can change the answer; `model` is left to the route (the provider's model id)."""
+    return {
+        f.name: getattr(request, f.name)
+        for f in dataclasses.fields(request)
+        if f.metadata.get("cache_key", True) and f.name != "model"
+    }
 
-    def __init__(self, store: ResponseCache | None, scope: str = "owner") -> None:
-        self.store = store or NoCache()
+
+class ResponseCache:
+    """Decides cacheability, derives keys (scoped per key owner or global) and talks to the store."""
+
+    def __init__(self, store: CacheStore | None, scope: str = "owner") -> None:
+        self.store: CacheStore = store or NoStore()
         self.enabled = store is not None
         self.scope = scope
 
     # -- planning -------------------------------------------------------------------------------
-    def plan_completion(self, call: UsageCall, route: Route, request: CompletionInput) -> CachePlan:
+    def plan_completion(self, call: UsageCall, route: Route, request: ChatRequest, options: CallOptions) -> CachePlan:
         """Cacheable when temperature is 0 or `cache: true`; `cache: false` or no-cache only skip the read."""
-        if not self.enabled or not (request.cache is True or request.temperature == 0):
+        if not self.enabled or not (options.cache is True or request.temperature == 0):
             return BYPASS_PLAN
-        material = {
-            "op": "chat",
-            "messages": [[m.role, m.content] for m in request.messages],
-            "temperature": request.temperature,
-            "max_tokens": request.max_tokens,
-            "top_p": request.top_p,
-            "stop": list(request.stop),
-            "extra": request.extra,
-        }
-        skip_read = request.cache is False or request.cache_control.no_cache
-        return self._plan(call, route, material, skip_read, request.cache_control.no_store)
+        if request.extra.get("n", 1) != 1 or request.extra.get("logprobs"):
+            return BYPASS_PLAN  # several choices or logprobs: entries keep one choice's text and tool calls
+        skip_read = options.cache is False or options.cache_control.no_cache
+        return self._plan(call, route, "chat", request, skip_read, options.cache_control.no_store)
 
-    def plan_embedding(self, call: UsageCall, route: Route, request: EmbeddingInput) -> CachePlan:
+    def plan_embedding(
+        self, call: UsageCall, route: Route, request: EmbeddingRequest, options: CallOptions
+    ) -> CachePlan:
         """Every embedding is cacheable."""
         if not self.enabled:
             return BYPASS_PLAN
-        material = {
-            "op": "embed",
-            "input": list(request.inputs),
-            "dimensions": request.dimensions,
-            "input_type": request.input_type,
-        }
-        directives = request.cache_control
-        return self._plan(call, route, material, directives.no_cache, directives.no_store)
+        directives = options.cache_control
+        return self._plan(call, route, "embed", request, directives.no_cache, directives.no_store)
 
     def _plan(
-        self, call: UsageCall, route: Route, material: dict[str, Any], skip_read: bool, skip_write: bool
+        self, call: UsageCall, route: Route, op: str, request: ChatRequest | EmbeddingRequest, skip_read: bool,
+        skip_write: bool,
     ) -> CachePlan:
         if skip_read and skip_write:
             return BYPASS_PLAN
         owner = call.principal.owner if call.principal is not None else ""
-        material.update(
-            v=KEY_VERSION,
-            provider=route.provider,
-            provider_model=route.provider_model,
-            scope=["owner", owner] if self.scope == "owner" else ["global"],
-        )
+        material = {
+            "v": KEY_VERSION,
+            "op": op,
+            "request": key_material(request),
+            "provider": route.provider,
+            "provider_model": route.provider_model,
+            "scope": ["owner", owner] if self.scope == "owner" else ["global"],
+        }
         digest = hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
-        return CachePlan(key=f"{material['op']}:{digest}", read=not skip_read, write=not skip_write)
+        return CachePlan(key=f"{op}:{digest}", read=not skip_read, write=not skip_write)
 
     # -- store ----------------------------------------------------------------------------------
     def lookup(self, call: UsageCall, plan: CachePlan) -> dict[str, Any] | None:
@@ -150,8 +144,17 @@ def usage_from_entry(entry: dict[str, Any]) -> Usage:
     return Usage(**counts, estimated=bool(usage.get("estimated", False)))
 
 
-def completion_entry(content: str | None, finish_reason: str | None, usage: Usage) -> dict[str, Any]:
-    return {"content": content, "finish_reason": finish_reason, "usage": usage_entry(usage)}
+def completion_entry(
+    content: str | None, finish_reason: str | None, usage: Usage, tool_calls: tuple[ToolCall, ...] = ()
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"content": content, "finish_reason": finish_reason, "usage": usage_entry(usage)}
+    if tool_calls:
+        entry["tool_calls"] = [[call.id, call.name, call.arguments] for call in tool_calls]
+    return entry
+
+
+def tool_calls_from_entry(entry: dict[str, Any]) -> tuple[ToolCall, ...]:
+    return tuple(ToolCall(*item) for item in entry.get("tool_calls") or ())
 
 
 def embedding_entry(vectors: Sequence[Sequence[float]], usage: Usage) -> dict[str, Any]:
@@ -159,10 +162,12 @@ def embedding_entry(vectors: Sequence[Sequence[float]], usage: Usage) -> dict[st
 
 
 def replay_stream(entry: dict[str, Any]) -> ChatStream:
-    """A cached answer as an upstream stream: role, the whole content, the finish reason, then usage."""
+    """A cached answer as an upstream stream: role, the whole content, each tool call whole, the finish reason,
+    then usage."""
     deltas = [ChatDelta(role="assistant", content="")]
     if entry.get("content"):
         deltas.append(ChatDelta(content=entry["content"]))
+    deltas.extend(ChatDelta(tool_calls=(delta,)) for delta in deltas_of(tool_calls_from_entry(entry)))
     deltas.append(ChatDelta(finish_reason=entry.get("finish_reason") or "stop"))
     stream = ChatStream(iter(deltas))
     stream.usage = usage_from_entry(entry)

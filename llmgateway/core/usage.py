@@ -52,13 +52,18 @@ class UsageCall:
         if self.ttft_ms is None:
             self.ttft_ms = round(self.elapsed_ms(), 2)
 
+    def conclude(self, status: int, error_code: str | None = None) -> None:
+        """Set the outcome before the record is written (a stream knows it; the HTTP status does not tell it)."""
+        self.status = status
+        self.error_code = error_code if status >= 400 or error_code else None
+
     def finish(self, sink: UsageSink, status: int, error_code: str | None = None) -> bool:
-        """Record once; later calls are ignored (a stream's end and the request teardown both call this)."""
+        """Record once with the concluded outcome, else with the given one; later calls are ignored."""
         if self.recorded:
             return False
         self.recorded = True
-        self.status = status
-        self.error_code = error_code if status >= 400 or error_code else None
+        if self.status is None:
+            self.conclude(status, error_code)
         sink.record(self.row())
         return True
 

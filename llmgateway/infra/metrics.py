@@ -141,6 +141,10 @@ class GatewayMetrics:
             "llmgateway_circuit_breaker_state", "1 for the breaker's current state, 0 for the others.",
             ["breaker", "provider", "model", "state"], multiprocess_mode="livemostrecent", registry=r,
         )
+        self.overload_refusals = Counter(
+            "llmgateway_overload_refusals", "Requests refused with 503 because the worker was at server.max_in_flight.",
+            registry=r,
+        )
         self.dead_letters = Counter(
             "llmgateway_ledger_dead_letters", "Usage rows the database refused for their data, set aside as dead "
             "letters (`flask usage dead-letters` lists them).", registry=r,
@@ -218,6 +222,10 @@ class GatewayMetrics:
         """Breakers call this on every state change: `state` is one of closed, half_open, open."""
         for candidate in BREAKER_STATES:
             self.breaker.labels(breaker, provider, model, candidate).set(1.0 if candidate == state else 0.0)
+
+    def overload_refused(self) -> None:
+        """A worker at its in-flight bound refused a request."""
+        self.overload_refusals.inc()
 
     def dead_letter_set_aside(self) -> None:
         """The ledger set one refused row aside."""

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from llmgateway.config import Settings
 from llmgateway.core.admission import Admission, CostEstimator, QuotaAdmission
 from llmgateway.core.pricing import PriceList
-from llmgateway.core.response_cache import ResponseCache
+from llmgateway.core.response_cache import CacheStore
 from llmgateway.core.routing import ModelCatalogue
 from llmgateway.infra.quota import FallbackQuotaStore, MemoryQuotaStore, RedisQuotaStore, ledger_spend_loader
 from llmgateway.infra.redis_client import RedisConnector
@@ -22,7 +22,7 @@ class SharedState:
     """Redis-backed when `redis.url` is set; otherwise in-process (the embedded default)."""
 
     redis: RedisConnector | None
-    cache: ResponseCache | None
+    cache: CacheStore | None
     admission: Admission
 
     def extras(self) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def build_shared_state(
 ) -> SharedState:
     redis = RedisConnector(settings.redis) if settings.redis.url else None
     cache_cfg = settings.cache
-    cache: ResponseCache | None = None
+    cache: CacheStore | None = None
     if cache_cfg.enabled:
         if redis is not None:
             cache = RedisResponseStore(redis, ttl=cache_cfg.ttl, max_entry_bytes=cache_cfg.max_entry_bytes)

@@ -56,12 +56,17 @@ _PROMPT_TOKEN_FIELDS = ("input_tokens", "cache_creation_input_tokens", "cache_re
 _ALIAS_SUFFIX = re.compile(r"-(\d{8}|latest|0)$")
 
 
+#: Every Claude model calls tools and gives JSON-schema output (natively or through a forced tool); most see images.
+RICH = ("completion", "tools", "vision", "json_schema")
+NO_VISION = ("completion", "tools", "json_schema")
+
+
 def _m(
     model_id: str, name: str, inp: float, out: float, max_output: int,
-    read: float | None = None, write: float | None = None,
+    read: float | None = None, write: float | None = None, caps: tuple[str, ...] = RICH,
 ) -> ModelInfo:
     pricing = Pricing(inp, out, read, write)
-    return ModelInfo(model_id, name, 200000, ("completion",), pricing, min(max_output, _BUDGET_CAP))
+    return ModelInfo(model_id, name, 200000, caps, pricing, min(max_output, _BUDGET_CAP))
 
 
 class AnthropicProvider(Provider):
@@ -72,6 +77,7 @@ class AnthropicProvider(Provider):
     api_key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
     inferred_prefixes = ("claude-",)
+    max_image_bytes = 5 * 1024 * 1024  # the Messages API's limit per image
     #: Cache reads cost 0.1x and (5-minute) cache writes 1.25x the input price, unless an entry names its own.
     cache_read_price_ratio = 0.1
     cache_write_price_ratio = 1.25
@@ -83,7 +89,7 @@ class AnthropicProvider(Provider):
         _m("claude-3-opus-20240229", "Claude 3 Opus", 15.0, 75.0, 4096),
         _m("claude-3-5-sonnet-20240620", "Claude 3.5 Sonnet (06-2024)", 3.0, 15.0, 8192),
         _m("claude-3-5-sonnet-20241022", "Claude 3.5 Sonnet", 3.0, 15.0, 8192),
-        _m("claude-3-5-haiku-20241022", "Claude 3.5 Haiku", 0.8, 4.0, 8192),
+        _m("claude-3-5-haiku-20241022", "Claude 3.5 Haiku", 0.8, 4.0, 8192, caps=NO_VISION),
         _m("claude-3-7-sonnet-20250219", "Claude 3.7 Sonnet", 3.0, 15.0, 64000),
         _m("claude-sonnet-4-20250514", "Claude Sonnet 4", 3.0, 15.0, 64000),
         _m("claude-opus-4-20250514", "Claude Opus 4", 15.0, 75.0, 32000),
@@ -201,6 +207,7 @@ class AnthropicProvider(Provider):
                 raise self.stream_error(data)
             if kind == "message_start":
                 counts.update((data.get("message") or {}).get("usage") or {})
+                stream.usage_so_far = usage(counts)  # input and cache counts are final from here on
                 yield ChatDelta(role="assistant")
             elif kind == "content_block_start":
                 block = data.get("content_block") or {}
@@ -219,6 +226,7 @@ class AnthropicProvider(Provider):
                     yield ChatDelta(content=delta["text"])
             elif kind == "message_delta":
                 counts.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
+                stream.usage_so_far = usage(counts)
                 finish = finish_reason((data.get("delta") or {}).get("stop_reason"))
                 if json_tool and finish == "tool_calls":
                     finish = "stop"
@@ -242,11 +250,20 @@ def finish_reason(value: str | None) -> str | None:
 
 
 def usage(raw: Any) -> Usage | None:
-    """Prompt tokens are input plus cache creation plus cache read tokens (all three are billed)."""
+    """Prompt tokens are input plus cache creation plus cache read tokens (all three are billed); thinking
+    tokens (`output_tokens_details.thinking_tokens`, when sent) are part of `output_tokens`."""
     if not isinstance(raw, dict) or "output_tokens" not in raw:
         return None
+    details = raw.get("output_tokens_details")
+    thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
     try:
         prompt = sum(token_count(raw.get(key)) for key in _PROMPT_TOKEN_FIELDS)
-        return Usage(prompt, token_count(raw.get("output_tokens")))
+        return Usage(
+            prompt,
+            token_count(raw.get("output_tokens")),
+            cached_tokens=token_count(raw.get("cache_read_input_tokens")),
+            cache_write_tokens=token_count(raw.get("cache_creation_input_tokens")),
+            reasoning_tokens=token_count(thinking),
+        )
     except (TypeError, ValueError):
         return None

@@ -80,7 +80,7 @@ def _tool_input(call: ToolCall, place: str) -> dict[str, Any]:
 
 
 def tool_out(tool: ToolSpec) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": tool.name, "input_schema": tool.schema}
+    out: dict[str, Any] = {"name": tool.name, "input_schema": {"type": "object", **tool.schema}}
     if tool.description is not None:
         out["description"] = tool.description
     if tool.strict is not None:

@@ -34,6 +34,9 @@ EMBED_BATCH = 96
 _STATUS_ALIASES = {498: 401, 499: 500}
 
 
+TOOLS_JSON = ("completion", "tools", "json_schema")
+
+
 def _m(
     model_id: str, name: str, window: int, inp: float, out: float | None, caps: tuple[str, ...] = ("completion",)
 ) -> ModelInfo:
@@ -51,12 +54,13 @@ class CohereProvider(Provider):
     #: USD per million billed input and output tokens; Cohere publishes no cached-token price (ratio 1.0).
     #: Source: Cohere's pricing page (cohere.com/pricing, as published in November 2025).
     known_models = (
-        _m("command-a-03-2025", "Command A", 256000, 2.5, 10.0),
-        _m("command-r-plus-08-2024", "Command R+ (08-2024)", 128000, 2.5, 10.0),
-        _m("command-r-plus", "Command R+", 128000, 3.0, 15.0),
-        _m("command-r-08-2024", "Command R (08-2024)", 128000, 0.15, 0.6),
-        _m("command-r", "Command R", 128000, 0.5, 1.5),
-        _m("command-r7b-12-2024", "Command R7B", 128000, 0.0375, 0.15),
+        _m("command-a-03-2025", "Command A", 256000, 2.5, 10.0, TOOLS_JSON),
+        _m("command-a-vision-07-2025", "Command A Vision", 128000, 2.5, 10.0, ("completion", "vision", "json_schema")),
+        _m("command-r-plus-08-2024", "Command R+ (08-2024)", 128000, 2.5, 10.0, TOOLS_JSON),
+        _m("command-r-plus", "Command R+", 128000, 3.0, 15.0, TOOLS_JSON),
+        _m("command-r-08-2024", "Command R (08-2024)", 128000, 0.15, 0.6, TOOLS_JSON),
+        _m("command-r", "Command R", 128000, 0.5, 1.5, TOOLS_JSON),
+        _m("command-r7b-12-2024", "Command R7B", 128000, 0.0375, 0.15, TOOLS_JSON),
         _m("command", "Command", 4096, 1.0, 2.0),
         _m("command-light", "Command Light", 4096, 0.3, 0.6),
         _m("embed-v4.0", "Embed v4.0", 128000, 0.12, None, ("embedding",)),
@@ -211,14 +215,24 @@ def usage(raw: Any) -> Usage | None:
     """`billed_units` when present, else raw `tokens`; counts are JSON numbers and may be floats.
 
     The two differ: raw `tokens` include Cohere's own prompt scaffolding, `billed_units` are what the customer
-    pays for. The ledger records cost, so billed units win.
+    pays for. The ledger records cost, so billed units win. `cached_tokens` (prompt tokens that hit Cohere's
+    cache) counts raw tokens, so it is capped at the billed prompt it is recorded as a part of; Cohere publishes
+    no cached price, so it changes no cost.
     """
     if not isinstance(raw, dict):
         return None
     counts = raw.get("billed_units") or raw.get("tokens")
     if not isinstance(counts, dict):
         return None
+    prompt = token_count(counts.get("input_tokens"))
+    cached = token_count(raw.get("cached_tokens"))
+    if _is_number(cached) and _is_number(prompt):
+        cached = min(cached, prompt)
     try:
-        return Usage(token_count(counts.get("input_tokens")), token_count(counts.get("output_tokens")))
+        return Usage(prompt, token_count(counts.get("output_tokens")), cached_tokens=cached)
     except (TypeError, ValueError):
         return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

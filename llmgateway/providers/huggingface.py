@@ -28,6 +28,9 @@ from llmgateway.providers.types import ChatRequest, EmbeddingRequest, EmbeddingR
 FINISH_REASONS = {"stop_sequence": "stop", "eos_token": "stop"}
 
 
+TOOLS_JSON = ("completion", "tools", "json_schema")
+
+
 def _m(model_id: str, window: int, caps: tuple[str, ...] = ("completion",)) -> ModelInfo:
     return ModelInfo(model_id, model_id.partition("/")[2], window, caps)
 
@@ -45,10 +48,11 @@ class HuggingFaceProvider(OpenAIProvider):
     #: The router's providers publish their own prices; the gateway assumes no cache discount unless configured.
     cache_read_price_ratio = 1.0
     known_models = (
-        _m("meta-llama/Llama-3.1-8B-Instruct", 131072),
-        _m("meta-llama/Llama-3.3-70B-Instruct", 131072),
-        _m("mistralai/Mistral-7B-Instruct-v0.3", 32768),
-        _m("Qwen/Qwen2.5-72B-Instruct", 32768),
+        _m("meta-llama/Llama-3.1-8B-Instruct", 131072, TOOLS_JSON),
+        _m("meta-llama/Llama-3.3-70B-Instruct", 131072, TOOLS_JSON),
+        _m("mistralai/Mistral-7B-Instruct-v0.3", 32768, ("completion", "tools")),
+        _m("Qwen/Qwen2.5-72B-Instruct", 32768, TOOLS_JSON),
+        _m("Qwen/Qwen2.5-VL-7B-Instruct", 32768, ("completion", "vision", "json_schema")),
         _m("sentence-transformers/all-MiniLM-L6-v2", 256, ("embedding",)),
         _m("BAAI/bge-large-en-v1.5", 512, ("embedding",)),
     )

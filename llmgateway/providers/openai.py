@@ -7,10 +7,12 @@ from typing import Any, ClassVar
 
 from llmgateway.errors import GatewayError, ServerError
 from llmgateway.providers.base import Provider, token_count
+from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.openai_wire import message_out, rich_fields, tool_call_deltas_in, tool_calls_in
 from llmgateway.providers.sse import parse_sse
 from llmgateway.providers.types import (
+    ChatChoice,
     ChatDelta,
     ChatRequest,
     ChatResponse,
@@ -22,6 +24,9 @@ from llmgateway.providers.types import (
     Pricing,
     Usage,
 )
+
+#: Tools, image input and JSON-schema output: what the current chat models have.
+RICH = ("completion", "tools", "vision", "json_schema")
 
 
 def _m(
@@ -54,27 +59,27 @@ class OpenAIProvider(Provider):
     #: USD per million tokens: input, output, cached input. Source: OpenAI's API pricing page
     #: (openai.com/api/pricing, standard tier, as published in November 2025).
     known_models: ClassVar[tuple[ModelInfo, ...]] = (
-        _m("gpt-5.1", "GPT-5.1", 400000, 1.25, 10.0, 0.125),
-        _m("gpt-5", "GPT-5", 400000, 1.25, 10.0, 0.125),
-        _m("gpt-5-mini", "GPT-5 mini", 400000, 0.25, 2.0, 0.025),
-        _m("gpt-5-nano", "GPT-5 nano", 400000, 0.05, 0.4, 0.005),
-        _m("gpt-5-chat-latest", "GPT-5 Chat", 128000, 1.25, 10.0, 0.125),
-        _m("gpt-5-pro", "GPT-5 pro", 400000, 15.0, 120.0),
-        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0, 1.25),
-        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6, 0.075),
-        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0, 0.5),
-        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6, 0.1),
-        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4, 0.025),
-        _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0),
-        _m("gpt-4", "GPT-4", 8192, 30.0, 60.0),
-        _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5),
-        _m("o1", "o1", 200000, 15.0, 60.0, 7.5),
+        _m("gpt-5.1", "GPT-5.1", 400000, 1.25, 10.0, 0.125, RICH),
+        _m("gpt-5", "GPT-5", 400000, 1.25, 10.0, 0.125, RICH),
+        _m("gpt-5-mini", "GPT-5 mini", 400000, 0.25, 2.0, 0.025, RICH),
+        _m("gpt-5-nano", "GPT-5 nano", 400000, 0.05, 0.4, 0.005, RICH),
+        _m("gpt-5-chat-latest", "GPT-5 Chat", 128000, 1.25, 10.0, 0.125, RICH),
+        _m("gpt-5-pro", "GPT-5 pro", 400000, 15.0, 120.0, caps=RICH),
+        _m("gpt-4o", "GPT-4o", 128000, 2.5, 10.0, 1.25, RICH),
+        _m("gpt-4o-mini", "GPT-4o mini", 128000, 0.15, 0.6, 0.075, RICH),
+        _m("gpt-4.1", "GPT-4.1", 1047576, 2.0, 8.0, 0.5, RICH),
+        _m("gpt-4.1-mini", "GPT-4.1 mini", 1047576, 0.4, 1.6, 0.1, RICH),
+        _m("gpt-4.1-nano", "GPT-4.1 nano", 1047576, 0.1, 0.4, 0.025, RICH),
+        _m("gpt-4-turbo", "GPT-4 Turbo", 128000, 10.0, 30.0, caps=("completion", "tools", "vision")),
+        _m("gpt-4", "GPT-4", 8192, 30.0, 60.0, caps=("completion", "tools")),
+        _m("gpt-3.5-turbo", "GPT-3.5 Turbo", 16385, 0.5, 1.5, caps=("completion", "tools")),
+        _m("o1", "o1", 200000, 15.0, 60.0, 7.5, RICH),
         _m("o1-mini", "o1-mini", 128000, 1.1, 4.4, 0.55),
-        _m("o1-pro", "o1-pro", 200000, 150.0, 600.0),
-        _m("o3", "o3", 200000, 2.0, 8.0, 0.5),
-        _m("o3-pro", "o3-pro", 200000, 20.0, 80.0),
-        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4, 0.55),
-        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4, 0.275),
+        _m("o1-pro", "o1-pro", 200000, 150.0, 600.0, caps=RICH),
+        _m("o3", "o3", 200000, 2.0, 8.0, 0.5, RICH),
+        _m("o3-pro", "o3-pro", 200000, 20.0, 80.0, caps=RICH),
+        _m("o3-mini", "o3-mini", 200000, 1.1, 4.4, 0.55, ("completion", "tools", "json_schema")),
+        _m("o4-mini", "o4-mini", 200000, 1.1, 4.4, 0.275, RICH),
         _m("text-embedding-3-small", "Text Embedding 3 Small", 8191, 0.02, 0.0, caps=("embedding",)),
         _m("text-embedding-3-large", "Text Embedding 3 Large", 8191, 0.13, 0.0, caps=("embedding",)),
         _m("text-embedding-ada-002", "Text Embedding Ada 002", 8191, 0.1, 0.0, caps=("embedding",)),
@@ -125,18 +130,29 @@ class OpenAIProvider(Provider):
         )
         data = self.checked_json(reply)
         try:
-            choice = data["choices"][0]
-            message = choice.get("message") or {}
-            tool_calls = tool_calls_in(message)
+            first, *others = [self.choice_of(choice) for choice in data["choices"]]
             return ChatResponse(
-                content=message.get("content"),
-                finish_reason=self.answer_finish(choice.get("finish_reason"), bool(tool_calls)),
+                content=first.content,
+                finish_reason=first.finish_reason,
                 usage=self.usage(data.get("usage")),
                 provider_response_id=data.get("id") or None,
-                tool_calls=tool_calls,
+                tool_calls=first.tool_calls,
+                logprobs=first.logprobs,
+                more_choices=tuple(others),
             )
-        except (KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
+
+    def choice_of(self, choice: dict[str, Any]) -> ChatChoice:
+        message = choice.get("message") or {}
+        tool_calls = tool_calls_in(message)
+        return ChatChoice(
+            index=int(choice.get("index") or 0),
+            content=message.get("content"),
+            finish_reason=self.answer_finish(choice.get("finish_reason"), bool(tool_calls)),
+            tool_calls=tool_calls,
+            logprobs=choice.get("logprobs"),
+        )
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
         return self.open_chat_stream(
@@ -165,7 +181,8 @@ class OpenAIProvider(Provider):
 
     # -- answer reading -----------------------------------------------------------------------
     def _relay(self, upstream: UpstreamStream, stream: ChatStream) -> Iterator[ChatDelta]:
-        saw_tool_calls = False
+        saw_tool_calls: set[int] = set()  # choices that made tool calls
+        opened: dict[int, set[int]] = {}  # per choice, tool-call indexes whose first piece (id, name) was relayed
         for event in parse_sse(upstream.lines()):
             if event.data.startswith("[DONE]"):
                 return
@@ -175,15 +192,30 @@ class OpenAIProvider(Provider):
             if chunk.get("usage"):
                 stream.usage = self.usage(chunk["usage"])
             for choice in chunk.get("choices") or ():
-                if choice.get("index", 0) != 0:
-                    continue
+                index = int(choice.get("index") or 0)
                 delta = choice.get("delta") or {}
-                calls = tool_call_deltas_in(delta) if delta.get("tool_calls") else ()
-                saw_tool_calls = saw_tool_calls or bool(calls)
-                finish = self.answer_finish(choice.get("finish_reason"), saw_tool_calls)
-                if delta.get("content") or delta.get("role") or finish or calls:
-                    yield ChatDelta(delta.get("content") or None, delta.get("role"), finish, calls)
+                calls = ()
+                if delta.get("tool_calls"):
+                    calls = self.first_pieces_only(tool_call_deltas_in(delta), opened.setdefault(index, set()))
+                    saw_tool_calls.add(index)
+                finish = self.answer_finish(choice.get("finish_reason"), index in saw_tool_calls)
+                logprobs = choice.get("logprobs")
+                if delta.get("content") or delta.get("role") or finish or calls or logprobs:
+                    yield ChatDelta(delta.get("content") or None, delta.get("role"), finish, calls, index, logprobs)
         raise ServerError(f"The {self.name} stream ended before it was complete.")
+
+    @staticmethod
+    def first_pieces_only(deltas: tuple[ToolCallDelta, ...], opened: set[int]) -> tuple[ToolCallDelta, ...]:
+        """OpenAI's shape: id and name only in a call's first piece (TGI repeats them in every chunk)."""
+        out = []
+        for delta in deltas:
+            if delta.index in opened:
+                if delta.id or delta.name:
+                    delta = ToolCallDelta(delta.index, arguments=delta.arguments)
+            else:
+                opened.add(delta.index)
+            out.append(delta)
+        return tuple(out)
 
     def stream_error(self, chunk: dict[str, Any]) -> GatewayError:
         """An error event that arrived after the stream began."""
@@ -199,9 +231,25 @@ class OpenAIProvider(Provider):
 
     @staticmethod
     def usage(raw: Any) -> Usage | None:
+        """`CompletionUsage`: cached (and cache-write) tokens are parts of `prompt_tokens`, reasoning tokens part
+        of `completion_tokens` (OpenAI, the HF router and OpenAI-compatible servers alike)."""
         if not isinstance(raw, dict):
             return None
+        prompt_details = _details(raw, "prompt_tokens_details")
+        completion_details = _details(raw, "completion_tokens_details")
         try:
-            return Usage(token_count(raw.get("prompt_tokens")), token_count(raw.get("completion_tokens")))
+            return Usage(
+                token_count(raw.get("prompt_tokens")),
+                token_count(raw.get("completion_tokens")),
+                cached_tokens=token_count(prompt_details.get("cached_tokens")),
+                cache_write_tokens=token_count(prompt_details.get("cache_write_tokens")),
+                reasoning_tokens=token_count(completion_details.get("reasoning_tokens")),
+            )
         except (TypeError, ValueError):
             return None
+
+
+def _details(raw: dict[str, Any], name: str) -> dict[str, Any]:
+    """A `*_tokens_details` object; absent or null (as many compatible servers send) reads as empty."""
+    details = raw.get(name)
+    return details if isinstance(details, dict) else {}

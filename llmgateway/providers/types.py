@@ -47,18 +47,26 @@ class Message:
         return tuple(part for part in self.parts if isinstance(part, ImagePart))
 
 
+#: Field metadata for request fields that do not change the answer, and so stay out of the cache key.
+NOT_IN_CACHE_KEY = {"cache_key": False}
+
+
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
-    """A chat completion as the gateway understands it, already routed to one provider model."""
+    """The one neutral chat request: every surface builds it, the cache keys it, every provider translates it.
 
-    model: str  # the provider's model id
+    `model` is the gateway model id the client asked for; the pipeline hands each provider a copy routed to
+    that provider's model id (`routed`). Every field is part of the cache key unless marked NOT_IN_CACHE_KEY.
+    """
+
+    model: str
     messages: tuple[Message, ...]
     temperature: float | None = None
     max_tokens: int | None = None
     top_p: float | None = None
     stop: tuple[str, ...] = ()
-    user: str | None = None
-    request_id: str | None = None  # propagated upstream for tracing
+    user: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)
+    request_id: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)  # propagated upstream for tracing
     # OpenAI-compatible fields passed through untouched to OpenAI-compatible upstreams (issue 7).
     extra: dict[str, Any] = field(default_factory=dict)
     tools: tuple[ToolSpec, ...] = ()
@@ -74,6 +82,10 @@ class ChatRequest:
             for j, part in enumerate(message.parts)
             if isinstance(part, ImagePart)
         ]
+
+    def routed(self, provider_model: str, request_id: str) -> ChatRequest:
+        """This request as sent to one provider model."""
+        return replace(self, model=provider_model, request_id=request_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,11 @@ def bound_counts(usage: Usage) -> list[str]:
         problems.append(f"cached {usage.cached_tokens} + cache writes {usage.cache_write_tokens} > prompt_tokens="
                         f"{usage.prompt_tokens}")
         object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
+    if {"cached_tokens", "cache_write_tokens"} <= set(counts) and (
+        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens  # type: ignore[attr-defined]
+    ):
+        problems.append("cache reads and writes over prompt_tokens")
+        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)  # type: ignore[attr-defined]
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
         problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
         object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
@@ -186,6 +203,17 @@ def _bounded(raw: Any) -> tuple[int, str | None]:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatChoice:
+    """A further choice of an answer to a request with `n` > 1 (OpenAI-compatible providers only)."""
+
+    index: int
+    content: str | None
+    finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatResponse:
     """A finished, non-streamed completion."""
 
@@ -194,6 +222,8 @@ class ChatResponse:
     usage: Usage | None
     provider_response_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: Any = None  # OpenAI's logprobs object of the first choice, passed through when asked for
+    more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +234,8 @@ class ChatDelta:
     role: str | None = None
     finish_reason: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    index: int = 0  # the choice it belongs to (only OpenAI-compatible answers to `n` > 1 have others)
+    logprobs: Any = None
 
 
 class ChatStream:
@@ -216,6 +248,9 @@ class ChatStream:
         self._deltas = deltas
         self._close = close
         self.usage: Usage | None = None
+        #: What the provider had reported when the stream stopped early (Anthropic sends input and cache counts
+        #: first): the gateway records it, completed by its own estimate, for a stream cut short.
+        self.usage_so_far: Usage | None = None
 
     def __iter__(self) -> Iterator[ChatDelta]:
         return self._deltas
@@ -230,14 +265,18 @@ class ChatStream:
 
 @dataclass(frozen=True, slots=True)
 class EmbeddingRequest:
-    """Texts to embed with one provider model."""
+    """Texts to embed: built by the surfaces with the gateway model id, routed like `ChatRequest`."""
 
     model: str
     inputs: tuple[str, ...]
     dimensions: int | None = None
     input_type: str | None = None
-    user: str | None = None
-    request_id: str | None = None
+    user: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)
+    request_id: str | None = field(default=None, metadata=NOT_IN_CACHE_KEY)
+
+    def routed(self, provider_model: str, request_id: str) -> EmbeddingRequest:
+        """This request as sent to one provider model."""
+        return replace(self, model=provider_model, request_id=request_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,6 +100,18 @@ def test_a_bad_range_is_a_400_page_that_keeps_the_form(client, query, message):
     assert client.get("/admin/usage.csv?by=nonsense").status_code == 400
 
 
+def test_the_usage_page_shows_the_token_detail_totals(app, client):
+    """The usage issue's cached, cache-write and reasoning tokens, as the API reports them."""
+    seed_usage(app)
+    sign_in(client)
+    page = client.get("/admin/usage").text
+    for label in ("Cached prompt tokens", "Cache-write tokens", "Reasoning tokens"):
+        assert label in page
+    totals = client.get("/api/v1/admin/usage", headers=auth(ADMIN_KEY)).json["totals"]
+    for name in ("cached_tokens", "cache_write_tokens", "reasoning_tokens"):
+        assert f'data-figure="{name}">' in page and name in totals
+
+
 def test_the_usage_page_shows_figures_the_report_gains(app, client, monkeypatch):
     """New report columns (the usage issue adds token details) appear on the page without a template change."""
     from llmgateway.api.console import usage as usage_page
@@ -108,13 +120,13 @@ def test_the_usage_page_shows_figures_the_report_gains(app, client, monkeypatch)
 
     def with_extra(*args, **kwargs):
         report = original(*args, **kwargs)
-        report["totals"]["cached_tokens"] = 1234
+        report["totals"]["future_tokens"] = 1234
         return report
 
     monkeypatch.setattr(usage_page, "usage_breakdowns", with_extra)
     sign_in(client)
     page = client.get("/admin/usage").text
-    assert "Cached tokens" in page and 'data-figure="cached_tokens">1,234<' in page
+    assert "Future tokens" in page and 'data-figure="future_tokens">1,234<' in page
 
 
 def test_create_a_key_use_it_revoke_it(app, client, fake_openai):
@@ -200,3 +212,21 @@ def test_index_redirects_to_usage_and_static_assets_are_served(client):
     with client.get("/admin/static/vendor/chartjs/LICENSE.md") as licence:
         assert licence.status_code == 200 and b"MIT" in licence.data
     assert client.get("/admin/static/../views.py").status_code == 404
+
+
+class _Board:
+    """Stands in for the deployments board (issue 17) when it has not landed: what its snapshot() returns."""
+
+    def snapshot(self) -> list[dict]:
+        return [{"model": "gpt-4o", "name": "openai:eastus", "provider": "openai", "provider_model": "gpt-4o",
+                 "strategy": "least_busy", "weight": 2, "state": "cooling", "in_flight": 3, "latency_ms": 812.5,
+                 "error_rate": 0.125, "requests": 40, "errors": 5, "cooldown_until": "2026-12-07T01:30:00+00:00"}]
+
+
+def test_health_page_lists_deployments_when_the_gateway_has_them(app, client):
+    sign_in(client)
+    assert 'id="deployments-heading"' not in client.get("/admin/health").text
+    app.extensions["llmgateway"].extras["deployments"] = _Board()
+    page = client.get("/admin/health").text
+    assert 'id="deployments"' in page and "openai:eastus" in page and "Cooling down (429)" in page
+    assert "12.5%" in page and "2026-12-07T01:30:00+00:00" in page

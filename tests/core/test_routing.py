@@ -55,7 +55,7 @@ def test_unknown_models_are_404(catalogue, model):
 def test_catalogue_lists_mappings_and_enabled_providers_models(catalogue):
     entries = {e["id"]: e for e in catalogue.entries()}
     assert entries["gpt-4"]["provider_model_id"] == "gpt-4-0125-preview"
-    assert entries["openai.gpt-4o"]["capabilities"] == ["completion"]
+    assert entries["openai.gpt-4o"]["capabilities"] == ["completion", "tools", "vision", "json_schema"]
     assert entries["openai.text-embedding-3-small"]["capabilities"] == ["embedding"]
     assert set(entries["openai.gpt-4o"]) == {"id", "object", "provider", "provider_model_id", "display_name",
                                              "context_window", "capabilities", "pricing"}

@@ -111,8 +111,8 @@ class FakeAnthropic(FakeServer):
         if payload.get("stream"):
             events = self.events(payload["model"], words, stop_reason, prompt, fault, environ, plan)
             return sse_response(self.stream(events, environ), RATE_HEADERS)
-        usage = self.usage(prompt, len(words))
-        self.record("/v1/messages", self.billed_prompt(prompt), len(words))
+        usage = self.usage(prompt, len(words) + plan.call_tokens)
+        self.record("/v1/messages", self.billed_prompt(prompt), len(words) + plan.call_tokens)
         text = [{"type": "text", "text": " ".join(words)}] if words or not plan.calls else []
         return json_response(
             {
@@ -143,16 +143,38 @@ class FakeAnthropic(FakeServer):
         return words, self.stop_reason or stop_reason, matched
 
     def billed_prompt(self, prompt: int) -> int:
-        return prompt + self.cache_creation_tokens + self.cache_read_tokens
+        return prompt + sum(self.cache_counts())
+
+    def cache_counts(self) -> tuple[int, int]:
+        """(read, written) prompt-cache tokens, on top of the uncached input: this fake's own settings, else the
+        scripted usage detail."""
+        return self.cache_read_tokens or self.detail.cached, self.cache_creation_tokens or self.detail.cache_write
 
     def usage(self, prompt: int, output: int) -> dict[str, Any]:
-        return {
+        """`input_tokens` counts only uncached input; cache reads and writes come on top of it."""
+        read, written = self.cache_counts()
+        usage: dict[str, Any] = {
             "input_tokens": prompt,
-            "cache_creation_input_tokens": self.cache_creation_tokens,
-            "cache_read_input_tokens": self.cache_read_tokens,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
             "output_tokens": output,
             "service_tier": "standard",
         }
+        thinking = self.served_detail(prompt, output)[2]
+        if thinking:
+            usage["output_tokens_details"] = {"thinking_tokens": thinking}
+        return usage
+
+    def delta_usage(self, prompt: int, output: int) -> dict[str, Any]:
+        """A closing `message_delta`'s usage: cumulative output, repeating the input-side counts (as the API
+        does now; the SDK overwrites, never adds)."""
+        usage = self.usage(prompt, output)
+        del usage["service_tier"]
+        return usage
+
+    def served_detail(self, prompt: int, completion: int) -> tuple[int, int, int]:
+        """Cache reads and writes are this fake's own settings (on top of the input); thinking is part of output."""
+        return *self.cache_counts(), min(self.detail.reasoning, completion)
 
     def events(
         self,
@@ -209,10 +231,11 @@ class FakeAnthropic(FakeServer):
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                "usage": {"output_tokens": len(words)},
+                "usage": self.delta_usage(prompt, len(words) + plan.call_tokens),
             },
         )
-        self.record("/v1/messages", self.billed_prompt(prompt), len(words), complete=not self.drop_message_stop)
+        output = len(words) + plan.call_tokens
+        self.record("/v1/messages", self.billed_prompt(prompt), output, complete=not self.drop_message_stop)
         if not self.drop_message_stop:
             yield _event("message_stop", {"type": "message_stop"})
 

@@ -119,13 +119,13 @@ class FakeCohere(FakeServer):
         words, finish = self.answer(payload, plan)
         if payload.get("stream"):
             return sse_response(self.stream(self.events(words, finish, prompt, fault, environ, plan), environ))
-        self.record("/v2/chat", prompt, len(words))
+        self.record("/v2/chat", prompt, len(words) + plan.call_tokens)
         return json_response(
             {
                 "id": "c14c80c3-18eb-4519-9460-6c92edd8cfb4",
                 "finish_reason": finish,
                 "message": answer_message(plan, words),
-                "usage": self.usage(prompt, len(words)),
+                "usage": self.usage(prompt, len(words) + plan.call_tokens),
             }
         )
 
@@ -147,7 +147,14 @@ class FakeCohere(FakeServer):
         }
         if self.billed_units:
             usage["billed_units"] = {"input_tokens": float(prompt), "output_tokens": float(output)}
+        cached, _, _ = self.served_detail(prompt, output)
+        if cached:
+            usage["cached_tokens"] = float(cached)
         return usage
+
+    def served_detail(self, prompt: int, completion: int) -> tuple[int, int, int]:
+        """Cohere reports prompt tokens that hit its cache, nothing about cache writes or reasoning."""
+        return self.detail.of(prompt, completion)[0], 0, 0
 
     def events(
         self, words: list[str], finish: str, prompt: int, fault: Fault | None, environ: dict[str, Any], plan: Plan
@@ -182,13 +189,13 @@ class FakeCohere(FakeServer):
             )
         if not plan.calls:
             yield _event("content-end", {"type": "content-end", "index": 0})
-        self.record(
-            "/v2/chat", prompt, len(words), complete=finish not in ("ERROR", "TIMEOUT") and not self.drop_message_end
-        )
+        output = len(words) + plan.call_tokens
+        complete = finish not in ("ERROR", "TIMEOUT") and not self.drop_message_end
+        self.record("/v2/chat", prompt, output, complete=complete)
         if not self.drop_message_end:
             yield _event(
                 "message-end",
-                {"type": "message-end", "delta": {"finish_reason": finish, "usage": self.usage(prompt, len(words))}},
+                {"type": "message-end", "delta": {"finish_reason": finish, "usage": self.usage(prompt, output)}},
             )
         if self.send_done:
             yield b"data: [DONE]\n\n"

@@ -16,7 +16,7 @@ from tests.fakes.tgi_rich import answer_message as tgi_answer_message
 from tests.fakes.tgi_rich import rich_input as tgi_rich_input
 from tests.fakes.tgi_rich import tgi_problem, tool_deltas
 
-ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct"}
+ROUTER_MODELS = {"meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-72B-Instruct", "Qwen/Qwen2.5-VL-7B-Instruct"}
 EMBEDDING_MODELS = {"sentence-transformers/all-MiniLM-L6-v2", "BAAI/bge-large-en-v1.5"}
 TGI_MAX_TOTAL_TOKENS = 4096
 FEATURE_EXTRACTION = "/pipeline/feature-extraction"
@@ -105,7 +105,7 @@ class FakeHuggingFace(FakeServer):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage")) and self.stream_usage
             events = self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan)
             return sse_response(self.stream(events, environ))
-        self.record("/v1/chat/completions", prompt, len(words))
+        self.record("/v1/chat/completions", prompt, len(words) + plan.call_tokens)
         message: dict[str, Any] = {"role": "assistant", "content": " ".join(words)}
         if plan.calls:
             message = tgi_answer_message(plan) if self.mode == "tgi" else tool_call_message(plan.calls)
@@ -124,13 +124,26 @@ class FakeHuggingFace(FakeServer):
                         "finish_reason": finish,
                     }
                 ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": len(words),
-                    "total_tokens": prompt + len(words),
-                },
+                "usage": self.usage(prompt, len(words) + plan.call_tokens),
             }
         )
+
+    def usage(self, prompt: int, completion: int) -> dict[str, Any]:
+        """OpenAI's usage; the router adds the detail objects its provider sent, TGI has none."""
+        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                 "total_tokens": prompt + completion}
+        cached, _, reasoning = self.served_detail(prompt, completion)
+        if self.mode == "router" and (cached or reasoning):
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning}
+        return usage
+
+    def served_detail(self, prompt: int, completion: int) -> tuple[int, int, int]:
+        """The router relays cached and reasoning counts; cache writes and TGI's answers carry none."""
+        if self.mode == "tgi":
+            return 0, 0, 0
+        cached, _, reasoning = self.detail.of(prompt, completion)
+        return cached, 0, reasoning
 
     def answer(self, payload: dict[str, Any], plan: Plan) -> tuple[list[str], str]:
         # TGI reports `stop` even for a tool call; the router (OpenAI-compatible) `tool_calls`.
@@ -180,9 +193,9 @@ class FakeHuggingFace(FakeServer):
             yield event({"role": "assistant", "content": piece})
         if plan.calls:
             yield from (event(d) for d in (tool_deltas(plan) if self.mode == "tgi" else tool_call_deltas(plan.calls)))
-        usage = {"prompt_tokens": prompt, "completion_tokens": len(words), "total_tokens": prompt + len(words)}
+        usage = self.usage(prompt, len(words) + plan.call_tokens)
         yield event({"role": "assistant", "content": ""}, finish, usage if include_usage else None)
-        self.record("/v1/chat/completions", prompt, len(words))
+        self.record("/v1/chat/completions", prompt, len(words) + plan.call_tokens)
         yield b"data: [DONE]\n\n"
 
     @staticmethod

@@ -52,6 +52,12 @@ KNOWN_CHAT_FIELDS = {
 }
 
 
+def logprobs_of(words: list[str]) -> dict[str, Any]:
+    """OpenAI's logprobs object for the given tokens."""
+    return {"content": [{"token": w, "logprob": -0.25, "bytes": list(w.encode()), "top_logprobs": []} for w in words],
+            "refusal": None}
+
+
 def openai_error(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
@@ -115,7 +121,8 @@ class FakeOpenAI(FakeServer):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return sse_response(
                 self.stream(
-                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan),
+                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan,
+                                payload.get("n") or 1, bool(payload.get("logprobs"))),
                     environ,
                 ),
                 RATE_HEADERS,
@@ -135,19 +142,14 @@ class FakeOpenAI(FakeServer):
                 "model": payload["model"],
                 "choices": [
                     {
-                        "index": 0,
+                        "index": i,
                         "message": message,
-                        "logprobs": None,
+                        "logprobs": logprobs_of(words) if payload.get("logprobs") else None,
                         "finish_reason": finish,
                     }
+                    for i in range(payload.get("n") or 1)
                 ],
-                "usage": {
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
-                    "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-                    "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
-                },
+                "usage": self.usage(prompt, completion),
                 "service_tier": "default",
                 "system_fingerprint": "fp_44709d6fcb",
             },
@@ -165,6 +167,8 @@ class FakeOpenAI(FakeServer):
         fault: Fault | None,
         environ: dict[str, Any],
         plan: Plan | None = None,
+        choices: int = 1,
+        logprobs: bool = False,
     ) -> Iterator[bytes]:
         base = {
             "id": "chatcmpl-123",
@@ -200,16 +204,37 @@ class FakeOpenAI(FakeServer):
                     return
             if self.chunk_delay:
                 time.sleep(self.chunk_delay)
-            yield event([{"index": 0, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}])
+            yield event([{"index": i, "delta": {"content": piece}, "finish_reason": None,
+                          "logprobs": logprobs_of([piece]) if logprobs else None} for i in range(choices)])
             sent += 1
         for delta in tool_call_deltas(plan.calls if plan else []):
             yield event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])
         sent += sum(count_tokens(c.arguments) for c in (plan.calls if plan else []))
-        yield event([{"index": 0, "delta": {}, "logprobs": None, "finish_reason": finish}])
+        yield event([{"index": i, "delta": {}, "logprobs": None, "finish_reason": finish} for i in range(choices)])
         if include_usage:
-            yield event([], {"prompt_tokens": prompt, "completion_tokens": sent, "total_tokens": prompt + sent})
+            yield event([], self.usage(prompt, sent))
         self.record("/v1/chat/completions", prompt, sent)
         yield b"data: [DONE]\n\n"
+
+    def usage(self, prompt: int, completion: int) -> dict[str, Any]:
+        """`CompletionUsage` as OpenAI sends it, plain and in the stream's usage chunk: cached tokens are part of
+        the prompt, reasoning tokens part of the completion."""
+        cached, cache_write, reasoning = self.served_detail(prompt, completion)
+        prompt_details: dict[str, int] = {"cached_tokens": cached, "audio_tokens": 0}
+        if cache_write:
+            prompt_details["cache_write_tokens"] = cache_write
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": {
+                "reasoning_tokens": reasoning,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
 
     def embeddings(self, payload: Any) -> Response:
         if not isinstance(payload, dict) or "model" not in payload or "input" not in payload:

@@ -33,6 +33,11 @@ class Plan:
     calls: list[PlannedCall] = field(default_factory=list)
     json_mode: bool = False
 
+    @property
+    def call_tokens(self) -> int:
+        """The output tokens the tool calls cost (the fakes' whitespace tokenizer over their arguments)."""
+        return sum(max(1, len(call.arguments.split())) for call in self.calls)
+
 
 @dataclass
 class RichInput:

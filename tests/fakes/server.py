@@ -15,6 +15,8 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+CHAT_PATHS = frozenset({"/v1/chat/completions", "/v1/messages", "/v2/chat"})
+
 
 @dataclass
 class Fault:
@@ -36,6 +38,26 @@ class Served:
     prompt_tokens: int
     completion_tokens: int
     complete: bool
+    cached_tokens: int = 0  # parts of prompt_tokens: read from / written to the provider's prompt cache
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0  # part of completion_tokens
+
+
+@dataclass
+class UsageDetail:
+    """Scripted usage detail for the next chat answers; each fake reports it in its provider's own format.
+
+    Counts are capped to what the answer has (cached + writes <= its prompt, reasoning <= its completion), so a
+    fake never claims more cached or reasoning tokens than it served.
+    """
+
+    cached: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    def of(self, prompt: int, completion: int) -> tuple[int, int, int]:
+        cached = min(self.cached, prompt)
+        return cached, min(self.cache_write, prompt - cached), min(self.reasoning, completion)
 
 
 class FakeServer:
@@ -49,6 +71,7 @@ class FakeServer:
         self.closed_streams = 0
         self.chunk_delay = 0.0
         self.first_byte_delay = 0.0
+        self.detail = UsageDetail()
         self._lock = threading.Lock()
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self._server.daemon_threads = True
@@ -76,6 +99,7 @@ class FakeServer:
             self.closed_streams = 0
         self.chunk_delay = 0.0
         self.first_byte_delay = 0.0
+        self.detail = UsageDetail()
         vars(self).pop("reply_text", None)  # a test's reply_text must not leak into the next test
 
     def push(self, kind: str, **kwargs: Any) -> None:
@@ -83,8 +107,13 @@ class FakeServer:
         self.faults.append(Fault(kind, **kwargs))
 
     def record(self, path: str, prompt: int, completion: int, complete: bool = True) -> None:
+        detail = self.served_detail(prompt, completion) if path in CHAT_PATHS else (0, 0, 0)
         with self._lock:
-            self.served.append(Served(path, prompt, completion, complete))
+            self.served.append(Served(path, prompt, completion, complete, *detail))
+
+    def served_detail(self, prompt: int, completion: int) -> tuple[int, int, int]:
+        """(cached, cache-write, reasoning) tokens of a chat answer with these counts."""
+        return self.detail.of(prompt, completion)
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         request = Request(environ)

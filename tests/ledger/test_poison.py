@@ -85,6 +85,17 @@ def test_out_of_bound_counts_are_clamped_and_flagged(raw, expected, caplog):
     assert "out of bounds" in caplog.text
 
 
+@pytest.mark.parametrize("counts, expected", [
+    ({"prompt_tokens": 10, "cached_tokens": 15}, {"cached_tokens": 10}),
+    ({"prompt_tokens": 10, "cache_write_tokens": -3}, {"cache_write_tokens": 0}),
+    ({"prompt_tokens": 10, "cached_tokens": 6, "cache_write_tokens": 6}, {"cache_write_tokens": 4}),
+    ({"completion_tokens": 4, "reasoning_tokens": 2**40}, {"reasoning_tokens": 4}),
+])
+def test_detail_counts_are_bounded_by_their_whole(counts, expected):
+    usage = Usage(**counts)
+    assert usage.clamped and {name: getattr(usage, name) for name in expected} == expected
+
+
 def test_sane_counts_are_left_alone():
     usage = OpenAIProvider.usage({"prompt_tokens": 12, "completion_tokens": 7.0})
     assert (usage.prompt_tokens, usage.completion_tokens, usage.clamped) == (12, 7, False)

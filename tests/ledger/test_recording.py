@@ -45,7 +45,7 @@ def test_a_limiter_rejection_after_authentication_is_recorded(make_app, fake_ope
     def limiter():  # a rate limiter runs as a before_request hook after authentication
         from flask import g
 
-        if g.get("usage_call") is not None:
+        if g.llmgateway.call is not None:
             raise TooManyRequests("1 per minute")
 
     response = app.test_client().post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY))

@@ -99,7 +99,9 @@ def test_catalogue_prices_and_windows():
     assert by_id["claude-3-opus-20240229"].pricing.input_per_million == 15.0
     assert by_id["claude-3-5-haiku-20241022"].pricing.output_per_million == 4.0
     assert by_id["claude-haiku-4-5-20251001"].pricing.input_per_million == 1.0
-    assert all(m.context_window == 200000 and m.capabilities == ("completion",) for m in by_id.values())
+    assert all(m.context_window == 200000 and {"completion", "tools", "json_schema"} <= set(m.capabilities)
+               for m in by_id.values())
+    assert "vision" not in by_id["claude-3-5-haiku-20241022"].capabilities
     assert AnthropicProvider.model_info("claude-3-7-sonnet-latest").provider_model_id == "claude-3-7-sonnet-20250219"
     assert AnthropicProvider.model_info("claude-opus-4-0").provider_model_id == "claude-opus-4-20250514"
     assert AnthropicProvider.model_info("claude-opus-4-1").provider_model_id == "claude-opus-4-1-20250805"
@@ -124,10 +126,11 @@ def test_chat_answer_and_usage(make_anthropic):
 
 def test_cache_tokens_count_as_prompt_tokens(make_anthropic, anthropic_fake):
     anthropic_fake.cache_creation_tokens, anthropic_fake.cache_read_tokens = 100, 50
-    assert make_anthropic().chat(chat()).usage == Usage(152, 5)
+    detail = {"cached_tokens": 50, "cache_write_tokens": 100}
+    assert make_anthropic().chat(chat()).usage == Usage(152, 5, **detail)
     stream = make_anthropic().stream_chat(chat())
     drain(stream)
-    assert stream.usage == Usage(152, 5) == Usage(anthropic_fake.served[-1].prompt_tokens, 5)
+    assert stream.usage == Usage(152, 5, **detail) == Usage(anthropic_fake.served[-1].prompt_tokens, 5, **detail)
 
 
 def test_only_text_blocks_make_the_content(make_anthropic, anthropic_fake):

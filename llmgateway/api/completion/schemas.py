@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, fields, post_load, validate, validates_schema
 
+from llmgateway.api.calls import ChatCall
+from llmgateway.api.chat_fields import (
+    MessagesField,
+    ResponseFormatField,
+    ToolChoiceField,
+    ToolsField,
+    check_tool_choice,
+)
 from llmgateway.api.schemas import (
     ChatCompletionBaseSchema,
     ChunkBaseSchema,
@@ -13,22 +21,24 @@ from llmgateway.api.schemas import (
     StopField,
     model_field,
     validate_max_tokens,
-    validate_messages_count,
 )
-from llmgateway.core.pipeline import CompletionInput
-from llmgateway.providers.types import Message
-
-
-class MessageSchema(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(("system", "user", "assistant")))
-    content = fields.String(required=True, validate=validate.Length(max=4_000_000))
+from llmgateway.core.options import CallOptions
+from llmgateway.providers.types import ChatRequest
 
 
 class CompletionRequestSchema(Schema):
     """A chat completion request; unknown fields are rejected."""
 
     model = model_field
-    messages = fields.List(fields.Nested(MessageSchema), required=True, validate=validate_messages_count)
+    messages = MessagesField(
+        required=True,
+        metadata={"description": "OpenAI's messages: system/developer/user/assistant/tool; content a string or "
+                  "text and image_url parts; assistant tool_calls; tool messages with tool_call_id."},
+    )
+    tools = ToolsField(allow_none=True)
+    tool_choice = ToolChoiceField(allow_none=True)
+    parallel_tool_calls = fields.Boolean(allow_none=True)
+    response_format = ResponseFormatField(allow_none=True)
     temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
     max_tokens = fields.Integer(allow_none=True, validate=validate_max_tokens)
     top_p = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1))
@@ -40,19 +50,26 @@ class CompletionRequestSchema(Schema):
         allow_none=True, metadata={"description": "Ignored: the route decides whether the answer is streamed."}
     )
 
+    @validates_schema
+    def check_tools(self, data: dict[str, Any], **_: Any) -> None:
+        check_tool_choice(data)
+
     @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> CompletionInput:
-        return CompletionInput(
+    def build(self, data: dict[str, Any], **_: Any) -> ChatCall:
+        request = ChatRequest(
             model=data["model"],
-            messages=tuple(Message(m["role"], m["content"]) for m in data["messages"]),
+            messages=data["messages"],
+            tools=data.get("tools") or (),
+            tool_choice=data.get("tool_choice"),
+            parallel_tool_calls=data.get("parallel_tool_calls"),
+            response_format=data.get("response_format"),
             temperature=data.get("temperature"),
             max_tokens=data.get("max_tokens"),
             top_p=data.get("top_p"),
             stop=data.get("stop") or (),
             user=data.get("user"),
-            cache=data.get("cache"),
-            metadata=data.get("metadata"),
         )
+        return ChatCall(request, CallOptions(cache=data.get("cache"), metadata=data.get("metadata")))
 
 
 class ChatCompletionSchema(ChatCompletionBaseSchema):

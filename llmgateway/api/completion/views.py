@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Response, g
+from flask import Response
 from flask.views import MethodView
 
-from llmgateway.api.cache_control import with_cache_control
+from llmgateway.api.calls import ChatCall, with_cache_control
 from llmgateway.api.completion.schemas import ChatCompletionSchema, ChunkSchema, CompletionRequestSchema
-from llmgateway.api.context import current_call
 from llmgateway.api.docs import Blueprint, error_responses
+from llmgateway.api.lifecycle import current_call
 from llmgateway.api.rendering import completion_body, gateway_headers, json_response, sse_response, sse_stream
 from llmgateway.api.security import requires
-from llmgateway.core.pipeline import CompletionInput
 from llmgateway.services import services
 
 blp = Blueprint("completion", __name__, url_prefix="/api/v1", description="Chat completions")
@@ -29,11 +28,11 @@ class Completion(MethodView):
     @blp.arguments(CompletionRequestSchema())
     @blp.response(200, ChatCompletionSchema)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
-    def post(self, request: CompletionInput) -> Response:
+    def post(self, chat: ChatCall) -> Response:
         """Create a chat completion."""
         call = current_call()
-        request = with_cache_control(request)
-        result = services().gateway.complete(call, request)
+        chat = with_cache_control(chat)
+        result = services().gateway.complete(call, chat.request, chat.options)
         return json_response(completion_body(result), headers=gateway_headers(call))
 
 
@@ -43,10 +42,9 @@ class CompletionStreamView(MethodView):
     @blp.arguments(CompletionRequestSchema())
     @blp.response(200, ChunkSchema, content_type="text/event-stream", description=SSE_DESCRIPTION)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
-    def post(self, request: CompletionInput) -> Response:
+    def post(self, chat: ChatCall) -> Response:
         """Stream a chat completion as server-sent events."""
         call = current_call()
-        request = with_cache_control(request)
-        stream = services().gateway.stream(call, request)
-        g.stream_owned = True
+        chat = with_cache_control(chat)
+        stream = services().gateway.stream(call, chat.request, chat.options)
         return sse_response(sse_stream(stream, call.request_id), gateway_headers(call))

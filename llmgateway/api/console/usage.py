@@ -16,8 +16,11 @@ from llmgateway.services import services
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
-#: The breakdowns the page shows, in order, with their headings.
-BREAKDOWNS = {"model": "Model", "provider": "Provider", "api_key": "API key", "user": "User"}
+#: Rows per breakdown on the page (the costliest first); the CSV export has them all.
+TOP = 25
+#: The breakdowns the page shows, in order, with their column heading and the noun used in sentences.
+BREAKDOWNS = {"model": ("Model", "model"), "provider": ("Provider", "provider"), "api_key": ("API key", "API key"),
+              "user": ("User", "user")}
 CSV_DIMENSIONS = ("day", *BREAKDOWNS)
 #: Headings of the report's figures; a figure the report gains later is shown under a name made from its key.
 FIGURE_LABELS = {
@@ -27,6 +30,9 @@ FIGURE_LABELS = {
     "prompt_tokens": "Prompt tokens",
     "completion_tokens": "Completion tokens",
     "total_tokens": "Total tokens",
+    "cached_tokens": "Cached prompt tokens",
+    "cache_write_tokens": "Cache-write tokens",
+    "reasoning_tokens": "Reasoning tokens",
     "cost_usd": "Cost (USD)",
     "saved_cost_usd": "Saved by the cache (USD)",
 }
@@ -70,11 +76,15 @@ def per_day(report: dict[str, Any], start: date, end: date) -> dict[str, Any]:
             "series": {m: [by_day.get(day, {}).get(m, 0) for day in days] for m in CHART_METRICS}}
 
 
-def breakdown_chart(groups: list[dict[str, Any]], labels: dict[str, str] | None) -> dict[str, Any]:
-    ordered = sorted(groups, key=lambda group: (-group["cost_usd"], -group["requests"]))
+def top_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The TOP costliest groups (then the busiest), costliest first."""
+    return sorted(groups, key=lambda group: (-group["cost_usd"], -group["requests"]))[:TOP]
+
+
+def breakdown_chart(shown: list[dict[str, Any]], labels: dict[str, str] | None) -> dict[str, Any]:
     return {
-        "labels": [_label(group["key"], labels) for group in ordered],
-        "series": {m: [group[m] for group in ordered] for m in ("requests", "total_tokens", "cost_usd")},
+        "labels": [_label(group["key"], labels) for group in shown],
+        "series": {m: [group[m] for group in shown] for m in ("requests", "total_tokens", "cost_usd")},
     }
 
 
@@ -95,13 +105,14 @@ def usage() -> tuple[str, int]:
                                end=request.args.get("end", ""), today=today.isoformat(), report=None), 400
     report = usage_breakdowns(services().sessions, start, end, CSV_DIMENSIONS)
     labels = key_labels()
-    breakdowns = [
-        {"dimension": dimension, "title": title,
-         "rows": [{"label": _label(g["key"], labels if dimension == "api_key" else None), **g}
-                  for g in report["breakdowns"][dimension]],
-         "chart": breakdown_chart(report["breakdowns"][dimension], labels if dimension == "api_key" else None)}
-        for dimension, title in BREAKDOWNS.items()
-    ]
+    breakdowns = []
+    for dimension, (title, noun) in BREAKDOWNS.items():
+        groups = report["breakdowns"][dimension]
+        shown = top_groups(groups)
+        names = labels if dimension == "api_key" else None
+        breakdowns.append({"dimension": dimension, "title": title, "noun": noun, "total": len(groups),
+                           "rows": [{"label": _label(g["key"], names), **g} for g in shown],
+                           "chart": breakdown_chart(shown, names)})
     chart_data = {"days": per_day(report, start, end),
                   "breakdowns": {b["dimension"]: b["chart"] for b in breakdowns},
                   "labels": {m: figure_label(m) for m in CHART_METRICS}}

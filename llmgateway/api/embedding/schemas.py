@@ -6,8 +6,10 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from llmgateway.api.calls import EmbeddingCall
 from llmgateway.api.schemas import EmbeddingUsageSchema, MetadataField, model_field, validate_inputs_count
-from llmgateway.core.pipeline import EmbeddingInput
+from llmgateway.core.options import CallOptions
+from llmgateway.providers.types import EmbeddingRequest
 
 INPUT_TYPES = ("search_document", "search_query", "classification", "clustering")
 
@@ -37,15 +39,15 @@ class EmbeddingRequestSchema(Schema):
     metadata = MetadataField(keys=fields.String(), allow_none=True)
 
     @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> EmbeddingInput:
-        return EmbeddingInput(
+    def build(self, data: dict[str, Any], **_: Any) -> EmbeddingCall:
+        request = EmbeddingRequest(
             model=data["model"],
             inputs=data["input"],
             dimensions=data.get("dimensions"),
             input_type=data.get("input_type"),
             user=data.get("user"),
-            metadata=data.get("metadata"),
         )
+        return EmbeddingCall(request, CallOptions(metadata=data.get("metadata")))
 
 
 class EmbeddingItemSchema(Schema):

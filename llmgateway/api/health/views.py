@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from llmgateway.api.docs import Blueprint
+from llmgateway.api.overload import IN_FLIGHT_EXTRA
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import public
 from llmgateway.infra.db import db_call
@@ -36,6 +37,11 @@ class ChecksSchema(Schema):
         required=True,
         metadata={"enum": ["ok", "spooling", "full"], "description": "full refuses usage requests: unhealthy"},
     )
+    admission = fields.String(
+        metadata={"enum": ["ok", "refusing"],
+                  "description": "refusing: this worker is at server.max_in_flight and answers 503 to new requests "
+                                 "(degraded)"},
+    )
 
 
 class ReadinessSchema(Schema):
@@ -43,7 +49,8 @@ class ReadinessSchema(Schema):
         required=True,
         metadata={
             "enum": ["healthy", "degraded", "unhealthy"],
-            "description": "healthy; degraded (database or Redis down, still serving: 200); unhealthy (no "
+            "description": "healthy; degraded (database or Redis down, or refusing overload, still serving: 200); "
+            "unhealthy (no "
             "provider configured, or the ledger spool is full: 503)",
         },
     )
@@ -71,16 +78,24 @@ def ledger_state(svc: Services) -> str:
     return "spooling" if ledger.backlog else "ok"
 
 
+def admission_state(svc: Services) -> str:
+    """`refusing` while this worker is at its in-flight bound (or refused a request in the last seconds)."""
+    limit = svc.extras.get(IN_FLIGHT_EXTRA)
+    return "refusing" if limit is not None and limit.refusing else "ok"
+
+
 def readiness(svc: Services) -> dict[str, Any]:
     checks: dict[str, Any] = {
         "database": check_database(svc),
         "redis": svc.extras["redis_health"]() if "redis_health" in svc.extras else "not_configured",
         "providers": sorted(svc.providers),
         "ledger": ledger_state(svc),
+        "admission": admission_state(svc),
     }
     if not checks["providers"] or checks["ledger"] == "full":
         status = "unhealthy"
-    elif checks["database"] != "ok" or checks["redis"] not in ("ok", "not_configured"):
+    elif (checks["database"] != "ok" or checks["redis"] not in ("ok", "not_configured")
+          or checks["admission"] == "refusing"):
         # Still serving: seen keys authenticate from memory and usage rows wait in the durable spool.
         status = "degraded"
     else:

@@ -1,21 +1,32 @@
-"""OpenAI's request and response shapes, mapped onto the pipeline's CompletionInput and EmbeddingInput.
+"""OpenAI's request and response shapes, mapped onto the neutral ChatRequest and EmbeddingRequest.
 
 Chat fields fall in four groups:
 - first-class (every provider): model, messages, temperature, top_p, max_tokens / max_completion_tokens,
-  stop, stream, stream_options, user, n (1 only), plus the gateway's own `metadata` and `cache`;
+  stop, stream, stream_options, user, plus the gateway's own `metadata` and `cache`;
+- translated for every provider (SPEC §8): tools, tool_choice, parallel_tool_calls, response_format, image
+  parts, assistant tool calls and tool messages (api/chat_fields.py);
 - refused everywhere: fields that would redirect traffic (api_base, base_url, headers, ...), and fields whose
-  answer the gateway cannot relay yet (tools, logprobs, audio, ...) unless they carry their neutral value;
-- passed through untouched (seed, response_format, presence_penalty, reasoning_effort, any other field):
+  answer the gateway cannot relay (functions, audio, ...) unless they carry their neutral value;
+- passed through untouched (n > 1, logprobs, top_logprobs, seed, presence_penalty, reasoning_effort, any other
+  field):
   the pipeline forwards them to OpenAI-compatible providers and refuses them for the others (400).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from llmgateway.api.calls import ChatCall, EmbeddingCall
+from llmgateway.api.chat_fields import (
+    MessagesField,
+    ResponseFormatField,
+    ToolChoiceField,
+    ToolsField,
+    check_tool_choice,
+    is_neutral,
+)
 from llmgateway.api.embedding.schemas import INPUT_TYPES, InputField
 from llmgateway.api.schemas import (
     FORBIDDEN_FIELDS,
@@ -26,111 +37,20 @@ from llmgateway.api.schemas import (
     StopField,
     model_field,
     validate_max_tokens,
-    validate_messages_count,
 )
-from llmgateway.core.pipeline import CompletionInput, EmbeddingInput
-from llmgateway.providers.types import Message
+from llmgateway.core.options import CallOptions
+from llmgateway.providers.types import ChatRequest, EmbeddingRequest
 
-MAX_CONTENT_CHARS = 4_000_000
-#: OpenAI's message roles the gateway understands; `developer` is OpenAI's newer name for `system`.
-ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-TOOL_ROLES = frozenset({"tool", "function"})
-#: Message keys other than role/content, accepted only with these neutral values.
-NEUTRAL_MESSAGE_KEYS: dict[str, tuple[Any, ...]] = {
-    "name": (None,), "tool_calls": (None, []), "function_call": (None,), "refusal": (None,), "audio": (None,),
-}
-#: Request fields whose answer the gateway cannot relay yet (it returns one choice of text), with their
-#: neutral values, which are accepted and not forwarded.
+#: Request fields whose answer the gateway cannot relay, with their neutral values, which are accepted and not
+#: forwarded.
 UNRELAYABLE_FIELDS: dict[str, tuple[Any, ...]] = {
-    "tools": (None, []),
-    "tool_choice": (None, "none"),
     "functions": (None, []),
     "function_call": (None, "none"),
-    "logprobs": (None, False),
-    "top_logprobs": (None, 0),
     "audio": (None,),
     "modalities": (None, ["text"]),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class ChatCompletionsCall:
-    """A parsed /v1/chat/completions request: the pipeline input and how to answer it."""
-
-    input: CompletionInput
-    stream: bool = False
-    include_usage: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class EmbeddingsCall:
-    """A parsed /v1/embeddings request: the pipeline input and the vector encoding asked for."""
-
-    input: EmbeddingInput
-    encoding_format: str = "float"
-
-
-def _is_neutral(value: Any, neutral: tuple[Any, ...]) -> bool:
-    return any(value is n or (type(value) is type(n) and value == n) for n in neutral)
-
-
-def _text_of(content: Any) -> str:
-    """A message's text: a string, or an array of text parts joined by newlines."""
-    if isinstance(content, str):
-        text = content
-    elif isinstance(content, list) and content:
-        parts = []
-        for j, part in enumerate(content):
-            if not isinstance(part, dict) or not isinstance(part.get("text"), str) or part.get("type") != "text":
-                kind = part.get("type") if isinstance(part, dict) else None
-                raise ValidationError(
-                    {j: [f"only text content parts are supported by the gateway (got type {kind!r})"]}
-                )
-            parts.append(part["text"])
-        text = "\n".join(parts)
-    else:
-        raise ValidationError(["must be a string or a non-empty array of text parts"])
-    if len(text) > MAX_CONTENT_CHARS:
-        raise ValidationError([f"must hold at most {MAX_CONTENT_CHARS} characters"])
-    return text
-
-
-def _message(raw: Any) -> Message:
-    if not isinstance(raw, dict):
-        raise ValidationError(["must be an object with role and content"])
-    role = raw.get("role")
-    if role in TOOL_ROLES:
-        message = f"'{role}' messages are not supported: the gateway does not relay tool calls yet"
-        raise ValidationError({"role": [message]})
-    if role not in ROLES:
-        raise ValidationError({"role": [f"must be one of {', '.join(ROLES)}"]})
-    for key, value in raw.items():
-        if key in ("role", "content"):
-            continue
-        if key not in NEUTRAL_MESSAGE_KEYS:
-            raise ValidationError({key: ["is not a message field the gateway supports"]})
-        if not _is_neutral(value, NEUTRAL_MESSAGE_KEYS[key]):
-            raise ValidationError({key: ["is not supported by the gateway yet"]})
-    try:
-        return Message(ROLES[role], _text_of(raw.get("content")))
-    except ValidationError as exc:
-        raise ValidationError({"content": exc.messages}) from exc
-
-
-class MessagesField(fields.Field):
-    """OpenAI `messages`: roles system/developer/user/assistant; content a string or text parts."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> tuple[Message, ...]:
-        if not isinstance(value, list):
-            raise ValidationError("must be an array of messages")
-        validate_messages_count(value)
-        messages = []
-        for i, raw in enumerate(value):
-            try:
-                messages.append(_message(raw))
-            except ValidationError as exc:
-                raise ValidationError({i: exc.messages}) from exc
-        return tuple(messages)
+#: Passed-through fields whose neutral values are not forwarded (so they reach no provider that cannot take them).
+NEUTRAL_PASSTHROUGH: dict[str, tuple[Any, ...]] = {"logprobs": (False,), "top_logprobs": (0,), "n": (1,)}
 
 
 class StreamOptionsSchema(Schema):
@@ -147,6 +67,10 @@ class ChatCompletionsRequestSchema(Schema):
 
     model = model_field
     messages = MessagesField(required=True)
+    tools = ToolsField(allow_none=True)
+    tool_choice = ToolChoiceField(allow_none=True)
+    parallel_tool_calls = fields.Boolean(allow_none=True)
+    response_format = ResponseFormatField(allow_none=True)
     temperature = fields.Float(allow_none=True, validate=validate.Range(min=0, max=2))
     top_p = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1))
     max_tokens = fields.Integer(allow_none=True, validate=validate_max_tokens)
@@ -155,7 +79,8 @@ class ChatCompletionsRequestSchema(Schema):
     stream = fields.Boolean(allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
     n = fields.Integer(
-        allow_none=True, validate=validate.Equal(1, error="must be 1: the gateway returns one choice")
+        allow_none=True, validate=validate.Range(min=1, max=128),
+        metadata={"description": "Above 1 only for OpenAI-compatible providers (others: 400)."},
     )
     user = fields.String(allow_none=True, validate=validate.Length(max=256))
     metadata = MetadataField(
@@ -172,25 +97,27 @@ class ChatCompletionsRequestSchema(Schema):
             if name in FORBIDDEN_FIELDS:
                 raise ValidationError({name: ["is not allowed: the gateway decides where requests go"]})
             neutral = UNRELAYABLE_FIELDS.get(name)
-            if neutral is not None and not _is_neutral(value, neutral):
-                raise ValidationError({name: ["is not supported by the gateway yet (it relays one text choice)"]})
+            if neutral is not None and not is_neutral(value, neutral):
+                raise ValidationError({name: ["is not supported by the gateway"]})
         budget, completion = data.get("max_tokens"), data.get("max_completion_tokens")
         if budget is not None and completion is not None and budget != completion:
             raise ValidationError({"max_completion_tokens": ["differs from max_tokens; send one of them"]})
         if data.get("stream_options") is not None and not data.get("stream"):
             raise ValidationError({"stream_options": ["is only allowed when stream is true"]})
+        check_tool_choice(data)
 
     @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> ChatCompletionsCall:
+    def build(self, data: dict[str, Any], **_: Any) -> ChatCall:
         extra = {
             name: value
             for name, value in data.items()
-            if name not in self.fields and value is not None and name not in UNRELAYABLE_FIELDS
+            if (name not in self.fields or name == "n") and value is not None and name not in UNRELAYABLE_FIELDS
+            and not is_neutral(value, NEUTRAL_PASSTHROUGH.get(name, ()))
         }
         budget = data.get("max_completion_tokens")
         stream_options = data.get("stream_options") or {}
-        return ChatCompletionsCall(
-            input=CompletionInput(
+        return ChatCall(
+            request=ChatRequest(
                 model=data["model"],
                 messages=data["messages"],
                 temperature=data.get("temperature"),
@@ -198,10 +125,13 @@ class ChatCompletionsRequestSchema(Schema):
                 top_p=data.get("top_p"),
                 stop=data.get("stop") or (),
                 user=data.get("user"),
-                cache=data.get("cache"),
-                metadata=data.get("metadata"),
                 extra=extra,
+                tools=data.get("tools") or (),
+                tool_choice=data.get("tool_choice"),
+                parallel_tool_calls=data.get("parallel_tool_calls"),
+                response_format=data.get("response_format"),
             ),
+            options=CallOptions(cache=data.get("cache"), metadata=data.get("metadata")),
             stream=bool(data.get("stream")),
             include_usage=bool(stream_options.get("include_usage")),
         )
@@ -233,16 +163,16 @@ class EmbeddingsRequestSchema(Schema):
     metadata = MetadataField(keys=fields.String(), allow_none=True)
 
     @post_load
-    def build(self, data: dict[str, Any], **_: Any) -> EmbeddingsCall:
-        return EmbeddingsCall(
-            input=EmbeddingInput(
+    def build(self, data: dict[str, Any], **_: Any) -> EmbeddingCall:
+        return EmbeddingCall(
+            request=EmbeddingRequest(
                 model=data["model"],
                 inputs=data["input"],
                 dimensions=data.get("dimensions"),
                 input_type=data.get("input_type"),
                 user=data.get("user"),
-                metadata=data.get("metadata"),
             ),
+            options=CallOptions(metadata=data.get("metadata")),
             encoding_format=data.get("encoding_format") or "float",
         )
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g
+from flask import Response
 from flask.views import MethodView
 
-from llmgateway.api.cache_control import with_cache_control
-from llmgateway.api.context import current_call
+from llmgateway.api.calls import ChatCall, EmbeddingCall, with_cache_control
 from llmgateway.api.docs import Blueprint, error_responses
+from llmgateway.api.lifecycle import current_call
 from llmgateway.api.openai_compat.schemas import (
-    ChatCompletionsCall,
     ChatCompletionsRequestSchema,
-    EmbeddingsCall,
     EmbeddingsRequestSchema,
     OpenAIChatCompletionSchema,
     OpenAIChunkSchema,
@@ -57,18 +55,17 @@ class ChatCompletions(MethodView):
         "`stream_options.include_usage`), then `data: [DONE]`; a later failure is one error event.",
     )
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
-    def post(self, request: ChatCompletionsCall) -> Response:
+    def post(self, chat: ChatCall) -> Response:
         """Create a chat completion, plain or streamed (OpenAI's API)."""
         call = current_call()
         gateway = services().gateway
-        pipeline_input = with_cache_control(request.input)
-        if not request.stream:
-            result = gateway.complete(call, pipeline_input)
+        chat = with_cache_control(chat)
+        if not chat.stream:
+            result = gateway.complete(call, chat.request, chat.options)
             return json_response(completion_body(result, gateway_fields=False), headers=gateway_headers(call))
         call.endpoint = "openai_chat_stream"
-        stream = gateway.stream(call, pipeline_input)
-        g.stream_owned = True
-        events = sse_stream(stream, call.request_id, include_usage=request.include_usage, gateway_fields=False)
+        stream = gateway.stream(call, chat.request, chat.options)
+        events = sse_stream(stream, call.request_id, include_usage=chat.include_usage, gateway_fields=False)
         return sse_response(events, gateway_headers(call))
 
 
@@ -78,11 +75,12 @@ class Embeddings(MethodView):
     @blp.arguments(EmbeddingsRequestSchema())
     @blp.response(200, OpenAIEmbeddingListSchema)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
-    def post(self, request: EmbeddingsCall) -> Response:
+    def post(self, embedding: EmbeddingCall) -> Response:
         """Create embeddings (OpenAI's API; `encoding_format` float or base64)."""
         call = current_call()
-        result = services().gateway.embed(call, with_cache_control(request.input))
-        body = embedding_body(result, gateway_fields=False, encoding=request.encoding_format)
+        embedding = with_cache_control(embedding)
+        result = services().gateway.embed(call, embedding.request, embedding.options)
+        body = embedding_body(result, gateway_fields=False, encoding=embedding.encoding_format)
         return json_response(body, headers=gateway_headers(call))
 
 
