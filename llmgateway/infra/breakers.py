@@ -1,7 +1,8 @@
 """Circuit breakers per provider deployment (provider + base URL + provider model), on pybreaker (SPEC §5).
 
-`DeploymentBreaker.call()` never holds the breaker's lock across the protected call (pybreaker's does,
-serialising every greenlet; pybreaker issue #3). Outcomes are three-way: upstream faults count, successes reset the
+The executor drives each call as admit → record_success/record_failure/record_neutral, never holding the breaker's
+lock across the protected call (pybreaker's call() does, serialising every greenlet; pybreaker issue #3), so
+pybreaker's own call() is not used. Outcomes are three-way: upstream faults count, successes reset the
 count, and neutral outcomes (429/4xx, client disconnects) change nothing. In half-open state exactly one
 trial call is let through, fleet-wide when Redis is configured.
 """
@@ -12,12 +13,10 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import gevent
 import redis
 from pybreaker import (
     STATE_CLOSED,
@@ -33,10 +32,6 @@ from llmgateway.infra.breaker_storage import FailoverStorage
 from llmgateway.infra.redis_client import RedisConnector
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-#: Exceptions that say the client went away (or an outer timeout fired), never that the upstream failed.
-CLIENT_GONE: tuple[type[BaseException], ...] = (GeneratorExit, gevent.GreenletExit, gevent.Timeout)
 
 
 class BreakerOpen(ServiceUnavailable):
@@ -66,12 +61,13 @@ class Deployment:
 
 
 class DeploymentBreaker(CircuitBreaker):
-    """A pybreaker CircuitBreaker with lock-free calls, neutral outcomes and a single half-open probe."""
+    """A pybreaker CircuitBreaker (its state machine and storage) with lock-free admission, neutral outcomes
+    and a single half-open probe."""
 
     def __init__(self, deployment: Deployment, *, fail_max: int, reset_timeout: float, storage: FailoverStorage,
                  listeners: list[CircuitBreakerListener] | None = None) -> None:
-        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, exclude=list(CLIENT_GONE),
-                         listeners=listeners, state_storage=storage, name=deployment.name)
+        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, listeners=listeners,
+                         state_storage=storage, name=deployment.name)
         self.deployment = deployment
         self.storage = storage
 
@@ -116,20 +112,6 @@ class DeploymentBreaker(CircuitBreaker):
         """Neither a fault nor a success (429/4xx, client gone): a probe's claim is just handed back."""
         if ticket.probe:
             self.storage.release_probe()
-
-    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """pybreaker's call(), without holding the lock; excluded exceptions (client gone) are neutral."""
-        ticket = self.admit()
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            if self.is_system_error(exc):
-                self.record_failure(ticket, exc)
-            else:
-                self.record_neutral(ticket)
-            raise
-        self.record_success(ticket)
-        return result
 
     # -- reporting --------------------------------------------------------------------------------
     def seconds_until_half_open(self) -> float:

@@ -118,21 +118,19 @@ def test_a_client_disconnect_mid_stream_does_not_count_but_an_upstream_cut_does(
     assert breakers(client)[0]["state"] == "open"  # a mid-stream upstream failure counts
 
 
-def test_client_gone_exceptions_are_neutral_and_calls_do_not_serialise():
-    import gevent
-
+def test_neutral_outcomes_leave_the_breaker_closed_and_a_fault_opens_it():
+    """The breaker's protocol as the executor drives it (tests/core/test_gateway.py drives it through the
+    executor: a client going away is neutral there, also during a probe and mid-stream)."""
     board = BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=30), None)
     breaker = board.breaker("openai", "http://up", "m")
 
-    for exc in (GeneratorExit(), gevent.GreenletExit(), gevent.Timeout()):
-        with pytest.raises(type(exc)):
-            breaker.call(lambda e=exc: (_ for _ in ()).throw(e))
+    for _ in range(3):
+        breaker.record_neutral(breaker.admit())
     assert breaker.snapshot()["state"] == "closed"
 
-    with pytest.raises(RuntimeError):
-        breaker.call(lambda: (_ for _ in ()).throw(RuntimeError("upstream down")))
+    breaker.record_failure(breaker.admit(), RuntimeError("upstream down"))
     with pytest.raises(BreakerOpen):
-        breaker.call(lambda: "never called")
+        breaker.admit()
 
 
 def test_redis_down_at_start_keeps_local_breaker_state(make_app, fake_openai):
@@ -150,7 +148,7 @@ def test_concurrent_calls_share_one_state_read(redis_url):
     connector = RedisConnector(RedisConfig(url=redis_url))
     board = BreakerBoard(CircuitBreakerConfig(fail_max=3, reset_timeout=30), connector)
     breaker = board.breaker("openai", "http://up", "m")
-    breaker.call(lambda: "warm")  # creates the shared state
+    breaker.record_success(breaker.admit())  # creates the shared state
     reads: list[float] = []
     plain_run = connector.run
 
@@ -165,7 +163,9 @@ def test_concurrent_calls_share_one_state_read(redis_url):
 
     def call() -> None:
         start.wait()
-        answers.append(breaker.call(lambda: "ok"))
+        ticket = breaker.admit()
+        breaker.record_success(ticket)
+        answers.append("ok")
 
     threads = [threading.Thread(target=call) for _ in range(10)]
     for thread in threads:
