@@ -68,8 +68,8 @@ class _NullNote:
     def __enter__(self) -> _NullNote:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def returned(self, result: Any) -> None:
         """Nothing observes the attempt."""
@@ -205,7 +205,10 @@ class Executor:
         if not monkey.is_module_patched("socket"):
             return nullcontext()
         seconds = max(0.0, min(provider.settings.timeout, deadline.remaining()))
-        return gevent.Timeout(seconds, GatewayTimeout("The upstream provider did not answer in time."))
+        limit: AbstractContextManager[Any] = gevent.Timeout(
+            seconds, GatewayTimeout("The upstream provider did not answer in time.")
+        )
+        return limit
 
 
 class WatchedStream(ChatStream):

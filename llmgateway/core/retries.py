@@ -116,5 +116,5 @@ class RetryPolicy:
         if retry_after is not None:
             # Honour the upstream's Retry-After; a longer wait is better spent on a fallback or by the client.
             return retry_after if retry_after <= self.max_retry_after else None
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + 0.5 * self._rng.random())  # "equal jitter": between half and all of it

@@ -52,7 +52,7 @@ class NullTracing:
 
     enabled = False
 
-    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Mapping[str, str]) -> None:
+    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Any) -> None:
         _current.set(None)
 
     def shutdown(self) -> None:
@@ -92,8 +92,9 @@ class OtelTracing:
             url += TRACES_PATH
         return cls(OTLPSpanExporter(endpoint=url), service_name=service_name, sample_ratio=sample_ratio)
 
-    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Mapping[str, str]) -> RequestTrace:
-        """Open the request's SERVER span (continuing a W3C `traceparent` the client sent) and make it current."""
+    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Any) -> RequestTrace:
+        """Open the request's SERVER span (continuing a W3C `traceparent` the client sent) and make it current;
+        `carrier` is the request's headers (any mapping-like object with get() and keys())."""
         from opentelemetry.trace import SpanKind
 
         parent = self._propagator.extract(carrier)

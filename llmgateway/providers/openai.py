@@ -194,7 +194,7 @@ class OpenAIProvider(Provider):
             for choice in chunk.get("choices") or ():
                 index = int(choice.get("index") or 0)
                 delta = choice.get("delta") or {}
-                calls = ()
+                calls: tuple[ToolCallDelta, ...] = ()
                 if delta.get("tool_calls"):
                     calls = self.first_pieces_only(tool_call_deltas_in(delta), opened.setdefault(index, set()))
                     saw_tool_calls.add(index)

@@ -170,10 +170,10 @@ def bound_counts(usage: Usage) -> list[str]:
                         f"{usage.prompt_tokens}")
         object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if {"cached_tokens", "cache_write_tokens"} <= set(counts) and (
-        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens  # type: ignore[attr-defined]
+        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens
     ):
         problems.append("cache reads and writes over prompt_tokens")
-        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)  # type: ignore[attr-defined]
+        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
         problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
         object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
