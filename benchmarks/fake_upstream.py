@@ -5,7 +5,8 @@ chunked streaming responses), so that it is not the bottleneck of a benchmark.
 
 Endpoints (with or without the /v1 prefix):
   POST /v1/chat/completions   plain JSON (OpenAI shape, with usage) or, with "stream": true, SSE
-                              `data: {chunk}` events, a usage chunk with choices [] when
+                              `data: {chunk}` events (tool-call deltas of two parallel calls instead of
+                              text when the request has `tools`), a usage chunk with choices [] when
                               stream_options.include_usage, then `data: [DONE]`.
   POST /v1/embeddings         OpenAI embeddings shape, small vectors.
   GET  /_fake/config?latency_ms=&chunks=&chunk_ms=&stamp=   change the behaviour at run time (answers the config);
@@ -116,6 +117,22 @@ def _chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
+def _tool_call_choice(i: int, chunks: int) -> str:
+    """Chunk i of a two-call tool answer: each call's first chunk carries index, id, type and name; the rest
+    carry argument fragments (`{"city": "Paris", "n": 1, …}` cut in pieces), as OpenAI streams them."""
+    half = max(1, chunks // 2)
+    call, step = (0, i) if i < half else (1, i - half)
+    if step == 0:
+        piece = ('{"index":%d,"id":"call_fake%d","type":"function","function":{"name":"get_weather","arguments":""}}'
+                 % (call, call))
+    else:
+        fragment = '{"city": "Paris"' if step == 1 else ', "n%d": %d' % (step, step)
+        if i in (half - 1, chunks - 1):
+            fragment += "}"
+        piece = '{"index":%d,"function":{"arguments":%s}}' % (call, json.dumps(fragment))
+    return ('[{"index":0,"delta":{"tool_calls":[%s]},"logprobs":null,"finish_reason":null}]' % piece)
+
+
 def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: float, chunked: bool = True,
                 stamp: bool = False) -> bool:
     """Writes an SSE stream (chunked for HTTP/1.1, close-delimited for HTTP/1.0); returns keep-alive."""
@@ -143,13 +160,18 @@ def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: fl
     try:
         # headers and the role chunk go out together, at first-byte time
         sock.sendall(_head(200, headers) + frame(first))
+        tools = bool(payload.get("tools"))
         for i in range(chunks):
             if i:
                 _sleep_ms(chunk_ms)
+            if tools:
+                sock.sendall(frame(event(_tool_call_choice(i, chunks))))
+                continue
             word = "t=%.6f;" % time.monotonic() if stamp else REPLY_WORDS[i % len(REPLY_WORDS)]
             sock.sendall(frame(event('[{"index":0,"delta":{"content":%s},"logprobs":null,"finish_reason":null}]'
                                       % json.dumps(word))))
-        tail = event('[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}]')
+        finish = "tool_calls" if tools else "stop"
+        tail = event('[{"index":0,"delta":{},"logprobs":null,"finish_reason":"%s"}]' % finish)
         if include_usage:
             tail += event("[]", '{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
                                 '"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},'

@@ -51,6 +51,9 @@ CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "h
              "temperature": 0.7}
 GATEWAY_BODY = {"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16,
                 "temperature": 0.7}
+#: Tools for the tool-call stream scenario (the fake answers a request with tools by streaming two calls).
+BENCH_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}}}}]
 LITELLM_MASTER_KEY = "sk-bench-master"
 GATEWAY_KEY = "gw_bench_3b9f0c1d2e4a4f6b8c7d9e0f1a2b3c4d"
 
@@ -412,12 +415,13 @@ class Gateway(Target):
         self.port = free_port()
         db = self.args.gateway_db
         db_url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}"
-        redis_url = "redis://127.0.0.1:6379/15"
+        redis_url = f"redis://127.0.0.1:6379/{self.args.gateway_redis_db}"
         # fresh database and redis db for every gateway start
         psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c"]
         subprocess.run(psql + [f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=True)
         subprocess.run(psql + [f'CREATE DATABASE "{db}"'], check=True)
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", "15", "FLUSHDB"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(self.args.gateway_redis_db), "FLUSHDB"], check=True,
+                       stdout=subprocess.DEVNULL)
         cfg = self.workdir / "gateway.yaml"
         cfg.write_text(
             "providers:\n"
@@ -623,7 +627,7 @@ def held_chunks(args) -> int:
     return max(1, round(args.held_duration * 1000 / args.held_chunk_ms))
 
 
-def run_held(target: Target, args, workdir: Path) -> dict:
+def run_held(target: Target, args, workdir: Path, body: dict | None = None) -> dict:
     """--held streams arriving over --held-ramp s, each --held-duration s long (a chunk every --held-chunk-ms),
     stamped by the fake; PSS of the target tree sampled every 2 s meanwhile (the peak is kept)."""
     n = args.held
@@ -632,7 +636,7 @@ def run_held(target: Target, args, workdir: Path) -> dict:
         hdrs += ["--header", f"{k}: {v}"]
     timeout = args.held_ramp + args.held_duration + args.held_latency / 1000 + 30
     cmd = ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "stream_client.py"), "--url", target.stream_url(),
-           "--body", json.dumps(target.stream_body()), "--streams", str(n), "--timeout", str(timeout),
+           "--body", json.dumps(body or target.stream_body()), "--streams", str(n), "--timeout", str(timeout),
            "--ramp-s", str(args.held_ramp), "--connect-timeout", "30"] + hdrs
     pss_before = tree_pss_kb(target.root_pid)
     peak = {"kb": pss_before}
@@ -728,22 +732,25 @@ def bench_target(target: Target, args, fake_pid: int, fake_port: int, workdir: P
                     f"rss={rsrc['peak_rss_mb']}MB cpu/stream={row['cpu_ms_per_stream']}ms "
                     f"(+pg/redis {row['services_cpu_ms_per_stream']}) busy={rsrc['cpu_busy_pct']} noise={rsrc['noise_pct']}%")
                 time.sleep(1)
-        if args.held:
+        for kind in (["text", "tools"] if args.held_tools else ["text"]) if args.held else []:
             chunks = held_chunks(args)
             fake_config(fake_port, latency_ms=args.held_latency, chunks=chunks, chunk_ms=args.held_chunk_ms, stamp=1)
             profile = args.pyspy and name != "direct"
+            # the tool-call variant: the same streams answered with two parallel calls' argument fragments
+            body = {**target.stream_body(), "tools": BENCH_TOOLS} if kind == "tools" else None
             try:
-                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_held(target, args, workdir),
-                                          f"{name}-held-{args.held}" if profile else None)
+                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_held(target, args, workdir, body),
+                                          f"{name}-held-{kind}-{args.held}" if profile else None)
             finally:
                 fake_config(fake_port, chunks=args.chunks, chunk_ms=args.chunk_ms, stamp=0)
-            row = {"target": name, "chunks_per_stream": chunks, "chunk_ms": args.held_chunk_ms, **res, **rsrc}
+            row = {"target": name, "kind": kind, "chunks_per_stream": chunks, "chunk_ms": args.held_chunk_ms, **res,
+                   **rsrc}
             row["cpu_ms_per_stream"] = round(1000 * rsrc["target_cpu_s"] / args.held, 3)
             # every chunk the client received, the role and finish chunks included
             row["cpu_us_per_chunk"] = round(1e6 * rsrc["target_cpu_s"] / res["events_total"], 2) if res["events_total"] else None
             row["cpu_pct_of_core"] = round(100 * rsrc["target_cpu_s"] / rsrc["wall_s"], 1)
             results["held"].append(row)
-            log(f"{name} held={args.held}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
+            log(f"{name} held={args.held} {kind}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
                 f"first p50={res['first_event_ms']['p50']} p99={res['first_event_ms']['p99']} "
                 f"relay delay p50={res['relay_delay_ms']['p50']} p99={res['relay_delay_ms']['p99']} "
                 f"pss {res['pss_before_mb']}->{res['pss_peak_mb']}MB cpu/chunk={row['cpu_us_per_chunk']}us "
@@ -818,7 +825,7 @@ def report(results: dict) -> str:
     if results["streams"]:
         sdirect = {r["streams"]: r for r in results["streams"] if r["target"] == "direct"}
         out.append("\n### Concurrent SSE streams\n")
-        out.append("| target | streams | completed | errors | first event p50 ms | p99 ms | p50 overhead ms "
+        out.append("| target | stream | streams | completed | errors | first event p50 ms | p99 ms | p50 overhead ms "
                    "| p99 overhead ms | duration p50 ms | p99 ms | CPU ms/stream | +PG/Redis CPU ms/stream | peak RSS MB (sum) "
                    "| PSS MB | noise % |")
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -833,17 +840,18 @@ def report(results: dict) -> str:
                        f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r.get('services_cpu_ms_per_stream'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
                        f"| {r.get('noise_pct', '-')} |")
     if results.get("held"):
-        hdirect = next((r for r in results["held"] if r["target"] == "direct"), None)
         first = results["held"][0]
         out.append(f"\n### Held streams: {first['streams']} streams arriving over {first['ramp_s']:g} s, each "
                    f"{first['chunks_per_stream']} chunks {first['chunk_ms']:g} ms apart\n")
-        out.append("| target | streams | completed | errors | first event p50 ms | p99 ms | first-event overhead p50 ms "
+        out.append("| target | stream | streams | completed | errors | first event p50 ms | p99 ms | first-event overhead p50 ms "
                    "| p99 ms | relay delay p50 ms | p99 ms | inter-chunk overhead p99 ms | CPU ms/stream "
                    "| CPU µs/chunk | CPU % of core | PSS MB before | PSS MB peak | PSS KB per open stream | noise % |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["held"]:
             fe, rd = r["first_event_ms"], r["relay_delay_ms"]
-            d = hdirect if hdirect is not None and r["target"] != "direct" else None
+            kind = r.get("kind", "text")
+            d = next((h for h in results["held"] if h["target"] == "direct" and h.get("kind", "text") == kind
+                      and r["target"] != "direct"), None)
 
             def over(a, b):
                 return a - b if a is not None and b is not None else None
@@ -851,7 +859,8 @@ def report(results: dict) -> str:
             o99 = over(fe["p99"], d["first_event_ms"]["p99"]) if d else None
             r99 = over(rd["p99"], d["relay_delay_ms"]["p99"]) if d else None
             errs = f"{r['errors']}" + (f" {r['error_kinds']}" if r["errors"] else "")
-            out.append(f"| {r['target']} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} | {fmt(fe['p99'])} "
+            out.append(f"| {r['target']} | {kind} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} "
+                       f"| {fmt(fe['p99'])} "
                        f"| {fmt(o50)} | {fmt(o99)} | {fmt(rd['p50'], 2)} | {fmt(rd['p99'], 2)} | {fmt(r99, 2)} "
                        f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r['cpu_us_per_chunk'])} | {r['cpu_pct_of_core']} "
                        f"| {r['pss_before_mb']} | {r['pss_peak_mb']} | {r['pss_per_stream_kb']} | {r.get('noise_pct', '-')} |")
@@ -889,6 +898,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stream-ramp", type=float, default=1.0, help="spread stream starts over this many seconds")
     p.add_argument("--stream-timeout", type=float, default=60.0, help="bound on one stream run (s)")
     p.add_argument("--held", type=int, default=2000, help="held-stream scenario: this many streams held open (0 = skip)")
+    p.add_argument("--held-tools", type=int, default=1, help="also run the held scenario with tool-call streams "
+                   "(two parallel calls' argument fragments instead of text), to compare per-chunk relay CPU")
     p.add_argument("--held-ramp", type=float, default=10.0, help="held streams arrive evenly over this many seconds")
     p.add_argument("--held-duration", type=float, default=30.0, help="each held stream lasts this long (s)")
     p.add_argument("--held-chunk-ms", type=float, default=500.0, help="a chunk every this many ms in held streams")
@@ -898,6 +909,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gateway-dir", default=str(REPO))
     p.add_argument("--gunicorn-bin", default=shutil.which("gunicorn") or "gunicorn")
     p.add_argument("--gateway-db", default="llmgw_bench")
+    p.add_argument("--gateway-redis-db", type=int, default=15, help="Redis database the gateway uses (flushed)")
     p.add_argument("--gateway-health", default="/health")
     p.add_argument("--gateway-migrate", default="auto",
                    help="shell command run in --gateway-dir before start ('auto': alembic upgrade head if "

@@ -21,6 +21,8 @@ from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request, authorize_request
 from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
+from llmgateway.core.balancing import Balancer
+from llmgateway.core.deployments import DeploymentRouter
 from llmgateway.core.executor import Executor
 from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.gateway import Gateway
@@ -32,6 +34,7 @@ from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
 from llmgateway.infra.breakers import BreakerBoard
 from llmgateway.infra.db import make_engine, make_session_factory
+from llmgateway.infra.deployment_board import DeploymentBoard, build_balancing_state, deployment_breaker_check
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging
@@ -40,7 +43,7 @@ from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.shared_state import build_shared_state
 from llmgateway.infra.tracing import attempt_span, build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
-from llmgateway.providers.registry import available_provider_classes
+from llmgateway.providers.registry import configured_provider_classes
 from llmgateway.services import EXTENSION_KEY, Services
 
 log = logging.getLogger("llmgateway")
@@ -116,7 +119,7 @@ def build_providers(settings: Settings, classes: Mapping[str, type[Provider]]) -
     providers: dict[str, Provider] = {}
     for name, cls in classes.items():
         cfg = settings.providers.get(name)
-        if cfg is None or not cfg.api_key:
+        if cfg is None or (not cfg.api_key and getattr(cls, "requires_api_key", True)):
             continue
         providers[name] = cls(
             ProviderSettings(
@@ -136,15 +139,17 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(settings.database)
     sessions = make_session_factory(engine)
     keystore = KeyStore(sessions, KeyHasher(settings.secret_key or ""))
-    classes = available_provider_classes()
+    classes = configured_provider_classes(settings.providers, settings.source)
     providers = build_providers(settings, classes)
-    catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers))
+    catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers), settings.source)
     ledger = build_ledger(settings, engine)
     cache_ratios = {name: (cls.cache_read_price_ratio, cls.cache_write_price_ratio) for name, cls in classes.items()}
     prices = PriceList(settings.pricing, cache_ratios)
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, shared.redis) if settings.circuit_breaker.enabled else None
-    executor = build_executor(settings, providers, catalogue, breakers)
+    balancing = build_balancing_state(settings, shared.redis)
+    router = DeploymentRouter(Balancer(balancing, deployment_breaker_check(providers, breakers)))
+    executor = build_executor(settings, providers, catalogue, breakers, router)
     gateway = Gateway(catalogue, executor, prices, admission=shared.admission,
                       cache=shared.cache, cache_scope=settings.cache.scope)
     metrics = GatewayMetrics(
@@ -152,6 +157,8 @@ def build_services(settings: Settings) -> Services:
     )
     metrics.watch_backlog(ledger)
     ledger.dead_letters.add_listener(metrics.dead_letter_set_aside)
+    board = DeploymentBoard(catalogue.mapped(), balancing, providers, breakers)
+    metrics.watch_deployments(board)
     if breakers:
         breakers.add_listener(BreakerStateListener(metrics))
     return Services(
@@ -165,22 +172,30 @@ def build_services(settings: Settings) -> Services:
         gateway=gateway,
         metrics=metrics,
         tracing=build_tracing(settings.otel),
-        extras={**shared.extras(), **({"breakers": breakers} if breakers else {}),
-                IN_FLIGHT_EXTRA: InFlightLimit(settings.server.in_flight_limit)},
+        extras={
+            "balancing": balancing,  # before Redis: closing it withdraws this worker's counts through Redis
+            **shared.extras(),
+            "deployments": board,
+            **({"breakers": breakers} if breakers else {}),
+            IN_FLIGHT_EXTRA: InFlightLimit(settings.server.in_flight_limit),
+        },
     )
 
 
 def build_executor(
-    settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None
+    settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None,
+    deployments: DeploymentRouter | None = None,
 ) -> Executor:
-    """Fallbacks, per-deployment breakers and budgeted retries under one request deadline; attempts traced."""
+    """Fallbacks, per-deployment breakers, deployments and budgeted retries under one request deadline; attempts
+    traced."""
     return Executor(
         providers,
         retries=RetryPolicy(settings.retries),
-        budget=RetryBudget(settings.retries.budget_ratio),
+        budget=RetryBudget(settings.retries.budget_ratio, min_per_second=settings.retries.budget_min_per_second),
         request_deadline=settings.retries.request_deadline,
         fallbacks=FallbackPolicy(settings.fallbacks, catalogue, settings.source),
         breakers=breakers,
+        deployments=deployments,
         observer=attempt_span,
     )
 

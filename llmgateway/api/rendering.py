@@ -33,6 +33,8 @@ def gateway_headers(call: UsageCall) -> dict[str, str]:
         headers["X-LLMGateway-Provider"] = call.provider
     if call.provider_model:
         headers["X-LLMGateway-Model"] = call.provider_model
+        if call.provider:  # the deployment that answered, as GET /api/v1/admin/deployments names it
+            headers["X-LLMGateway-Deployment"] = f"{call.provider}/{call.provider_model}"
     if call.fallback_from:
         headers["X-LLMGateway-Fallback"] = call.fallback_from
     return headers

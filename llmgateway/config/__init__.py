@@ -4,6 +4,7 @@ from llmgateway.config.derive import first_error
 from llmgateway.config.generated_secrets import with_generated_secrets
 from llmgateway.config.keys import MAX_TPM, PERMISSIONS, KeyRulesSchema, key_rules_problem, validate_rate_limit
 from llmgateway.config.loading import load_settings
+from llmgateway.config.routing import BALANCING_STRATEGIES, BalancingConfig, DeploymentConfig
 from llmgateway.config.types import (
     DEFAULT_FALLBACK_CODES,
     FALLBACK_CODES,
@@ -30,14 +31,17 @@ from llmgateway.config.types import (
 )
 
 __all__ = [
+    "BALANCING_STRATEGIES",
     "DEFAULT_FALLBACK_CODES",
     "FALLBACK_CODES",
     "MAX_TPM",
     "PERMISSIONS",
     "ApiKeyConfig",
+    "BalancingConfig",
     "CacheConfig",
     "CircuitBreakerConfig",
     "DatabaseConfig",
+    "DeploymentConfig",
     "FallbackConfig",
     "FallbackRule",
     "JwtConfig",

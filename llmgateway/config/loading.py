@@ -81,7 +81,10 @@ def _read_file(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror}") from exc
     try:
-        raw = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+        if path.endswith(".json"):
+            raw = json.loads(text, object_pairs_hook=_unique_keys)
+        else:
+            raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except (ValueError, yaml.YAMLError) as exc:
         kind = "JSON" if path.endswith(".json") else "YAML"
         raise ConfigError(path, "(file)", f"is not valid {kind}: {exc}") from exc
@@ -90,6 +93,31 @@ def _read_file(path: str) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise ConfigError(path, "(file)", "the top level must be a mapping")
     return raw
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, except that a key given twice in one mapping is an error (YAML says so; PyYAML keeps
+    the last silently, so two providers of one name would quietly become one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"the key '{key}' appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key '{key}' appears twice")
+        out[key] = value
+    return out
 
 
 def _set_path(target: dict[str, Any], dotted: str, value: Any) -> None:

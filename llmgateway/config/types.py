@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import field, replace
 from typing import Any, ClassVar
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from llmgateway.config.derive import section, setting, settings_type
 from llmgateway.config.keys import KeyRulesSchema, validate_rate_limit
+from llmgateway.config.routing import BalancingConfig, ModelMapping, PricingSchema, _Lowercase
 
 FALLBACK_CODES = ("rate_limit_exceeded", "server_error", "timeout", "service_unavailable", "context_length_exceeded")
 DEFAULT_FALLBACK_CODES = FALLBACK_CODES[:4]
 DEFAULT_DATABASE_URL = "sqlite:///llmgateway.db"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+PROVIDER_TYPES = ("openai_compatible", "azure_openai", "openai", "anthropic", "cohere", "huggingface")
 
 
 def _positive(value: float) -> None:
@@ -50,11 +52,6 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-class _Lowercase(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        return super()._deserialize(value, attr, data, **kwargs).lower()
-
-
 class _UuidText(fields.UUID):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:  # type: ignore[override]
         return str(super()._deserialize(value, attr, data, **kwargs))
@@ -65,14 +62,18 @@ class _DatabaseUrl(fields.String):
         return normalize_database_url(super()._deserialize(value, attr, data, **kwargs))
 
 
-class PricingSchema(Schema):
-    """Per-million-token prices of one model, in USD; null means unknown."""
+class _ProviderChecks(Schema):
+    """Settings of configured provider types that land in `options`, and what each type needs."""
 
-    input_per_million = fields.Float(allow_none=True, validate=_at_least(0))
-    output_per_million = fields.Float(allow_none=True, validate=_at_least(0))
-    #: Unset: the provider's published ratio to the input price (Anthropic read 0.1x, write 1.25x; OpenAI 0.5x).
-    cached_input_per_million = fields.Float(allow_none=True, validate=_at_least(0))
-    cache_write_per_million = fields.Float(allow_none=True, validate=_at_least(0))
+    headers = fields.Dict(keys=fields.String(), values=fields.String())  # extra headers (configured types)
+    api_version = fields.String(validate=validate.Length(min=1, max=64))  # azure_openai
+
+    @validates_schema
+    def needs_of_type(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("type") in ("openai_compatible", "azure_openai") and not data.get("base_url"):
+            raise ValidationError({"base_url": f"a provider of type {data['type']} needs a base_url"})
+        if data.get("type") == "azure_openai" and not data.get("api_key"):
+            raise ValidationError({"api_key": "a provider of type azure_openai needs an api_key"})
 
 
 @settings_type
@@ -80,7 +81,10 @@ class ProviderConfig:
     """One provider's connection; unknown keys (version, default_max_tokens, …) become its `options`."""
 
     unknown_fields: ClassVar[str] = INCLUDE
+    schema_base: ClassVar[type[Schema]] = _ProviderChecks
 
+    #: None: the built-in (or plugin) provider of this name; else a configured provider type (SPEC §10)
+    type: str | None = setting(fields.String(allow_none=True, validate=validate.OneOf(PROVIDER_TYPES)), default=None)
     api_key: str | None = setting(fields.String(allow_none=True), default=None)
     base_url: str | None = setting(_http_url(), default=None)
     timeout: float = setting(fields.Float(validate=_positive), default=120.0)
@@ -110,21 +114,6 @@ class ApiKeyConfig:
     budget_usd: float | None = None
     budget_period: str | None = None
     expires_at: Any = None
-
-
-@settings_type
-class ModelMapping:
-    """A model id of the gateway mapped to a provider's model."""
-
-    model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
-    provider: str = setting(_Lowercase(required=True))
-    provider_model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
-    display_name: str | None = setting(fields.String(allow_none=True), default=None)
-    context_window: int | None = setting(fields.Integer(allow_none=True, validate=_at_least(1)), default=None)
-    capabilities: tuple[str, ...] | None = setting(
-        fields.List(fields.String(validate=_one_of("completion", "embedding")), allow_none=True), default=None
-    )
-    pricing: dict[str, float | None] | None = setting(fields.Nested(PricingSchema, allow_none=True), default=None)
 
 
 @settings_type
@@ -159,7 +148,10 @@ class CircuitBreakerConfig:
 @settings_type
 class RetryConfig:
     max_attempts: int = setting(fields.Integer(validate=_at_least(1, upto=10)), default=3)
+    #: retries allowed per request on top of the floor (Finagle's percentCanRetry)
     budget_ratio: float = setting(fields.Float(validate=_at_least(0, upto=1)), default=0.2)
+    #: retries per second and worker always allowed, however few requests came (Finagle's minRetriesPerSec)
+    budget_min_per_second: float = setting(fields.Float(validate=_at_least(0)), default=10.0)
     backoff_base: float = setting(fields.Float(validate=_at_least(0)), default=0.2)
     backoff_max: float = setting(fields.Float(validate=_at_least(0)), default=5.0)
     max_retry_after: float = setting(fields.Float(validate=_at_least(0)), default=10.0)
@@ -296,6 +288,17 @@ class _SettingsChecks(Schema):
 
     routing = fields.Nested(_RoutingSchema)
 
+    @pre_load
+    def one_provider_per_name(self, data: Any, **_: Any) -> Any:
+        """Provider names are case-insensitive: `Groq` and `groq` would silently become one provider."""
+        providers = data.get("providers") if isinstance(data, dict) else None
+        seen: set[str] = set()
+        for name in providers if isinstance(providers, dict) else ():
+            if str(name).lower() in seen:
+                raise ValidationError({"providers": {name: f"two providers are named '{str(name).lower()}'"}})
+            seen.add(str(name).lower())
+        return data
+
     @validates_schema
     def no_fallback_to_itself(self, data: dict[str, Any], **_: Any) -> None:
         for index, rule in enumerate(getattr(data.get("fallbacks"), "rules", ())):
@@ -328,6 +331,7 @@ class Settings:
     server: ServerConfig = setting(section(ServerConfig), default=ServerConfig())
     metrics: MetricsConfig = setting(section(MetricsConfig), default=MetricsConfig())
     otel: OtelConfig = setting(section(OtelConfig), default=OtelConfig())
+    balancing: BalancingConfig = setting(section(BalancingConfig), default=BalancingConfig())
     pricing: dict[str, dict[str, float | None]] = setting(
         fields.Dict(keys=fields.String(), values=fields.Nested(PricingSchema)), factory=dict
     )

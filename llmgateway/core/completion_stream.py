@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import replace
 from typing import Protocol
 
 from llmgateway.core.results import StreamStart
@@ -24,6 +25,9 @@ class UpstreamDeltas(Protocol):
 
     @property
     def usage(self) -> Usage | None: ...
+
+    @property
+    def usage_so_far(self) -> Usage | None: ...
 
     def __iter__(self) -> Iterator[ChatDelta]: ...
 
@@ -90,9 +94,18 @@ class CompletionStream:
             self._upstream.close()
             text = "".join(self._text)
             calls = self._tool_calls.calls()
-            reported = self._upstream.usage or Usage(
-                self._prompt_estimate, estimate_answer(text, calls), estimated=True
-            )
-            self.usage = self._settle(reported, text, calls, self._finish_reason, status == 200)
+            self.usage = self._settle(self._known_usage(text, calls), text, calls, self._finish_reason, status == 200)
         finally:
             self._call.conclude(status, code)  # whatever failed above, the outcome is known to the record
+
+    def _known_usage(self, text: str, calls: tuple[ToolCall, ...]) -> Usage:
+        """The provider's final usage; for a stream cut short, what the provider had reported so far (Anthropic's
+        input and cache counts) with the output estimated from the text relayed; else the gateway's estimate.
+        Anything estimated is flagged."""
+        if self._upstream.usage is not None:
+            return self._upstream.usage
+        output = estimate_answer(text, calls)
+        so_far = self._upstream.usage_so_far
+        if so_far is not None:
+            return replace(so_far, completion_tokens=max(so_far.completion_tokens, output), estimated=True)
+        return Usage(self._prompt_estimate, output, estimated=True)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import gevent
 from gevent import monkey
 
+from llmgateway.core.deployments import DeploymentRouter
 from llmgateway.core.fallbacks import FallbackPlan
 from llmgateway.core.retries import MIN_ATTEMPT_SECONDS, Deadline, Failure, RetryBudget, RetryPolicy
 from llmgateway.core.routing import Route
@@ -95,10 +96,12 @@ class Executor:
         budget: RetryBudget | None = None,
         fallbacks: Fallbacks | None = None,
         breakers: Breakers | None = None,
+        deployments: DeploymentRouter | None = None,
         observer: AttemptObserver = unobserved,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.providers = providers
+        self.deployments = deployments
         self.request_deadline = request_deadline
         self.retries = retries
         self.budget = budget
@@ -121,7 +124,7 @@ class Executor:
         last = len(routes) - 1
         for index, candidate in enumerate(routes):
             try:
-                return self._on_route(call, candidate, operation, deadline), candidate
+                return self._on_route(call, candidate, operation, deadline)
             except GatewayError as exc:
                 if index == last or not plan.falls_back_on(exc) or deadline.remaining() < MIN_ATTEMPT_SECONDS:
                     raise
@@ -133,8 +136,21 @@ class Executor:
             raise ServiceUnavailable(f"The provider '{route.provider}' is not configured.")
         return provider
 
-    def _on_route(self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline) -> T:
-        """Attempts on one route, retrying transient failures within the budget and the deadline."""
+    def _on_route(
+        self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline
+    ) -> tuple[T, Route]:
+        """Attempts on one route: on each of its deployments in the balancer's order, or on the route itself.
+        Returns the result and the route (deployment) that gave it."""
+        if self.deployments is not None and route.deployments:
+            return self.deployments.run(
+                route, operation, lambda target, tracked, last: self._on_target(call, target, tracked, deadline, last)
+            )
+        return self._on_target(call, route, operation, deadline, True), route
+
+    def _on_target(self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline,
+                   retry: bool) -> T:
+        """Attempts on one deployment, retrying transient failures within the budget and the deadline (only
+        when no other deployment of the model is left to move on to)."""
         provider = self.provider_for(route)
         attempt = 0
         while True:
@@ -142,7 +158,7 @@ class Executor:
             result, failure = self._attempt(call, route, provider, operation, deadline, attempt)
             if failure is None:
                 return result  # type: ignore[return-value]
-            delay = self.retries.delay(failure, attempt) if self.retries is not None else None
+            delay = self.retries.delay(failure, attempt) if self.retries is not None and retry else None
             if (
                 delay is None
                 or deadline.remaining() < delay + MIN_ATTEMPT_SECONDS
@@ -228,6 +244,14 @@ class WatchedStream(ChatStream):
     @usage.setter
     def usage(self, value: Any) -> None:
         self._inner.usage = value
+
+    @property
+    def usage_so_far(self) -> Any:
+        return self._inner.usage_so_far
+
+    @usage_so_far.setter
+    def usage_so_far(self, value: Any) -> None:
+        self._inner.usage_so_far = value
 
     def _watch(self) -> Iterator[ChatDelta]:
         try:

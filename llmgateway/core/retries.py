@@ -53,16 +53,18 @@ class Deadline:
 
 
 class RetryBudget:
-    """Finagle-style retry budget, per worker: each request deposits `ratio` of a retry, each retry withdraws one.
+    """Finagle's retry budget, per worker: each request deposits `ratio` of a retry, each retry withdraws one, and a
+    floor of `min_per_second` retries per second is always there on top (Finagle's defaults: 20 % and 10/s).
 
-    Both expire after `ttl` seconds, so retries stay within `ratio` of recent requests; a quiet service may still
-    spend a `reserve` of a few retries per window (the allowance is the larger of the two, never their sum).
+    Deposits and withdrawals expire after `ttl` seconds, so retries stay within `ratio` of recent requests plus
+    `min_per_second * ttl` per window: a storm cannot multiply the load, and a quiet gateway that just went
+    through a burst of failures still retries its next transient error.
     """
 
-    def __init__(self, ratio: float, *, ttl: float = 10.0, reserve: int = 3,
+    def __init__(self, ratio: float, *, min_per_second: float = 10.0, ttl: float = 10.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ratio = ratio
-        self.reserve = reserve
+        self.reserve = min_per_second * ttl
         self._clock = clock
         self._slots = 10
         self._width = ttl / self._slots
@@ -88,7 +90,7 @@ class RetryBudget:
         oldest = int(self._clock() / self._width) - self._slots + 1
         live = [i for i, stamp in enumerate(self._stamps) if stamp >= oldest]
         deposits = self.ratio * sum(self._requests[i] for i in live) + 1e-9  # counts, so no float drift
-        return max(float(self.reserve), deposits) - sum(self._withdrawals[i] for i in live)
+        return self.reserve + deposits - sum(self._withdrawals[i] for i in live)
 
     def _slot(self) -> int:
         tick = int(self._clock() / self._width)

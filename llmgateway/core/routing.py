@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llmgateway.config import ModelMapping
+from llmgateway.core.balancing import DEFAULT_STRATEGY, Deployment
 from llmgateway.core.pricing import PRICE_FIELDS, PriceList, pricing_from
-from llmgateway.errors import ModelNotFound, ProviderNotFound
+from llmgateway.errors import ConfigError, ModelNotFound, ProviderNotFound
 from llmgateway.providers.base import Provider
 from llmgateway.providers.types import Pricing
 
@@ -27,6 +28,19 @@ class Route:
     capabilities: tuple[str, ...] | None = None
     pricing: Pricing = field(default_factory=Pricing)
     default_max_tokens: int | None = None
+    #: A mapped model's deployments (the first is `provider`/`provider_model`), each with its own route.
+    deployments: tuple[Deployment, ...] = ()
+    deployment_routes: tuple[Route, ...] = ()
+    strategy: str = DEFAULT_STRATEGY
+
+    @property
+    def deployment(self) -> str:
+        """The name of the deployment this route sends to."""
+        return f"{self.provider}/{self.provider_model}"
+
+    def for_deployment(self, deployment: Deployment) -> Route:
+        """The route to one of this model's deployments."""
+        return self.deployment_routes[self.deployments.index(deployment)]
 
     def as_entry(self) -> dict[str, Any]:
         """The catalogue entry (list and detail) for this route; unknown values null."""
@@ -50,14 +64,23 @@ class ModelCatalogue:
         mappings: Sequence[ModelMapping],
         provider_classes: Mapping[str, type[Provider]],
         enabled: Sequence[str],
+        source: str = "the configuration",
     ) -> None:
         self._classes = {name.lower(): cls for name, cls in provider_classes.items()}
         self._enabled = [name for name in self._classes if name in set(enabled)]
         self._mappings: dict[str, Route] = {}
-        for mapping in mappings:
-            if mapping.provider not in self._classes:
-                raise ValueError(f"model mapping {mapping.model_id!r} names unknown provider {mapping.provider!r}")
+        for index, mapping in enumerate(mappings):
+            for position, deployment in enumerate(mapping.deployments):
+                if deployment.provider not in self._classes:
+                    key = f"routing.model_mappings.{index}." + (
+                        f"deployments.{position}.provider" if mapping.provider is None else "provider"
+                    )
+                    raise ConfigError(source, key, f"unknown provider '{deployment.provider}'")
             self._mappings[mapping.model_id.lower()] = self._mapped_route(mapping)
+
+    def mapped(self) -> list[Route]:
+        """Every mapped model's route (with its deployments)."""
+        return list(self._mappings.values())
 
     def resolve(self, model_id: str) -> Route:
         """The route for a model id, or ModelNotFound (404)."""
@@ -120,14 +143,19 @@ class ModelCatalogue:
         return PriceList.with_cache_defaults(pricing, (cls.cache_read_price_ratio, cls.cache_write_price_ratio))
 
     def _mapped_route(self, mapping: ModelMapping) -> Route:
-        base = self._known_route(mapping.model_id, mapping.provider, mapping.provider_model_id)
+        deployments = tuple(Deployment(d.provider, d.provider_model_id, d.weight) for d in mapping.deployments)
+        routes = tuple(self._deployment_route(mapping, d) for d in deployments)
+        return replace(routes[0], deployments=deployments, deployment_routes=routes, strategy=mapping.strategy)
+
+    def _deployment_route(self, mapping: ModelMapping, deployment: Deployment) -> Route:
+        base = self._known_route(mapping.model_id, deployment.provider, deployment.provider_model)
         pricing = base.pricing
         if mapping.pricing:
-            pricing = self._with_cache_prices(mapping.provider, pricing_from(mapping.pricing))
+            pricing = self._with_cache_prices(deployment.provider, pricing_from(mapping.pricing))
         return Route(
             mapping.model_id,
-            mapping.provider,
-            mapping.provider_model_id,
+            deployment.provider,
+            deployment.provider_model,
             mapping.display_name or base.display_name,
             mapping.context_window or base.context_window,
             mapping.capabilities or base.capabilities,

@@ -151,6 +151,10 @@ class FailoverStorage(CircuitBreakerStorage):
         self._state, self._fails = state.decode() if isinstance(state, bytes) else str(state), int(fails or 0)
         return self._state, self._fails
 
+    def last_seen(self) -> tuple[str, datetime | None]:
+        """The state and opening time this worker last read or wrote, without asking Redis."""
+        return self._state, self._opened_at
+
     # -- the probe claim: one trial call at a time across the fleet --------------------------------
     def claim_probe(self, ttl: float) -> bool:
         """Claim the right to send the half-open trial call for `ttl` seconds; False if someone holds it."""

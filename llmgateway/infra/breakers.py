@@ -113,6 +113,14 @@ class DeploymentBreaker(CircuitBreaker):
         if ticket.probe:
             self.storage.release_probe()
 
+    def known_open(self) -> bool:
+        """Whether this worker last saw the breaker open and not yet due for its trial call (no Redis read):
+        the balancer skips such a deployment; a stale view is corrected by the next `admit`."""
+        state, opened_at = self.storage.last_seen()
+        if state != STATE_OPEN or opened_at is None:
+            return False
+        return (datetime.now(UTC) - opened_at).total_seconds() < self.reset_timeout
+
     # -- reporting --------------------------------------------------------------------------------
     def seconds_until_half_open(self) -> float:
         opened_at = self.storage.opened_at
@@ -153,6 +161,7 @@ class BreakerBoard:
         self._prefix = f"{redis_connector.prefix if redis_connector else ''}cb:"
         self._redis = redis_connector  # the worker's connector, owned (and closed) by the services
         self._breakers: dict[Deployment, DeploymentBreaker] = {}
+        self._unregistered: set[Deployment] = set()  # first seen while Redis failed: not yet in the fleet index
         self._lock = threading.Lock()
         self._listeners: list[CircuitBreakerListener] = [_StateLog()]
 
@@ -164,6 +173,8 @@ class BreakerBoard:
         deployment = Deployment(provider, base_url, model)
         found = self._breakers.get(deployment)
         if found is not None:
+            if self._unregistered:
+                self._register_pending()
             return found
         created = DeploymentBreaker(
             deployment,
@@ -180,19 +191,35 @@ class BreakerBoard:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every breaker this worker knows, plus those other workers and instances registered in Redis."""
+        self._register_pending()
         for deployment in self._registered():
             self.breaker(deployment.provider, deployment.base_url, deployment.model)
         return sorted((b.snapshot() for b in list(self._breakers.values())), key=lambda s: s["name"])
 
-    def _register(self, deployment: Deployment) -> None:
+    def _register(self, deployment: Deployment) -> bool:
+        """Add the deployment to the fleet-wide index; when Redis fails, remember it to register again later."""
         if self._redis is None:
-            return
+            return True
         entry = json.dumps({"provider": deployment.provider, "base_url": deployment.base_url,
                             "model": deployment.model})
         try:
             self._redis.run(lambda c: c.hset(self._prefix + "index", deployment.name, entry))
         except redis.RedisError:
-            pass
+            with self._lock:
+                self._unregistered.add(deployment)
+            return False
+        with self._lock:
+            self._unregistered.discard(deployment)
+        return True
+
+    def _register_pending(self) -> None:
+        """Register the deployments a Redis failure kept out of the index, once Redis is up again (the connector
+        skips Redis for its retry interval after a failure, so a lasting outage costs nothing per request)."""
+        if not self._unregistered or self._redis is None or not self._redis.available:
+            return
+        for deployment in list(self._unregistered):
+            if not self._register(deployment):
+                return
 
     def _registered(self) -> list[Deployment]:
         if self._redis is None or not self._redis.available:

@@ -18,6 +18,8 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from pybreaker import CircuitBreaker, CircuitBreakerListener, CircuitBreakerState
 
+from llmgateway.infra.deployment_metrics import DeploymentSource, deployment_exposition
+
 OTHER = "other"
 UNMATCHED = "(unmatched)"
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
@@ -85,6 +87,7 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._models = LabelGuard(max_model_labels)
         self._backlog_sources: list[BacklogSource] = []
+        self._deployments: DeploymentSource | None = None
         self._sampler: threading.Thread | None = None
         self._stopping = threading.Event()
         r = self.registry
@@ -235,15 +238,20 @@ class GatewayMetrics:
         """Report `source.backlog` (the usage ledger's queue) as llmgateway_ledger_backlog."""
         self._backlog_sources.append(source)
 
+    def watch_deployments(self, source: DeploymentSource) -> None:
+        """Report `source.snapshot()` (every deployment, fleet-wide with Redis) as llmgateway_deployment_*."""
+        self._deployments = source
+
     # -- exposition -------------------------------------------------------------------------
     def render(self) -> tuple[bytes, str]:
         """The Prometheus text exposition and its content type, over every worker in multiprocess mode."""
         self._sample()
+        extra = deployment_exposition(self._deployments) if self._deployments is not None else b""
         if self.multiprocess_dir:
             registry = CollectorRegistry()
             MultiProcessCollector(registry, path=self.multiprocess_dir)
-            return generate_latest(registry), CONTENT_TYPE
-        return generate_latest(self.registry), CONTENT_TYPE
+            return generate_latest(registry) + extra, CONTENT_TYPE
+        return generate_latest(self.registry) + extra, CONTENT_TYPE
 
     def close(self) -> None:
         self._stopping.set()

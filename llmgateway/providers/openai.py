@@ -51,7 +51,8 @@ class OpenAIProvider(Provider):
     accepts_openai_extras = True
     inferred_prefixes: ClassVar[tuple[str, ...]] = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
     #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
-    max_tokens_field: ClassVar[str] = "max_completion_tokens"
+    #: the request field for the answer budget (an instance may override it: openai_compatible's option)
+    max_tokens_field: str = "max_completion_tokens"
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
     #: Cached input is 0.5x input unless the model's entry names its own price (newer families discount more).
@@ -91,6 +92,14 @@ class OpenAIProvider(Provider):
         headers.update(self.correlation_headers(request_id))
         return headers
 
+    def chat_url(self, model: str) -> str:
+        """Where chat completions for `model` are sent (Azure names the model in the URL)."""
+        return f"{self.base_url}{self.chat_path}"
+
+    def embeddings_url(self, model: str) -> str:
+        """Where embeddings for `model` are sent."""
+        return f"{self.base_url}/embeddings"
+
     def chat_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = dict(request.extra)
         body["model"] = request.model
@@ -126,7 +135,7 @@ class OpenAIProvider(Provider):
     # -- operations ---------------------------------------------------------------------------
     def chat(self, request: ChatRequest) -> ChatResponse:
         reply = self.transport.post(
-            f"{self.base_url}{self.chat_path}", self.chat_body(request, stream=False), self.headers(request.request_id)
+            self.chat_url(request.model), self.chat_body(request, stream=False), self.headers(request.request_id)
         )
         data = self.checked_json(reply)
         try:
@@ -156,7 +165,7 @@ class OpenAIProvider(Provider):
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
         return self.open_chat_stream(
-            f"{self.base_url}{self.chat_path}",
+            self.chat_url(request.model),
             self.chat_body(request, stream=True),
             self.headers(request.request_id),
             self._relay,
@@ -168,7 +177,7 @@ class OpenAIProvider(Provider):
             body["dimensions"] = request.dimensions
         if request.user:
             body["user"] = request.user
-        reply = self.transport.post(f"{self.base_url}/embeddings", body, self.headers(request.request_id))
+        reply = self.transport.post(self.embeddings_url(request.model), body, self.headers(request.request_id))
         data = self.checked_json(reply)
         try:
             items = sorted(data["data"], key=lambda item: item["index"])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from importlib import import_module
 from importlib.metadata import entry_points
+from typing import Any
 
+from llmgateway.errors import ConfigError
 from llmgateway.providers.base import Provider
 
 ENTRY_POINT_GROUP = "llmgateway.providers"
@@ -16,6 +19,13 @@ BUILTIN_PROVIDERS: dict[str, str] = {
     "anthropic": "llmgateway.providers.anthropic:AnthropicProvider",
     "cohere": "llmgateway.providers.cohere:CohereProvider",
     "huggingface": "llmgateway.providers.huggingface:HuggingFaceProvider",
+}
+
+#: Provider types a configuration may give a provider of its own name: `type: openai_compatible` and friends.
+PROVIDER_TYPES: dict[str, str] = {
+    "openai_compatible": "llmgateway.providers.openai_compatible:OpenAICompatibleProvider",
+    "azure_openai": "llmgateway.providers.azure:AzureOpenAIProvider",
+    **BUILTIN_PROVIDERS,  # a second account of a built-in (`openai-org2: {type: openai, …}`)
 }
 
 log = logging.getLogger(__name__)
@@ -45,4 +55,32 @@ def available_provider_classes() -> dict[str, type[Provider]]:
             classes[name] = cls
         else:
             log.error("provider plugin %s is not a Provider subclass", ep.name)
+    return classes
+
+
+def named_provider_class(base: type[Provider], name: str) -> type[Provider]:
+    """A subclass of `base` under a configured name; it infers no unprefixed model ids (the built-in does)."""
+    return type(f"{base.__name__}[{name}]", (base,), {"name": name, "inferred_prefixes": (),
+                                                     "__module__": base.__module__})
+
+
+def configured_provider_classes(providers: Mapping[str, Any], source: str) -> dict[str, type[Provider]]:
+    """Every provider class, with one class per configured provider that names a `type` (SPEC §10).
+
+    A configured name that is neither a known provider nor given a type, or a built-in's name given another
+    type, stops start-up with the key named.
+    """
+    classes = available_provider_classes()
+    builtins = dict(classes)
+    for name, cfg in providers.items():
+        kind = getattr(cfg, "type", None)
+        if kind is None:
+            if name not in builtins:
+                raise ConfigError(source, f"providers.{name}.type",
+                                  "unknown provider: give its type (openai_compatible or azure_openai)")
+            continue
+        if name in builtins and kind != name:
+            raise ConfigError(source, f"providers.{name}.type", f"'{name}' is a built-in provider's name")
+        if name not in builtins:
+            classes[name] = named_provider_class(_load(PROVIDER_TYPES[kind]), name)
     return classes

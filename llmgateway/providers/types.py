@@ -165,10 +165,6 @@ def bound_counts(usage: Usage) -> list[str]:
         if part in counts and whole in counts and getattr(usage, part) > getattr(usage, whole):
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
-    if usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens:  # disjoint parts of one prompt
-        problems.append(f"cached {usage.cached_tokens} + cache writes {usage.cache_write_tokens} > prompt_tokens="
-                        f"{usage.prompt_tokens}")
-        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if {"cached_tokens", "cache_write_tokens"} <= set(counts) and (
         usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens
     ):

@@ -6,7 +6,7 @@ import pytest
 
 from llmgateway.config import ModelMapping
 from llmgateway.core.routing import ModelCatalogue
-from llmgateway.errors import ModelNotFound, ProviderNotFound
+from llmgateway.errors import ConfigError, ModelNotFound, ProviderNotFound
 from llmgateway.providers.registry import available_provider_classes
 
 
@@ -65,5 +65,5 @@ def test_catalogue_lists_mappings_and_enabled_providers_models(catalogue):
 
 
 def test_unknown_provider_in_a_mapping_is_a_start_up_error():
-    with pytest.raises(ValueError, match="unknown provider"):
+    with pytest.raises(ConfigError, match=r"routing\.model_mappings\.0\.provider: unknown provider 'nope'"):
         ModelCatalogue([ModelMapping("m", "nope", "x")], available_provider_classes(), [])

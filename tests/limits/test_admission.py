@@ -157,3 +157,28 @@ def test_budget_periods_are_utc_days_and_months():
     period, start, left = budget_period(moment, "month")
     assert (period, start) == ("m202502", datetime(2025, 2, 1))
     assert left == pytest.approx(3600)
+
+
+def test_fleet_budget_settles_the_exact_cost_of_cached_and_reasoning_tokens(make_app, redis_url, fake_openai):
+    """The spend counter every instance reads holds each call's exact cost: cached input at its own price."""
+    from tests.fakes.server import UsageDetail
+
+    pricing = {"openai.gpt-4o-mini": {"input_per_million": 1000.0, "output_per_million": 2000.0,
+                                      "cached_input_per_million": 100.0}}
+    keys = [{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+            {"key": TPM_KEY, "owner": "Team T", "permissions": ["completion"], "budget_usd": 1.0,
+             "budget_period": "month"}]
+    app = make_app(api_keys=keys, pricing=pricing, redis={"url": redis_url})
+    fake_openai.detail = UsageDetail(cached=6, reasoning=2)
+    body = {**CHAT, "messages": [{"role": "user", "content": "one two three four five six seven eight nine ten"}]}
+    for _ in range(2):
+        assert app.test_client().post("/api/v1/completion", json=body, headers=auth(TPM_KEY)).status_code == 200
+
+    served = fake_openai.served
+    assert [(s.prompt_tokens, s.cached_tokens, s.reasoning_tokens) for s in served] == [(10, 6, 2)] * 2
+    exact = sum((s.prompt_tokens - s.cached_tokens) * 1000.0 + s.cached_tokens * 100.0
+                + s.completion_tokens * 2000.0 for s in served) / 1e6
+    raw = redis.Redis.from_url(redis_url)
+    [spend_key] = raw.keys("LLMGateway:quota:spend:*")
+    assert int(raw.get(spend_key)) == round(exact * 1e9)
+    assert sum(r["cost_usd"] for r in ledger_rows(app)) == pytest.approx(exact)

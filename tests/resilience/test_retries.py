@@ -137,3 +137,18 @@ def test_stream_is_never_retried_after_its_first_byte(client, app, fake_openai):
     assert json.loads(events[-1])["error"]["code"] == "server_error"
     assert "[DONE]" not in events
     assert len(fake_openai.requests) == 1
+
+
+def test_after_a_burst_of_failures_a_quiet_gateway_still_retries_a_transient_500(client, app, fake_openai):
+    """The budget's floor (10 retries per second, Finagle's reference): a burst of failing requests spends the
+    share of recent requests, yet the next lone transient 500 is still retried and hidden from the client."""
+    for _ in range(12 * 3):
+        fake_openai.push("status", status=500, body=ERROR_BODY)
+    burst = [post(client)[0].status_code for _ in range(12)]
+    assert burst == [502] * 12 and len(fake_openai.requests) == 36  # every failing request got its retries
+
+    fake_openai.push("status", status=500, body=ERROR_BODY)
+    response, _ = post(client)
+
+    assert response.status_code == 200, response.json
+    assert len(fake_openai.requests) == 36 + 2

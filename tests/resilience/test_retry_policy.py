@@ -1,4 +1,5 @@
-"""The retry budget (about 20% of recent requests) and the retry policy's backoff and classification."""
+"""The retry budget (20 % of recent requests plus 10 retries per second, as Finagle's) and the retry policy's
+backoff and classification."""
 
 from __future__ import annotations
 
@@ -26,22 +27,32 @@ def withdrawals(budget: RetryBudget) -> int:
     return count
 
 
-def test_budget_allows_a_small_reserve_when_quiet_and_a_fifth_of_recent_requests_when_busy():
+def test_budget_is_a_fifth_of_recent_requests_plus_a_floor_per_second():
+    """Finagle's reference budget: 20 % of the requests of the last ttl plus 10 retries per second of it."""
     clock = Clock()
-    budget = RetryBudget(0.2, ttl=10, reserve=3, clock=clock)
-    assert withdrawals(budget) == 3
+    budget = RetryBudget(0.2, min_per_second=10, ttl=10, clock=clock)
+    assert withdrawals(budget) == 100  # quiet: the floor alone, 10/s over the 10 s window
 
-    clock.now += 11  # the reserve's withdrawals expired
+    clock.now += 11  # the floor's withdrawals expired
     for _ in range(100):
         budget.deposit()
-    assert withdrawals(budget) == 20  # max(reserve, 20% of 100), not their sum
+    assert withdrawals(budget) == 100 + 20  # the floor plus 20 % of 100 (their sum, as in Finagle)
 
     clock.now += 5
     for _ in range(50):
         budget.deposit()
     assert withdrawals(budget) == 10
-    clock.now += 6  # the first 100 requests and their 20 retries left the window
-    assert withdrawals(budget) == 0
+    clock.now += 6  # the first 100 requests and their 120 retries left the window
+    assert withdrawals(budget) == 100 + 10 - 10
+
+
+def test_both_parts_of_the_budget_are_configurable():
+    clock = Clock()
+    assert withdrawals(RetryBudget(0.5, min_per_second=0, ttl=10, clock=clock)) == 0
+    budget = RetryBudget(0.5, min_per_second=0.3, ttl=10, clock=clock)
+    for _ in range(10):
+        budget.deposit()
+    assert withdrawals(budget) == 3 + 5
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped():

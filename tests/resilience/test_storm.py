@@ -1,13 +1,16 @@
 """R4: no retry storms. Against an always-503 upstream, 1,000 requests at concurrency 50 cause at most
-1.2 upstream calls per request (+3): the retry budget alone guarantees it, and the breaker cuts it further."""
+1.2 upstream calls per request plus the budget's floor (10 retries per second of the run and its 10 s window): the
+retry budget alone guarantees it, and the breaker cuts it further."""
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from llmgateway.config import RetryConfig
 from tests.conftest import CHAT, COMPLETION_KEY, auth
 from tests.resilience.conftest import FAST_RETRIES
 
@@ -36,7 +39,8 @@ def test_always_failing_upstream_gets_no_retry_storm(make_app, fake_openai, brea
     statuses, hits, elapsed = storm(app, fake_openai)
 
     assert set(statuses) <= {502, 503}
-    assert hits <= 1.2 * REQUESTS + 3
+    floor = RetryConfig().budget_min_per_second * (math.ceil(elapsed) + 10)  # 10/s over the run and its window
+    assert hits <= 1.2 * REQUESTS + floor
     if breaker:
         assert hits < 0.2 * REQUESTS  # once open, requests fail fast without an upstream call
     with capsys.disabled():

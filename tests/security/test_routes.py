@@ -25,6 +25,7 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/admin/keys"): "admin",
     ("DELETE", "/api/v1/admin/keys/<key_id>"): "admin",
     ("GET", "/api/v1/admin/breakers"): "admin",
+    ("GET", "/api/v1/admin/deployments"): "admin",
     ("POST", "/api/v1/auth/token"): PUBLIC,
     ("POST", "/v1/chat/completions"): "completion",
     ("POST", "/v1/embeddings"): "embedding",

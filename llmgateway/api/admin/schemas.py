@@ -77,3 +77,25 @@ class BreakerSchema(Schema):
 
 class BreakerListSchema(Schema):
     data = fields.List(fields.Nested(BreakerSchema))
+
+
+class DeploymentSchema(Schema):
+    model = fields.String(metadata={"description": "The gateway model id the deployment serves"})
+    name = fields.String(metadata={"description": "provider/provider_model: the X-LLMGateway-Deployment value"})
+    provider = fields.String()
+    provider_model = fields.String(metadata={"description": "The provider's model (Azure: deployment) id"})
+    strategy = fields.String(validate=validate.OneOf(("weighted", "least_busy", "latency", "ordered")))
+    weight = fields.Float()
+    state = fields.String(validate=validate.OneOf(("healthy", "cooling", "open", "half_open", "disabled")))
+    in_flight = fields.Integer(metadata={"description": "Requests in flight (fleet-wide with Redis)"})
+    latency_ms = fields.Float(allow_none=True, metadata={
+        "description": "Moving average of recent latency (streams: time to first byte)"})
+    error_rate = fields.Float(metadata={"description": "Moving average of failed attempts, 0 to 1"})
+    requests = fields.Integer()
+    errors = fields.Integer()
+    cooldown_until = fields.String(allow_none=True, metadata={
+        "description": "Until when a 429's Retry-After keeps it out of rotation"})
+
+
+class DeploymentListSchema(Schema):
+    data = fields.List(fields.Nested(DeploymentSchema))

@@ -1,4 +1,4 @@
-"""Admin routes: the usage report, API key management and circuit-breaker states."""
+"""Admin routes: the usage report, API key management, circuit-breaker and deployment states."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from flask.views import MethodView
 
 from llmgateway.api.admin.schemas import (
     BreakerListSchema,
+    DeploymentListSchema,
     KeyCreateSchema,
     KeyListSchema,
     KeySchema,
@@ -98,4 +99,15 @@ class Breakers(MethodView):
     def get(self) -> Response:
         """Circuit-breaker state per provider deployment (shared by the fleet when Redis is configured)."""
         board = services().extras.get("breakers")
+        return json_response({"data": board.snapshot() if board is not None else []})
+
+
+@blp.route("/deployments")
+class Deployments(MethodView):
+    @requires("admin")
+    @blp.response(200, DeploymentListSchema)
+    @error_responses(401, 403)
+    def get(self) -> Response:
+        """Each mapped model's deployments: state, weight, in flight, recent latency, error rate, cooldown."""
+        board = services().extras.get("deployments")
         return json_response({"data": board.snapshot() if board is not None else []})
