@@ -19,6 +19,7 @@ from llmgateway.api.overload import IN_FLIGHT_EXTRA, ReleaseInFlight, refuse_whe
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request, authorize_request
+from llmgateway.api.sse_schema import register_data_schemas
 from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
 from llmgateway.core.balancing import Balancer
@@ -34,7 +35,12 @@ from llmgateway.core.routing import ModelCatalogue
 from llmgateway.extensions import api, jwt
 from llmgateway.infra.breakers import BreakerBoard
 from llmgateway.infra.db import make_engine, make_session_factory
-from llmgateway.infra.deployment_board import DeploymentBoard, build_balancing_state, deployment_breaker_check
+from llmgateway.infra.deployment_board import (
+    DeploymentBoard,
+    build_balancing_state,
+    deployment_breaker_check,
+    deployment_pools,
+)
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import build_ledger
 from llmgateway.infra.logging import configure_logging
@@ -148,7 +154,8 @@ def build_services(settings: Settings) -> Services:
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, shared.redis) if settings.circuit_breaker.enabled else None
     balancing = build_balancing_state(settings, shared.redis)
-    router = DeploymentRouter(Balancer(balancing, deployment_breaker_check(providers, breakers)))
+    pools = deployment_pools(catalogue.mapped(), providers)
+    router = DeploymentRouter(Balancer(balancing, deployment_breaker_check(providers, breakers)), pools)
     executor = build_executor(settings, providers, catalogue, breakers, router)
     gateway = Gateway(catalogue, executor, prices, admission=shared.admission,
                       cache=shared.cache, cache_scope=settings.cache.scope)
@@ -176,6 +183,7 @@ def build_services(settings: Settings) -> Services:
             "balancing": balancing,  # before Redis: closing it withdraws this worker's counts through Redis
             **shared.extras(),
             "deployments": board,
+            "deployment_pools": pools,
             **({"breakers": breakers} if breakers else {}),
             IN_FLIGHT_EXTRA: InFlightLimit(settings.server.in_flight_limit),
         },
@@ -241,10 +249,13 @@ def register_blueprints(app: Flask) -> None:
 
     for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
         api.register_blueprint(blueprint)
+    register_data_schemas(api)
     from llmgateway.api.console import register_console
 
-    settings = app.extensions["llmgateway"].settings
-    register_console(app, settings.jwt.secret or "", settings.jwt.access_token_expires)  # HTML, not in OpenAPI
+    svc = app.extensions["llmgateway"]
+    jwt_settings = svc.settings.jwt
+    register_console(app, jwt_settings.secret or "", jwt_settings.access_token_expires,  # HTML, not in OpenAPI
+                     svc.extras.get("redis"))
 
 
 def register_cli(app: Flask) -> None:

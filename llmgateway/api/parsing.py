@@ -50,6 +50,11 @@ def load_json_body(request: Request) -> Any:
     return value
 
 
+#: The locations webargs nests its error messages under.
+LOCATIONS = frozenset({"json", "query", "querystring", "form", "headers", "cookies", "files", "view_args", "path",
+                       "json_or_form"})
+
+
 class GatewayArgumentsParser(FlaskParser):
     """webargs parser that reads bodies through `load_json_body` and raises `InvalidRequest` (400)."""
 
@@ -59,8 +64,10 @@ class GatewayArgumentsParser(FlaskParser):
     def handle_error(self, error: ValidationError, req: Request, schema: Any, *, error_status_code: Any,
                      error_headers: Any) -> NoReturn:
         messages = error.messages
-        if isinstance(messages, dict) and set(messages) == {"json"}:  # webargs nests body errors by location
-            messages = messages["json"]
+        if isinstance(messages, dict) and messages and set(messages) <= LOCATIONS:
+            # webargs nests errors by location ({"query": {"startDate": [...]}}): `param` names what the client
+            # sent (`startDate`), never where webargs read it from.
+            messages = next(iter(messages.values()))
         param, message = first_error(messages)
         text = f"{param}: {message}" if param else message
         raise InvalidRequest(text, param=param)

@@ -9,7 +9,7 @@ first byte) feeds the `latency` strategy, and a 429 with Retry-After cools the d
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from llmgateway.core.balancing import Balancer, BalancingState, Deployment
@@ -29,9 +29,11 @@ class DeploymentRouter:
     """Runs attempts over a route's deployments; `attempt_on(route, operation, last)` makes one deployment's
     attempts (breaker and retries included) and raises its error."""
 
-    def __init__(self, balancer: Balancer) -> None:
+    def __init__(self, balancer: Balancer, pools: Mapping[str, Provider] | None = None) -> None:
         self.balancer = balancer
         self.state: BalancingState = balancer.state
+        #: Each deployment's own provider instance (own connection pool), by deployment key.
+        self.pools: Mapping[str, Provider] = pools or {}
 
     def run(self, route: Route, operation: Operation[T],
             attempt_on: Callable[[Route, Operation[T], bool], T]) -> tuple[T, Route]:
@@ -50,8 +52,10 @@ class DeploymentRouter:
     def tracked(self, operation: Operation[T], deployment: Deployment) -> Operation[T]:
         """`operation` counted in flight while it runs, its response time and failures observed."""
         key, state = deployment.key, self.state
+        own = self.pools.get(key)
 
         def run(route: Route, provider: Provider) -> T:
+            provider = own or provider  # same settings, the deployment's own connection pool
             state.begin(key)
             started = time.perf_counter()
             try:

@@ -41,6 +41,25 @@ def deployment_breaker_check(
     return known_out
 
 
+class DeploymentPools(dict[str, Provider]):
+    """One provider instance per deployment of a mapped model, so each has its own connection pool."""
+
+    def close(self) -> None:
+        for provider in self.values():
+            provider.close()
+
+
+def deployment_pools(routes: Sequence[Route], providers: Mapping[str, Provider]) -> DeploymentPools:
+    """A fresh instance of the deployment's provider (same settings) for every deployment of every mapping."""
+    pools = DeploymentPools()
+    for route in routes:
+        for deployment in route.deployments:
+            shared = providers.get(deployment.provider)
+            if shared is not None and deployment.key not in pools:
+                pools[deployment.key] = type(shared)(shared.settings)
+    return pools
+
+
 class DeploymentBoard:
     """Every mapped model's deployments with their state, for GET /api/v1/admin/deployments and /metrics."""
 

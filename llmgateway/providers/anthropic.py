@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from llmgateway.errors import GatewayError, ServerError
-from llmgateway.providers.anthropic_wire import answer_parts, tool_fields, turns
+from llmgateway.providers.anthropic_wire import answer_parts, system_out, tool_fields, turns
 from llmgateway.providers.base import Provider, classify_stream_error, token_count
 from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.http import UpstreamStream
@@ -118,9 +118,9 @@ class AnthropicProvider(Provider):
         }
         rich, json_tool = tool_fields(request, native_json=self.has_native_json(request.model))
         body.update(rich)
-        system = [m.content for m in request.messages if m.role == "system"]
+        system = system_out(request.messages)
         if system:
-            body["system"] = "\n\n".join(system)
+            body["system"] = system
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.top_p is not None:

@@ -23,6 +23,8 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     """
 
     name = "azure_openai"
+    #: Azure bills OpenAI's models with OpenAI's cached-input discount (0.5x; configure a model's own price).
+    cache_read_price_ratio = 0.5
     requires_api_key: ClassVar[bool] = True
     max_tokens_field = "max_tokens"
 

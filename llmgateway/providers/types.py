@@ -150,22 +150,29 @@ class Usage:
         return out
 
 
+#: Usage's integer counts, and the (part, whole) pairs among them: read once, not per Usage built.
+_COUNTS = tuple(f.name for f in fields(Usage) if f.type in ("int", int))
+_PARTS = tuple((part, whole) for part, whole in PART_OF.items() if part in _COUNTS and whole in _COUNTS)
+_HAS_CACHE_PARTS = {"cached_tokens", "cache_write_tokens"} <= set(_COUNTS)
+
+
 def bound_counts(usage: Usage) -> list[str]:
     """Clamp every integer count of `usage` in place (frozen: via object.__setattr__); returns what was wrong."""
     problems: list[str] = []
-    counts = [f.name for f in fields(usage) if f.type in ("int", int)]
-    for name in counts:
+    for name in _COUNTS:
         raw = getattr(usage, name)
+        if type(raw) is int and 0 <= raw <= MAX_TOKEN_COUNT:  # the usual case: nothing to check further
+            continue
         value, problem = _bounded(raw)
         if problem:
             problems.append(f"{name}={raw!r} ({problem})")
         if problem or type(raw) is not int:  # a bool or an integral float becomes a plain int
             object.__setattr__(usage, name, value)
-    for part, whole in PART_OF.items():
-        if part in counts and whole in counts and getattr(usage, part) > getattr(usage, whole):
+    for part, whole in _PARTS:
+        if getattr(usage, part) > getattr(usage, whole):
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
-    if {"cached_tokens", "cache_write_tokens"} <= set(counts) and (
+    if _HAS_CACHE_PARTS and (
         usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens
     ):
         problems.append("cache reads and writes over prompt_tokens")

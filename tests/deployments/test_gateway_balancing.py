@@ -142,3 +142,18 @@ def test_the_admin_view_is_admin_only_and_documented(pool_app):
         "strategy": "weighted", "weight": 1.0, "state": "healthy", "in_flight": 0, "latency_ms": None,
         "error_rate": 0.0, "requests": 0, "errors": 0, "cooldown_until": None,
     }
+
+
+def test_each_deployment_has_its_own_connection_pool(make_app, alpha):
+    provider = {"type": "openai_compatible", "base_url": alpha.url + "/v1", "api_key": "sk-fake-openai-key"}
+    app = make_app(providers={"alpha": provider}, routing={"model_mappings": [{"model_id": "pool", "deployments": [
+        {"provider": "alpha", "provider_model_id": "small"}, {"provider": "alpha", "provider_model_id": "large"}]}]})
+    client = app.test_client()
+    assert [ask(client).headers["X-LLMGateway-Deployment"] for _ in range(2)] == ["alpha/small", "alpha/large"]
+    svc = app.extensions["llmgateway"]
+    pools = svc.extras["deployment_pools"]
+    adapters = {id(pools["alpha/small"].transport.adapter), id(pools["alpha/large"].transport.adapter),
+                id(svc.providers["alpha"].transport.adapter)}
+    assert len(adapters) == 3
+    assert all(len(p.transport.adapter.poolmanager.pools) == 1 for p in (pools["alpha/small"], pools["alpha/large"]))
+    assert len(svc.providers["alpha"].transport.adapter.poolmanager.pools) == 0  # the deployments used their own

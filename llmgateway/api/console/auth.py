@@ -13,10 +13,12 @@ from llmgateway.api.console.session import ConsoleSession, ConsoleSessions
 from llmgateway.api.security import requires
 from llmgateway.core.keys import Principal
 from llmgateway.errors import AuthenticationRequired, CsrfFailed, InvalidToken
+from llmgateway.infra.signed_out import SignedOutSessions
 from llmgateway.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "llmgateway.console"
+SIGNED_OUT_KEY = "llmgateway.console.signed_out"
 COOKIE = "llmgw_console"
 SIGN_IN_COOKIE = "llmgw_console_signin"  # a random nonce the sign-in form's CSRF token is bound to
 COOKIE_PATH = "/admin"
@@ -35,11 +37,15 @@ def console_principal() -> Principal:
     if not token:
         raise AuthenticationRequired("Sign in to the console.")
     session = sessions().read(token)
-    if session is None:
+    if session is None or signed_out().contains(session.session_id):
         raise InvalidToken("The console session is invalid or has expired; sign in again.")
     principal = services().authenticator.authenticate_subject(session.key_id, frozenset(session.permissions))
     g.console_session = session
     return principal
+
+
+def signed_out() -> SignedOutSessions:
+    return current_app.extensions[SIGNED_OUT_KEY]
 
 
 def console_page(view: F) -> F:
@@ -94,6 +100,10 @@ def start_session(response: BaseResponse, principal: Principal) -> None:
 
 
 def end_session(response: BaseResponse) -> None:
+    """Forget the session server-side (so a copy of the cookie stops working too) and drop the cookie."""
+    session = current_session()
+    if session is not None:
+        signed_out().add(session.session_id, session.expires_at)
     response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=request.is_secure)
 
 
