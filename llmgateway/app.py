@@ -47,6 +47,7 @@ from llmgateway.infra.logging import configure_logging
 from llmgateway.infra.metrics import BreakerStateListener, GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.shared_state import build_shared_state
+from llmgateway.infra.stored_responses import ResponseStore
 from llmgateway.infra.tracing import attempt_span, build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
 from llmgateway.providers.registry import configured_provider_classes
@@ -177,6 +178,7 @@ def build_services(settings: Settings) -> Services:
         ledger=ledger,
         providers=providers,
         gateway=gateway,
+        response_store=ResponseStore(sessions),
         metrics=metrics,
         tracing=build_tracing(settings.otel),
         extras={
@@ -239,6 +241,7 @@ def register_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from llmgateway.api.admin.views import blp as admin
+    from llmgateway.api.anthropic_compat.views import blp as anthropic_compat
     from llmgateway.api.auth.views import blp as auth
     from llmgateway.api.completion.views import blp as completion
     from llmgateway.api.embedding.views import blp as embedding
@@ -246,8 +249,11 @@ def register_blueprints(app: Flask) -> None:
     from llmgateway.api.metrics.views import blp as metrics
     from llmgateway.api.models.views import blp as models
     from llmgateway.api.openai_compat.views import blp as openai_compat
+    from llmgateway.api.responses.views import blp as responses
 
-    for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
+    blueprints = (completion, embedding, models, admin, auth, health, openai_compat, anthropic_compat, responses,
+                  metrics)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     register_data_schemas(api)
     from llmgateway.api.console import register_console

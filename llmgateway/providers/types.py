@@ -52,6 +52,20 @@ NOT_IN_CACHE_KEY = {"cache_key": False}
 
 
 @dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A served API's own request body, for a provider that speaks that same API (`api`, e.g. "anthropic.messages").
+
+    That provider sends `body` as is (with its own `model` and `stream`) plus `headers`, and reports the raw answer
+    (`ChatResponse.native`, `ChatDelta.native`) beside the neutral one, so blocks the neutral model cannot carry
+    (thinking and its signature, `cache_control`, server tools) survive; every other provider ignores it.
+    """
+
+    api: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """The one neutral chat request: every surface builds it, the cache keys it, every provider translates it.
 
@@ -73,6 +87,7 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    native: NativeRequest | None = None
 
     def image_places(self) -> list[tuple[str, ImagePart]]:
         """Every image with its place in the request (`messages.2.content.1`), for error messages."""
@@ -227,6 +242,7 @@ class ChatResponse:
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: Any = None  # OpenAI's logprobs object of the first choice, passed through when asked for
     more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
+    native: dict[str, Any] | None = None  # the upstream's own answer, when the request's NativeRequest was used
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +255,7 @@ class ChatDelta:
     tool_calls: tuple[ToolCallDelta, ...] = ()
     index: int = 0  # the choice it belongs to (only OpenAI-compatible answers to `n` > 1 have others)
     logprobs: Any = None
+    native: tuple[str, dict[str, Any]] | None = None  # the upstream's own event (name, data) in native mode
 
 
 class ChatStream:
