@@ -124,8 +124,8 @@ class AnthropicProvider(Provider):
         signatures and `cache_control` reach Anthropic untouched."""
         native = native_of(request)
         if native is not None:
-            body = {k: v for k, v in native.body.items() if k not in ("model", "stream")}
-            return {**body, "model": request.model, **({"stream": True} if stream else {}), "json_tool": False}
+            sent = {k: v for k, v in native.body.items() if k not in ("model", "stream")}
+            return {**sent, "model": request.model, **({"stream": True} if stream else {}), "json_tool": False}
         self.check_images(request)
         body: dict[str, Any] = {
             "model": request.model,
@@ -221,7 +221,7 @@ class AnthropicProvider(Provider):
         calls: dict[Any, int] = {}  # Anthropic block index -> OpenAI tool-call index
         for event in parse_sse(upstream.lines()):
             data = self.event_json(event.data)
-            kind = data.get("type") or event.event
+            kind = str(data.get("type") or event.event or "")
             if kind == "error":
                 raise self.stream_error(data)
             delta = self._delta(kind, data, counts, calls, json_tool)
@@ -237,7 +237,7 @@ class AnthropicProvider(Provider):
         raise ServerError(f"The {self.name} stream ended before it was complete.")
 
     @staticmethod
-    def _delta(kind: str, data: dict[str, Any], counts: dict[str, Any], calls: dict[int, int],
+    def _delta(kind: str, data: dict[str, Any], counts: dict[str, Any], calls: dict[Any, int],
                json_tool: bool) -> ChatDelta | None:
         """The neutral delta one event stands for, if any; usage counts are gathered into `counts`."""
         if kind == "message_start":
