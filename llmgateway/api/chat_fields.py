@@ -4,6 +4,7 @@ response_format, parsed into the neutral chat values; every error names its plac
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -29,9 +30,11 @@ NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 #: Message keys other than role/content/tool_calls/tool_call_id, accepted only with these neutral values.
 NEUTRAL_MESSAGE_KEYS: dict[str, tuple[Any, ...]] = {
-    "name": (None,), "function_call": (None,), "refusal": (None,), "audio": (None,),
+    "name": (None,), "function_call": (None,), "refusal": (None,), "audio": (None,), "annotations": (None, []),
 }
 DETAILS = ("auto", "low", "high")
+#: Anthropic's prompt-cache breakpoint, accepted on content parts, messages and tools as other gateways do.
+CACHE_TTLS = ("5m", "1h")
 JSON_TYPES = frozenset({"object", "array", "string", "number", "integer", "boolean", "null"})
 
 
@@ -39,8 +42,27 @@ def is_neutral(value: Any, neutral: tuple[Any, ...]) -> bool:
     return any(value is n or (type(value) is type(n) and value == n) for n in neutral)
 
 
+def cache_control(raw: Any) -> dict[str, Any] | None:
+    """`{"type": "ephemeral", "ttl"?: "5m" | "1h"}` (forwarded to Anthropic, dropped for other providers)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or raw.get("type") != "ephemeral" or set(raw) - {"type", "ttl"}:
+        raise ValidationError(['must be {"type": "ephemeral"} with an optional ttl'])
+    if "ttl" in raw and raw["ttl"] not in CACHE_TTLS:
+        raise ValidationError({"ttl": [f"must be one of {', '.join(CACHE_TTLS)}"]})
+    return dict(raw)
+
+
+def _part_cache_control(part: dict[str, Any], j: int) -> dict[str, Any] | None:
+    try:
+        return cache_control(part.get("cache_control"))
+    except ValidationError as exc:
+        raise ValidationError({j: {"cache_control": exc.messages}}) from exc
+
+
 def _content(raw: Any, role: str) -> tuple[str, tuple[ContentPart, ...]]:
-    """Text and, when images are present, the ordered parts; images only in user messages."""
+    """Text and, when images or cache breakpoints are present, the ordered parts; images only in user messages."""
+    parts: tuple[ContentPart, ...]
     if isinstance(raw, str):
         text, parts = raw, ()
     elif isinstance(raw, list) and raw:
@@ -50,15 +72,17 @@ def _content(raw: Any, role: str) -> tuple[str, tuple[ContentPart, ...]]:
             kind = part.get("type") if isinstance(part, dict) else None
             if kind == "text" and isinstance(part.get("text"), str):
                 texts.append(part["text"])
-                collected.append(TextPart(part["text"]))
+                collected.append(TextPart(part["text"], _part_cache_control(part, j)))
             elif kind == "image_url" and role == "user":
-                collected.append(_image(part.get("image_url"), j))
+                image = _image(part.get("image_url"), j)
+                collected.append(replace(image, cache_control=_part_cache_control(part, j)))
             elif kind == "image_url":
                 raise ValidationError({j: ["image parts are only allowed in user messages"]})
             else:
                 raise ValidationError({j: [f"must be a text or image_url part (got type {kind!r})"]})
         text = "\n".join(texts)
-        parts = tuple(collected) if any(isinstance(p, ImagePart) for p in collected) else ()
+        keep = any(isinstance(p, ImagePart) or p.cache_control for p in collected)
+        parts = tuple(collected) if keep else ()
     else:
         raise ValidationError(["must be a string or a non-empty array of content parts"])
     if len(text) > MAX_CONTENT_CHARS:
@@ -114,7 +138,7 @@ def parse_message(raw: Any, called: set[str]) -> Message:
     if role is None:
         raise ValidationError({"role": [f"must be one of {', '.join(ROLES)}"]})
     for key, value in raw.items():
-        if key in ("role", "content", "tool_calls", "tool_call_id"):
+        if key in ("role", "content", "tool_calls", "tool_call_id", "cache_control"):
             continue
         if key not in NEUTRAL_MESSAGE_KEYS:
             raise ValidationError({key: ["is not a message field the gateway supports"]})
@@ -134,6 +158,7 @@ def parse_message(raw: Any, called: set[str]) -> Message:
     if role != "tool" and call_id is not None:
         raise ValidationError({"tool_call_id": ["only tool messages answer a tool call"]})
     content = raw.get("content")
+    parts: tuple[ContentPart, ...]
     if content is None and calls:
         text, parts = "", ()
     else:
@@ -141,6 +166,14 @@ def parse_message(raw: Any, called: set[str]) -> Message:
             text, parts = _content(content, role)
         except ValidationError as exc:
             raise ValidationError({"content": exc.messages}) from exc
+    try:
+        marker = cache_control(raw.get("cache_control"))
+    except ValidationError as exc:
+        raise ValidationError({"cache_control": exc.messages}) from exc
+    if marker is not None and role in ("system", "user", "assistant") and (text or parts):
+        # a message-level breakpoint marks the message's last block, as Anthropic's top-level one does
+        parts = parts or (TextPart(text),)
+        parts = (*parts[:-1], replace(parts[-1], cache_control=marker))
     called.update(call.id for call in calls)
     return Message(role, text, parts, calls, call_id if role == "tool" else None)
 
@@ -213,12 +246,16 @@ class ToolsField(fields.Field):
             problem = schema_problem(parameters) if parameters is not None else None
             if problem:
                 raise ValidationError({i: {"function": {"parameters": [problem]}}})
+            try:
+                marker = cache_control(raw.get("cache_control"))
+            except ValidationError as exc:
+                raise ValidationError({i: {"cache_control": exc.messages}}) from exc
             description, strict = function.get("description"), function.get("strict")
             if description is not None and not isinstance(description, str):
                 raise ValidationError({i: {"function": {"description": ["must be a string"]}}})
             if strict is not None and not isinstance(strict, bool):
                 raise ValidationError({i: {"function": {"strict": ["must be a boolean"]}}})
-            tools.append(ToolSpec(name, description, parameters, strict))
+            tools.append(ToolSpec(name, description, parameters, strict, marker))
         return tuple(tools)
 
 

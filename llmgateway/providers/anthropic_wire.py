@@ -60,12 +60,35 @@ def _blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _block(part: TextPart | ImagePart) -> dict[str, Any]:
     if isinstance(part, TextPart):
-        return {"type": "text", "text": part.text}
+        return _cached({"type": "text", "text": part.text}, part.cache_control)
     if part.is_inline:  # the surface checked the bytes are the media type the URI claims
         source = {"type": "base64", "media_type": part.media_type, "data": part.base64_data}
     else:
         source = {"type": "url", "url": part.url}
-    return {"type": "image", "source": source}
+    return _cached({"type": "image", "source": source}, part.cache_control)
+
+
+def _cached(block: dict[str, Any], cache_control: Any) -> dict[str, Any]:
+    """A block with the client's prompt-cache breakpoint, when it set one."""
+    if cache_control is not None:
+        block["cache_control"] = dict(cache_control)
+    return block
+
+
+def system_out(messages: tuple[Message, ...]) -> str | list[dict[str, Any]] | None:
+    """System messages joined as one string; as text blocks when one of them carries a cache breakpoint."""
+    system = [m for m in messages if m.role == "system"]
+    if not system:
+        return None
+    if not any(isinstance(p, TextPart) and p.cache_control for m in system for p in m.parts):
+        return "\n\n".join(m.content for m in system)
+    blocks: list[dict[str, Any]] = []
+    for message in system:
+        if message.parts:
+            blocks.extend(_block(part) for part in message.parts if isinstance(part, TextPart))
+        else:
+            blocks.append({"type": "text", "text": message.content})
+    return blocks
 
 
 def _tool_input(call: ToolCall, place: str) -> dict[str, Any]:
@@ -85,7 +108,7 @@ def tool_out(tool: ToolSpec) -> dict[str, Any]:
         out["description"] = tool.description
     if tool.strict is not None:
         out["strict"] = tool.strict
-    return out
+    return _cached(out, tool.cache_control)
 
 
 def tool_choice_out(choice: ToolChoice | None, parallel: bool | None) -> dict[str, Any] | None:

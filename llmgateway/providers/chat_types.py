@@ -13,9 +13,10 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class TextPart:
-    """A text content part."""
+    """A text content part; `cache_control` is an Anthropic prompt-cache breakpoint (`{"type": "ephemeral"}`)."""
 
     text: str
+    cache_control: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class ImagePart:
 
     url: str
     detail: str | None = None
+    cache_control: Mapping[str, Any] | None = None  # an Anthropic prompt-cache breakpoint
 
     @property
     def is_inline(self) -> bool:
@@ -55,6 +57,7 @@ class ToolSpec:
     description: str | None = None
     parameters: Mapping[str, Any] | None = None
     strict: bool | None = None
+    cache_control: Mapping[str, Any] | None = None  # an Anthropic prompt-cache breakpoint
 
     @property
     def schema(self) -> Mapping[str, Any]:

@@ -17,7 +17,7 @@ def message_out(message: Message) -> dict[str, Any]:
         out["tool_call_id"] = message.tool_call_id
         out["content"] = message.content
         return out
-    if message.parts:
+    if message.images:  # text-only parts carry Anthropic's cache_control, which Cohere has no field for
         out["content"] = [part_out(part) for part in message.parts]
     elif message.content or not message.tool_calls:
         out["content"] = message.content

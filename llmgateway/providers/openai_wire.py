@@ -21,7 +21,7 @@ from llmgateway.providers.types import ChatRequest, Message
 def message_out(message: Message) -> dict[str, Any]:
     """A neutral message as OpenAI's message object."""
     out: dict[str, Any] = {"role": message.role}
-    if message.parts:
+    if message.images:  # text-only parts carry Anthropic's cache_control, which OpenAI has no field for
         out["content"] = [part_out(part) for part in message.parts]
     elif message.tool_calls and not message.content:
         out["content"] = None

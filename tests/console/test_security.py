@@ -96,7 +96,8 @@ def test_another_sessions_csrf_token_is_refused(app):
 def test_a_cookie_signed_by_another_instance_is_refused(make_app, tmp_path):
     ours = make_app()
     theirs = create_app(base_config(f"sqlite:///{tmp_path / 'other.db'}",
-                                    jwt={"secret": "another-instance-jwt-secret-" + "z" * 40}))
+                                    jwt={"secret": "another-instance-jwt-secret-" + "z" * 40},
+                                    ledger={"spool_dir": str(tmp_path / "other-spool")}))
     try:
         other = theirs.test_client()
         sign_in(other)
@@ -149,12 +150,28 @@ def test_the_cookie_is_secure_over_https(client):
     assert "Secure" in [part.strip() for part in header.split(";")]
 
 
-def test_sign_out_ends_the_session(client):
+def test_sign_out_ends_the_session_even_for_a_copy_of_the_cookie(client):
     csrf = sign_in(client)
+    copied = session_cookie(client).value
     response = client.post("/admin/sign-out", data={"csrf_token": csrf})
     assert response.status_code == 303 and response.headers["Location"].endswith("/admin/sign-in")
     assert session_cookie(client) is None
     assert client.get("/admin/usage").status_code == 303
+    client.set_cookie(COOKIE, copied, path="/admin")
+    assert client.get("/admin/usage").status_code == 303
+
+
+@pytest.mark.integration
+def test_sign_out_reaches_every_instance_through_redis(make_app, redis_url, sqlite_url):
+    first, second = make_app(redis={"url": redis_url}), make_app(sqlite_url, redis={"url": redis_url})
+    browser = first.test_client()
+    csrf = sign_in(browser)
+    copied = session_cookie(browser).value
+    other = second.test_client()
+    other.set_cookie(COOKIE, copied, path="/admin")
+    assert other.get("/admin/usage").status_code == 200  # one secret, one ledger: the session is good there too
+    assert browser.post("/admin/sign-out", data={"csrf_token": csrf}).status_code == 303
+    assert other.get("/admin/usage").status_code == 303
 
 
 def test_a_revoked_admin_key_ends_its_sessions(app, client):

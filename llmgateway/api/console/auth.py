@@ -6,16 +6,19 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask's Response is one
 
 from llmgateway.api.console.session import ConsoleSession, ConsoleSessions
 from llmgateway.api.security import requires
 from llmgateway.core.keys import Principal
 from llmgateway.errors import AuthenticationRequired, CsrfFailed, InvalidToken
+from llmgateway.infra.signed_out import SignedOutSessions
 from llmgateway.services import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXTENSION_KEY = "llmgateway.console"
+SIGNED_OUT_KEY = "llmgateway.console.signed_out"
 COOKIE = "llmgw_console"
 SIGN_IN_COOKIE = "llmgw_console_signin"  # a random nonce the sign-in form's CSRF token is bound to
 COOKIE_PATH = "/admin"
@@ -34,11 +37,15 @@ def console_principal() -> Principal:
     if not token:
         raise AuthenticationRequired("Sign in to the console.")
     session = sessions().read(token)
-    if session is None:
+    if session is None or signed_out().contains(session.session_id):
         raise InvalidToken("The console session is invalid or has expired; sign in again.")
     principal = services().authenticator.authenticate_subject(session.key_id, frozenset(session.permissions))
     g.console_session = session
     return principal
+
+
+def signed_out() -> SignedOutSessions:
+    return current_app.extensions[SIGNED_OUT_KEY]
 
 
 def console_page(view: F) -> F:
@@ -78,13 +85,13 @@ def check_sign_in_csrf() -> None:
         raise CsrfFailed("The sign-in form expired or was not sent by this console; reload it and try again.")
 
 
-def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+def set_cookie(response: BaseResponse, name: str, value: str, max_age: int) -> None:
     """HttpOnly, SameSite=Strict, Secure when the console is reached over HTTPS, scoped to /admin."""
     response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="Strict",
                         secure=request.is_secure)
 
 
-def start_session(response: Response, principal: Principal) -> None:
+def start_session(response: BaseResponse, principal: Principal) -> None:
     token, session = sessions().issue(principal.key_id, ("admin",))
     set_cookie(response, COOKIE, token, sessions().ttl_seconds)
     response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict",
@@ -92,11 +99,15 @@ def start_session(response: Response, principal: Principal) -> None:
     g.console_session = session
 
 
-def end_session(response: Response) -> None:
+def end_session(response: BaseResponse) -> None:
+    """Forget the session server-side (so a copy of the cookie stops working too) and drop the cookie."""
+    session = current_session()
+    if session is not None:
+        signed_out().add(session.session_id, session.expires_at)
     response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=request.is_secure)
 
 
-def renew_session(response: Response) -> Response:
+def renew_session(response: BaseResponse) -> BaseResponse:
     """after_request: extend a session in use (same id) once it is past half its lifetime."""
     session = current_session()
     if (session is not None and response.status_code < 400 and COOKIE not in _cookies_set(response)
@@ -106,5 +117,5 @@ def renew_session(response: Response) -> Response:
     return response
 
 
-def _cookies_set(response: Response) -> set[str]:
+def _cookies_set(response: BaseResponse) -> set[str]:
     return {header.split("=", 1)[0] for header in response.headers.getlist("Set-Cookie")}
