@@ -166,8 +166,7 @@ def build_services(settings: Settings) -> Services:
     metrics.watch_backlog(ledger)
     ledger.dead_letters.add_listener(metrics.dead_letter_set_aside)
     board = DeploymentBoard(catalogue.mapped(), balancing, providers, breakers)
-    if not board.empty:
-        metrics.watch_deployments(board)
+    metrics.watch_deployments(board)
     if breakers:
         breakers.add_listener(BreakerStateListener(metrics))
     return Services(
@@ -185,7 +184,7 @@ def build_services(settings: Settings) -> Services:
         extras={
             "balancing": balancing,  # before Redis: closing it withdraws this worker's counts through Redis
             **shared.extras(),
-            **({"deployments": board} if not board.empty else {}),  # the console shows it when there is one
+            "deployments": board,
             "deployment_pools": pools,
             **({"breakers": breakers} if breakers else {}),
             IN_FLIGHT_EXTRA: InFlightLimit(settings.server.in_flight_limit),

@@ -70,11 +70,6 @@ class DeploymentBoard:
         self._providers = providers
         self._breakers = breakers
 
-    @property
-    def empty(self) -> bool:
-        """No mapped model: nothing to show."""
-        return not self._routes
-
     def snapshot(self) -> list[dict[str, Any]]:
         keys = {d.key for route in self._routes for d in route.deployments}
         stats = self._state.stats(sorted(keys))
