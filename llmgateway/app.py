@@ -17,6 +17,7 @@ from llmgateway.api.overload import IN_FLIGHT_EXTRA, ReleaseInFlight, refuse_whe
 from llmgateway.api.parsing import OrjsonProvider
 from llmgateway.api.rate_limits import register_rate_limits
 from llmgateway.api.security import authenticate_request, authorize_request
+from llmgateway.api.sse_schema import register_data_schemas
 from llmgateway.config import Settings, load_settings, with_generated_secrets
 from llmgateway.core.authenticator import Authenticator
 from llmgateway.core.balancing import Balancer
@@ -44,6 +45,7 @@ from llmgateway.infra.logging import configure_logging
 from llmgateway.infra.metrics import BreakerStateListener, GatewayMetrics
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.shared_state import build_shared_state
+from llmgateway.infra.stored_responses import ResponseStore
 from llmgateway.infra.tracing import attempt_span, build_tracing
 from llmgateway.providers.base import Provider, ProviderSettings
 from llmgateway.providers.registry import configured_provider_classes
@@ -165,6 +167,7 @@ def build_services(settings: Settings) -> Services:
         ledger=ledger,
         providers=providers,
         gateway=gateway,
+        response_store=ResponseStore(sessions),
         metrics=metrics,
         tracing=build_tracing(settings.otel),
         extras={
@@ -225,6 +228,7 @@ def register_hooks(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from llmgateway.api.admin.views import blp as admin
+    from llmgateway.api.anthropic_compat.views import blp as anthropic_compat
     from llmgateway.api.auth.views import blp as auth
     from llmgateway.api.completion.views import blp as completion
     from llmgateway.api.embedding.views import blp as embedding
@@ -232,9 +236,13 @@ def register_blueprints(app: Flask) -> None:
     from llmgateway.api.metrics.views import blp as metrics
     from llmgateway.api.models.views import blp as models
     from llmgateway.api.openai_compat.views import blp as openai_compat
+    from llmgateway.api.responses.views import blp as responses
 
-    for blueprint in (completion, embedding, models, admin, auth, health, openai_compat, metrics):
+    blueprints = (completion, embedding, models, admin, auth, health, openai_compat, anthropic_compat, responses,
+                  metrics)
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
+    register_data_schemas(api)
     from llmgateway.api.console import register_console
 
     svc = app.extensions["llmgateway"]

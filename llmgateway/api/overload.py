@@ -3,11 +3,10 @@ a WSGI wrapper gives the slot back when the response body is closed (a stream ho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import g, request
-from werkzeug.wsgi import ClosingIterator
 
 from llmgateway.core.overload import InFlightLimit
 from llmgateway.errors import Overloaded
@@ -44,7 +43,29 @@ class ReleaseInFlight:
         except BaseException:
             _release(environ)
             raise
-        return ClosingIterator(body, lambda: _release(environ))
+        return _ReleasingBody(body, environ)
+
+
+class _ReleasingBody:
+    """The app's body, iterated as it is (no wrapper frame per chunk); `close()`, which WSGI servers call on
+    the object the app returned, closes it and then gives the slot back."""
+
+    __slots__ = ("_body", "_environ")
+
+    def __init__(self, body: Iterable[bytes], environ: dict[str, Any]) -> None:
+        self._body = body
+        self._environ = environ
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            _release(self._environ)
 
 
 def _release(environ: dict[str, Any]) -> None:

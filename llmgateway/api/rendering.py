@@ -113,12 +113,16 @@ def sse_stream(
     if gateway_fields:
         base["provider"] = start.provider
         base["fallback_from"] = start.fallback_from
+    # Every chunk is `base` plus its choices: serialise `base` once and splice each chunk's choice into it
+    # (the bytes are exactly orjson.dumps({**base, "choices": [choice]})).
+    head = b"data: " + orjson.dumps(base)[:-1] + b',"choices":['
     try:
         for delta in stream:
-            yield sse_event({**base, "choices": [_choice(delta)]})
-        if include_usage and stream.usage is not None:
-            yield sse_event({**base, "choices": [], "usage": stream.usage.as_dict()})
-        yield DONE
+            yield head + orjson.dumps(_choice(delta)) + b"]}\n\n"
+        if include_usage and stream.usage is not None:  # with [DONE] in one write: one send, not two
+            yield sse_event({**base, "choices": [], "usage": stream.usage.as_dict()}) + DONE
+        else:
+            yield DONE
     except GatewayError as exc:
         yield sse_event(exc.envelope(request_id))
     finally:

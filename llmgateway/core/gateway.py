@@ -181,6 +181,7 @@ class Gateway:
             tool_calls=response.tool_calls,
             logprobs=response.logprobs,
             more_choices=response.more_choices,
+            native=response.native,
         )
 
     def _start(self, call: UsageCall, model: str, user: str | None, options: CallOptions) -> Route:

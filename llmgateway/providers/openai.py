@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from llmgateway.errors import GatewayError, ServerError
+from llmgateway.providers import openai_responses
 from llmgateway.providers.base import Provider, token_count
 from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.http import UpstreamStream
@@ -21,6 +22,7 @@ from llmgateway.providers.types import (
     EmbeddingResponse,
     Message,
     ModelInfo,
+    NativeRequest,
     Pricing,
     Usage,
 )
@@ -54,6 +56,8 @@ class OpenAIProvider(Provider):
     max_tokens_field: ClassVar[str] = "max_completion_tokens"
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
+    #: Where the Responses API lives, for native /v1/responses requests; None for upstreams without it.
+    responses_path: ClassVar[str | None] = "/responses"
     #: Cached input is 0.5x input unless the model's entry names its own price (newer families discount more).
     cache_read_price_ratio = 0.5
     #: USD per million tokens: input, output, cached input. Source: OpenAI's API pricing page
@@ -132,7 +136,17 @@ class OpenAIProvider(Provider):
         return rich_fields(request)
 
     # -- operations ---------------------------------------------------------------------------
+    def native_responses(self, request: ChatRequest) -> NativeRequest | None:
+        """The /v1/responses body to send as is, when this upstream has the Responses API."""
+        return openai_responses.native_of(request) if self.responses_path else None
+
     def chat(self, request: ChatRequest) -> ChatResponse:
+        native = self.native_responses(request)
+        if native is not None:
+            body = openai_responses.responses_body(native, request.model, stream=False)
+            data = self.checked_json(self.transport.post(
+                f"{self.base_url}{self.responses_path}", body, self.headers(request.request_id)))
+            return openai_responses.answer(data)
         reply = self.transport.post(
             self.chat_url(request.model), self.chat_body(request, stream=False), self.headers(request.request_id)
         )
@@ -163,6 +177,14 @@ class OpenAIProvider(Provider):
         )
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
+        native = self.native_responses(request)
+        if native is not None:
+            return self.open_chat_stream(
+                f"{self.base_url}{self.responses_path}",
+                openai_responses.responses_body(native, request.model, stream=True),
+                self.headers(request.request_id),
+                lambda upstream, stream: openai_responses.relay(self, upstream.lines(), stream),
+            )
         return self.open_chat_stream(
             self.chat_url(request.model),
             self.chat_body(request, stream=True),

@@ -53,6 +53,20 @@ NOT_IN_CACHE_KEY = {"cache_key": False}
 
 
 @dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A served API's own request body, for a provider that speaks that same API (`api`, e.g. "anthropic.messages").
+
+    That provider sends `body` as is (with its own `model` and `stream`) plus `headers`, and reports the raw answer
+    (`ChatResponse.native`, `ChatDelta.native`) beside the neutral one, so blocks the neutral model cannot carry
+    (thinking and its signature, `cache_control`, server tools) survive; every other provider ignores it.
+    """
+
+    api: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """The one neutral chat request: every surface builds it, the cache keys it, every provider translates it.
 
@@ -74,6 +88,7 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    native: NativeRequest | None = None
 
     def image_places(self) -> list[tuple[str, ImagePart]]:
         """Every image with its place in the request (`messages.2.content.1`), for error messages."""
@@ -153,22 +168,29 @@ class Usage:
         return out
 
 
+#: Usage's integer counts, and the (part, whole) pairs among them: read once, not per Usage built.
+_COUNTS = tuple(f.name for f in fields(Usage) if f.type in ("int", int))
+_PARTS = tuple((part, whole) for part, whole in PART_OF.items() if part in _COUNTS and whole in _COUNTS)
+_HAS_CACHE_PARTS = {"cached_tokens", "cache_write_tokens"} <= set(_COUNTS)
+
+
 def bound_counts(usage: Usage) -> list[str]:
     """Clamp every integer count of `usage` in place (frozen: via object.__setattr__); returns what was wrong."""
     problems: list[str] = []
-    counts = [f.name for f in fields(usage) if f.type in ("int", int)]
-    for name in counts:
+    for name in _COUNTS:
         raw = getattr(usage, name)
+        if type(raw) is int and 0 <= raw <= MAX_TOKEN_COUNT:  # the usual case: nothing to check further
+            continue
         value, problem = _bounded(raw)
         if problem:
             problems.append(f"{name}={raw!r} ({problem})")
         if problem or type(raw) is not int:  # a bool or an integral float becomes a plain int
             object.__setattr__(usage, name, value)
-    for part, whole in PART_OF.items():
-        if part in counts and whole in counts and getattr(usage, part) > getattr(usage, whole):
+    for part, whole in _PARTS:
+        if getattr(usage, part) > getattr(usage, whole):
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
-    if {"cached_tokens", "cache_write_tokens"} <= set(counts) and (
+    if _HAS_CACHE_PARTS and (
         usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens  # type: ignore[attr-defined]
     ):
         problems.append("cache reads and writes over prompt_tokens")
@@ -223,6 +245,7 @@ class ChatResponse:
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: Any = None  # OpenAI's logprobs object of the first choice, passed through when asked for
     more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
+    native: dict[str, Any] | None = None  # the upstream's own answer, when the request's NativeRequest was used
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +258,7 @@ class ChatDelta:
     tool_calls: tuple[ToolCallDelta, ...] = ()
     index: int = 0  # the choice it belongs to (only OpenAI-compatible answers to `n` > 1 have others)
     logprobs: Any = None
+    native: tuple[str, dict[str, Any]] | None = None  # the upstream's own event (name, data) in native mode
 
 
 class ChatStream:

@@ -58,6 +58,11 @@ class Browser:
         self.shots = shots
         self.taken: list[Path] = []
 
+    def errors(self) -> list[str]:
+        """The page's console errors so far (script errors, Content-Security-Policy violations, failed loads)."""
+        return [entry["message"] for entry in self.driver.get_log("browser")
+                if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+
     def shot(self, name: str) -> Path:
         """The whole page (the window grown to the page's height for the picture, then put back)."""
         path = self.shots / f"{len(self.taken) + 1:02d}-{name}.png"
@@ -93,6 +98,7 @@ def browser(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.
                  "--no-first-run", "--no-default-browser-check", "--window-size=1280,900", "--lang=en-US",
                  f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console errors, CSP violations
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")),

@@ -151,6 +151,7 @@ def test_the_console_scenario_in_chromium(app, live_server, browser, fake_openai
     driver.find_element(By.ID, "sign-out").click()
     wait_for(driver, ec.presence_of_element_located((By.ID, "api_key")))
     assert "llmgw_console" not in {cookie["name"] for cookie in driver.get_cookies()}
+    assert browser.errors() == []  # no script error, no Content-Security-Policy violation on any page
     driver.get(f"{base}/admin/keys")
     wait_for(driver, ec.presence_of_element_located((By.ID, "api_key")))
     assert "/admin/sign-in" in driver.current_url

@@ -12,9 +12,12 @@ from llmgateway.api.docs import error_responses
 from llmgateway.api.lifecycle import current_call
 from llmgateway.api.rendering import completion_body, gateway_headers, json_response, sse_response, sse_stream
 from llmgateway.api.security import requires
+from llmgateway.api.sse_schema import sse_event_schema
 from llmgateway.services import services
 
 blp = Blueprint("completion", __name__, url_prefix="/api/v1", description="Chat completions")
+#: One SSE event of /completion/stream; its `data` is a Chunk's JSON.
+CompletionEventSchema = sse_event_schema("CompletionEventSchema", "Chunk", ChunkSchema)
 
 SSE_DESCRIPTION = (
     "A `text/event-stream`: one `data: <chat.completion.chunk>` event per delta, then a chunk with "
@@ -41,7 +44,7 @@ class Completion(MethodView):
 class CompletionStreamView(MethodView):
     @requires("completion", usage="completion_stream")
     @blp.arguments(CompletionRequestSchema())
-    @blp.response(200, ChunkSchema, content_type="text/event-stream", description=SSE_DESCRIPTION)
+    @blp.response(200, CompletionEventSchema, content_type="text/event-stream", description=SSE_DESCRIPTION)
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, chat: ChatCall) -> Response:
         """Stream a chat completion as server-sent events."""

@@ -29,12 +29,16 @@ from llmgateway.api.rendering import (
     sse_stream,
 )
 from llmgateway.api.security import AUTHENTICATED, requires
+from llmgateway.api.sse_schema import sse_event_schema
 from llmgateway.services import services
 
 blp = Blueprint(
     "openai_compat", __name__, url_prefix="/v1",
     description="OpenAI-compatible API: point an OpenAI SDK's base_url at <gateway>/v1.",
 )
+
+#: One SSE event of a streamed chat completion; its `data` is an OpenAIChunk's JSON.
+OpenAIChunkEventSchema = sse_event_schema("OpenAIChunkEventSchema", "OpenAIChunk", OpenAIChunkSchema)
 
 #: The catalogue knows no creation dates; OpenAI's `created` is required, so it is a constant.
 MODEL_CREATED = 0
@@ -51,7 +55,7 @@ class ChatCompletions(MethodView):
     @blp.arguments(ChatCompletionsRequestSchema())
     @blp.response(200, OpenAIChatCompletionSchema)
     @blp.alt_response(
-        200, success=True, content_type="text/event-stream", schema=OpenAIChunkSchema,
+        200, success=True, content_type="text/event-stream", schema=OpenAIChunkEventSchema,
         description="With `stream: true`: chat.completion.chunk events, the usage chunk (only with "
         "`stream_options.include_usage`), then `data: [DONE]`; a later failure is one error event.",
     )
