@@ -80,7 +80,8 @@ class PriceList:
         cost += usage.cached_tokens * (input_price if cached_price is None else cached_price)
         write_1h_price = pricing.cache_write_1h_per_million
         write_price = input_price if write_price is None else write_price
-        cost += (usage.cache_write_tokens - usage.cache_write_1h_tokens) * write_price
-        cost += usage.cache_write_1h_tokens * (write_price if write_1h_price is None else write_1h_price)
+        one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)  # a part, even after clamping
+        cost += (usage.cache_write_tokens - one_hour) * write_price
+        cost += one_hour * (write_price if write_1h_price is None else write_1h_price)
         cost += usage.completion_tokens * (pricing.output_per_million or 0.0)
         return round(cost / 1_000_000, 10)
