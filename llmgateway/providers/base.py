@@ -61,7 +61,6 @@ class Provider(ABC):
     #: Environment variables that override this provider's `api_key` and `base_url` settings (None: no override).
     api_key_env: ClassVar[str | None] = None
     base_url_env: ClassVar[str | None] = None
-    supports_embeddings: ClassVar[bool] = True
     #: Whether unknown OpenAI-style fields can be passed straight through to this upstream.
     accepts_openai_extras: ClassVar[bool] = False
     known_models: ClassVar[tuple[ModelInfo, ...]] = ()

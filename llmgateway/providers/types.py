@@ -191,10 +191,10 @@ def bound_counts(usage: Usage) -> list[str]:
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
     if _HAS_CACHE_PARTS and (
-        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens  # type: ignore[attr-defined]
+        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens
     ):
         problems.append("cache reads and writes over prompt_tokens")
-        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)  # type: ignore[attr-defined]
+        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
         problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
         object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
