@@ -15,6 +15,7 @@ import os
 import re
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -82,6 +83,7 @@ def main(rows: int, spread_days: int) -> None:
     app = None
     try:
         app = create_app({"database": {"url": url}, "secret_key": "b" * 40, "jwt": {"secret": "j" * 40},
+                          "ledger": {"spool_dir": tempfile.mkdtemp(prefix="console-bench-spool-")},
                           "logging": {"level": "WARNING"}, "rate_limits": {"enabled": False},
                           "api_keys": [{"key": ADMIN_KEY, "owner": "Bench", "permissions": ["admin"]}]})
         fill(f"postgresql://postgres@{HOST}:{PORT}/{name}", rows, spread_days)

@@ -15,6 +15,7 @@ from llmgateway.core.gateway import Gateway
 from llmgateway.infra.keystore import KeyStore
 from llmgateway.infra.ledger import UsageLedger
 from llmgateway.infra.metrics import GatewayMetrics
+from llmgateway.infra.stored_responses import ResponseStore
 from llmgateway.infra.tracing import NullTracing, OtelTracing
 from llmgateway.providers.base import Provider
 
@@ -33,6 +34,7 @@ class Services:
     ledger: UsageLedger
     providers: dict[str, Provider]
     gateway: Gateway
+    response_store: ResponseStore
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     tracing: NullTracing | OtelTracing = field(default_factory=NullTracing)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -1,10 +1,12 @@
-"""Turns every failure the app can meet into the one error envelope (SPEC §5)."""
+"""Turns every failure the app can meet into the one error envelope (SPEC §5), in each surface's own shape."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, g, has_request_context, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from llmgateway.errors import (
@@ -33,12 +35,60 @@ _BY_STATUS: dict[int, type[GatewayError]] = {
 }
 
 
+#: Anthropic's error type for each status the gateway answers with (the statuses themselves are SPEC §5's).
+ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    502: "api_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
+
+
+def anthropic_error_body(error: GatewayError, request_id: str | None) -> dict[str, Any]:
+    """Anthropic's shape `{type: "error", error: {type, message}, request_id}`; its SDK picks the class by status."""
+    fallback = "api_error" if error.status >= 500 else "invalid_request_error"
+    return {
+        "type": "error",
+        "error": {"type": ANTHROPIC_ERROR_TYPES.get(error.status, fallback), "message": error.message},
+        "request_id": request_id,
+    }
+
+
+#: The error body of each surface, by blueprint name; every other route answers with the gateway's envelope.
+SURFACE_ERROR_BODIES: dict[str, Callable[[GatewayError, str | None], dict[str, Any]]] = {
+    "anthropic_compat": anthropic_error_body,
+}
+#: Path prefixes of those surfaces, for errors met before a route matched (404, 405).
+SURFACE_PATHS = (("/v1/messages", "anthropic_compat"),)
+
+
+def error_body(error: GatewayError, request_id: str | None) -> dict[str, Any]:
+    """The error body in the shape of the surface the request came to."""
+    surface = ""
+    if has_request_context():
+        surface = request.blueprint or next(
+            (name for prefix, name in SURFACE_PATHS if request.path == prefix or request.path.startswith(prefix + "/")),
+            "")
+    return SURFACE_ERROR_BODIES.get(surface, GatewayError.envelope)(error, request_id)
+
+
 def render_error(error: GatewayError) -> Response:
-    """The envelope response for a gateway error, with its headers; notes the code for the ledger."""
+    """The error response for a gateway error in its surface's shape, with its headers; notes the code for the
+    ledger."""
     current = g.get("llmgateway")
     if current is not None:
         current.error_code = error.code
-    response = jsonify(error.envelope(current.request_id if current is not None else None))
+    response = jsonify(error_body(error, current.request_id if current is not None else None))
     response.status_code = error.status
     for name, value in error.response_headers().items():
         response.headers[name] = value

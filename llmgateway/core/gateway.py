@@ -90,6 +90,7 @@ class Gateway:
         plan = self.cache.plan_completion(call, route, request, options)
         entry = self.cache.lookup(call, plan)
         prompt_estimate = estimate_prompt(request)
+        reservation: Reservation
         if entry is not None:
             upstream, answered, reservation = replay_stream(entry), route, NO_RESERVATION
         else:
@@ -181,6 +182,7 @@ class Gateway:
             tool_calls=response.tool_calls,
             logprobs=response.logprobs,
             more_choices=response.more_choices,
+            native=response.native,
         )
 
     def _start(self, call: UsageCall, model: str, user: str | None, options: CallOptions) -> Route:

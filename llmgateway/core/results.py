@@ -27,6 +27,7 @@ class CompletionResult:
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: Any = None
     more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
+    native: dict[str, Any] | None = None  # the upstream's own answer to a native request (see NativeRequest)
 
 
 @dataclass(frozen=True, slots=True)

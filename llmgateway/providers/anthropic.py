@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from llmgateway.errors import GatewayError, ServerError
@@ -18,11 +19,16 @@ from llmgateway.providers.types import (
     ChatResponse,
     ChatStream,
     ModelInfo,
+    NativeRequest,
     Pricing,
     Usage,
 )
 
 DEFAULT_VERSION = "2023-06-01"
+#: The `NativeRequest.api` this provider sends as is: a Messages body from the gateway's /v1/messages surface.
+NATIVE_API = "anthropic.messages"
+#: Client headers a native request may carry to Anthropic (and to no other provider).
+NATIVE_HEADERS = ("anthropic-beta",)
 #: The budget sent when neither the caller, the configuration nor the catalogue names one (`max_tokens` is required).
 FALLBACK_MAX_TOKENS = 4096
 #: Catalogue budgets are the model's output limit, capped so an unbounded request stays within the gateway timeout.
@@ -76,12 +82,12 @@ class AnthropicProvider(Provider):
     default_base_url = "https://api.anthropic.com"
     api_key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
-    supports_embeddings = False
     inferred_prefixes = ("claude-",)
     max_image_bytes = 5 * 1024 * 1024  # the Messages API's limit per image
     #: Cache reads cost 0.1x and (5-minute) cache writes 1.25x the input price, unless an entry names its own.
     cache_read_price_ratio = 0.1
     cache_write_price_ratio = 1.25
+    cache_write_1h_price_ratio = 2.0
     #: USD per million input and output tokens. Source: Anthropic's pricing page
     #: (docs.anthropic.com/en/docs/about-claude/pricing, as published in November 2025).
     known_models = (
@@ -101,16 +107,26 @@ class AnthropicProvider(Provider):
     )
 
     # -- request building ---------------------------------------------------------------------
-    def headers(self, request_id: str | None) -> dict[str, str]:
+    def headers(self, request_id: str | None, request: ChatRequest | None = None) -> dict[str, str]:
         headers = {"anthropic-version": str(self.settings.options.get("version") or DEFAULT_VERSION)}
         if self.settings.api_key:
             headers["x-api-key"] = self.settings.api_key
         if request_id:
             headers["X-Request-ID"] = request_id
+        native = native_of(request) if request is not None else None
+        if native is not None:
+            headers.update({k: v for k, v in native.headers.items() if k in NATIVE_HEADERS and v})
         return headers
 
     def messages_body(self, request: ChatRequest, *, stream: bool) -> dict[str, Any]:
-        """The Messages body; its `json_tool` entry (popped before sending) says JSON comes through a forced tool."""
+        """The Messages body; its `json_tool` entry (popped before sending) says JSON comes through a forced tool.
+
+        A native request (the gateway's own /v1/messages) is sent as the client wrote it: thinking blocks, their
+        signatures and `cache_control` reach Anthropic untouched."""
+        native = native_of(request)
+        if native is not None:
+            sent = {k: v for k, v in native.body.items() if k not in ("model", "stream")}
+            return {**sent, "model": request.model, **({"stream": True} if stream else {}), "json_tool": False}
         self.check_images(request)
         body: dict[str, Any] = {
             "model": request.model,
@@ -167,7 +183,7 @@ class AnthropicProvider(Provider):
     def chat(self, request: ChatRequest) -> ChatResponse:
         body = self.messages_body(request, stream=False)
         json_tool = body.pop("json_tool")
-        reply = self.transport.post(f"{self.base_url}/v1/messages", body, self.headers(request.request_id))
+        reply = self.transport.post(f"{self.base_url}/v1/messages", body, self.headers(request.request_id, request))
         data = self.checked_json(reply)
         try:
             content, calls = answer_parts(data["content"], json_tool=json_tool)
@@ -178,6 +194,7 @@ class AnthropicProvider(Provider):
                 usage=usage(data.get("usage")),
                 provider_response_id=data.get("id") or None,
                 tool_calls=calls,
+                native=data if is_native(request) else None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise ServerError(f"The {self.name} provider sent an answer the gateway cannot read.") from exc
@@ -188,61 +205,84 @@ class AnthropicProvider(Provider):
         return self.open_chat_stream(
             f"{self.base_url}/v1/messages",
             body,
-            self.headers(request.request_id),
-            lambda upstream, stream: self._relay(upstream, stream, json_tool),
+            self.headers(request.request_id, request),
+            lambda upstream, stream: self._relay(upstream, stream, json_tool, native=is_native(request)),
         )
 
     # -- answer reading -----------------------------------------------------------------------
-    def _relay(self, upstream: UpstreamStream, stream: ChatStream, json_tool: bool = False) -> Iterator[ChatDelta]:
+    def _relay(self, upstream: UpstreamStream, stream: ChatStream, json_tool: bool = False, *,
+               native: bool = False) -> Iterator[ChatDelta]:
         """Events until `message_stop`; input tokens come from `message_start`, output from the last
         `message_delta` (its counts are cumulative, so they replace earlier ones and are never added).
 
         Each `tool_use` block becomes one OpenAI tool call numbered from 0 in order (not the block index);
-        in forced-tool JSON mode its input fragments are the answer's text instead."""
+        in forced-tool JSON mode its input fragments are the answer's text instead. In native mode every event
+        also rides on a delta as it came (`ChatDelta.native`), pings and thinking blocks included."""
         counts: dict[str, Any] = {}
-        calls: dict[int, int] = {}  # Anthropic block index -> OpenAI tool-call index
+        calls: dict[Any, int] = {}  # Anthropic block index -> OpenAI tool-call index
         for event in parse_sse(upstream.lines()):
             data = self.event_json(event.data)
-            kind = data.get("type") or event.event
+            kind = str(data.get("type") or event.event or "")
             if kind == "error":
                 raise self.stream_error(data)
-            if kind == "message_start":
-                counts.update((data.get("message") or {}).get("usage") or {})
-                stream.usage_so_far = usage(counts)  # input and cache counts are final from here on
-                yield ChatDelta(role="assistant")
-            elif kind == "content_block_start":
-                block = data.get("content_block") or {}
-                if block.get("type") == "tool_use" and not json_tool:
-                    call = calls[data.get("index")] = len(calls)
-                    yield ChatDelta(tool_calls=(ToolCallDelta(call, block.get("id"), block.get("name")),))
-            elif kind == "content_block_delta":
-                delta = data.get("delta") or {}
-                if delta.get("type") == "input_json_delta":
-                    fragment = delta.get("partial_json")
-                    if fragment and json_tool:
-                        yield ChatDelta(content=fragment)
-                    elif fragment and data.get("index") in calls:
-                        yield ChatDelta(tool_calls=(ToolCallDelta(calls[data["index"]], arguments=fragment),))
-                elif delta.get("text"):
-                    yield ChatDelta(content=delta["text"])
-            elif kind == "message_delta":
-                counts.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
-                stream.usage_so_far = usage(counts)
-                finish = finish_reason((data.get("delta") or {}).get("stop_reason"))
-                if json_tool and finish == "tool_calls":
-                    finish = "stop"
-                if finish:
-                    yield ChatDelta(finish_reason=finish)
-            elif kind == "message_stop":
+            delta = self._delta(kind, data, counts, calls, json_tool)
+            if kind in ("message_start", "message_delta"):
+                stream.usage_so_far = usage(counts)  # input and cache counts are final from message_start on
+            if native:
+                yield replace(delta or ChatDelta(), native=(kind, data))
+            elif delta is not None:
+                yield delta
+            if kind == "message_stop":
                 stream.usage = usage(counts)
                 return
         raise ServerError(f"The {self.name} stream ended before it was complete.")
 
+    @staticmethod
+    def _delta(kind: str, data: dict[str, Any], counts: dict[str, Any], calls: dict[Any, int],
+               json_tool: bool) -> ChatDelta | None:
+        """The neutral delta one event stands for, if any; usage counts are gathered into `counts`."""
+        if kind == "message_start":
+            counts.update((data.get("message") or {}).get("usage") or {})
+            return ChatDelta(role="assistant")
+        if kind == "content_block_start":
+            block = data.get("content_block") or {}
+            if block.get("type") == "tool_use" and not json_tool:
+                call = calls[data.get("index")] = len(calls)
+                return ChatDelta(tool_calls=(ToolCallDelta(call, block.get("id"), block.get("name")),))
+        elif kind == "content_block_delta":
+            delta = data.get("delta") or {}
+            if delta.get("type") == "input_json_delta":
+                fragment = delta.get("partial_json")
+                if fragment and json_tool:
+                    return ChatDelta(content=fragment)
+                if fragment and data.get("index") in calls:
+                    return ChatDelta(tool_calls=(ToolCallDelta(calls[data["index"]], arguments=fragment),))
+            elif delta.get("text"):
+                return ChatDelta(content=delta["text"])
+        elif kind == "message_delta":
+            counts.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
+            finish = finish_reason((data.get("delta") or {}).get("stop_reason"))
+            if json_tool and finish == "tool_calls":
+                finish = "stop"
+            if finish:
+                return ChatDelta(finish_reason=finish)
+        return None
+
     def stream_error(self, data: dict[str, Any]) -> GatewayError:
         """An `error` event after the stream began, classified like the status its type stands for."""
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        status = _STATUS_BY_ERROR_TYPE.get(error.get("type"), 500)
+        error: dict[str, Any] = data["error"] if isinstance(data.get("error"), dict) else {}
+        status = _STATUS_BY_ERROR_TYPE.get(str(error.get("type")), 500)
         return classify_stream_error(self.name, status, error.get("message"))
+
+
+def native_of(request: ChatRequest) -> NativeRequest | None:
+    """The request's native Messages body, when it has one this provider can send as is."""
+    native = request.native
+    return native if native is not None and native.api == NATIVE_API else None
+
+
+def is_native(request: ChatRequest) -> bool:
+    return native_of(request) is not None
 
 
 def finish_reason(value: str | None) -> str | None:
@@ -257,6 +297,7 @@ def usage(raw: Any) -> Usage | None:
         return None
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    by_ttl = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
     try:
         prompt = sum(token_count(raw.get(key)) for key in _PROMPT_TOKEN_FIELDS)
         return Usage(
@@ -265,6 +306,7 @@ def usage(raw: Any) -> Usage | None:
             cached_tokens=token_count(raw.get("cache_read_input_tokens")),
             cache_write_tokens=token_count(raw.get("cache_creation_input_tokens")),
             reasoning_tokens=token_count(thinking),
+            cache_write_1h_tokens=token_count(by_ttl.get("ephemeral_1h_input_tokens")),
         )
     except (TypeError, ValueError):
         return None

@@ -45,6 +45,7 @@ class HuggingFaceProvider(OpenAIProvider):
     inferred_prefixes = ()
     max_tokens_field = "max_tokens"
     chat_path = "/v1/chat/completions"
+    responses_path = None  # native /v1/responses requests go to OpenAI only; here they are translated
     #: The router's providers publish their own prices; the gateway assumes no cache discount unless configured.
     cache_read_price_ratio = 1.0
     known_models = (

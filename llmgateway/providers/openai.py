@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from llmgateway.errors import GatewayError, ServerError
+from llmgateway.providers import openai_responses
 from llmgateway.providers.base import Provider, token_count
 from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.http import UpstreamStream
@@ -21,6 +22,7 @@ from llmgateway.providers.types import (
     EmbeddingResponse,
     Message,
     ModelInfo,
+    NativeRequest,
     Pricing,
     Usage,
 )
@@ -49,16 +51,19 @@ class OpenAIProvider(Provider):
     api_key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     accepts_openai_extras = True
-    inferred_prefixes = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
+    inferred_prefixes: ClassVar[tuple[str, ...]] = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
     #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
-    max_tokens_field: ClassVar[str] = "max_completion_tokens"
+    #: the request field for the answer budget (an instance may override it: openai_compatible's option)
+    max_tokens_field: str = "max_completion_tokens"
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
+    #: Where the Responses API lives, for native /v1/responses requests; None for upstreams without it.
+    responses_path: ClassVar[str | None] = "/responses"
     #: Cached input is 0.5x input unless the model's entry names its own price (newer families discount more).
     cache_read_price_ratio = 0.5
     #: USD per million tokens: input, output, cached input. Source: OpenAI's API pricing page
     #: (openai.com/api/pricing, standard tier, as published in November 2025).
-    known_models = (
+    known_models: ClassVar[tuple[ModelInfo, ...]] = (
         _m("gpt-5.1", "GPT-5.1", 400000, 1.25, 10.0, 0.125, RICH),
         _m("gpt-5", "GPT-5", 400000, 1.25, 10.0, 0.125, RICH),
         _m("gpt-5-mini", "GPT-5 mini", 400000, 0.25, 2.0, 0.025, RICH),
@@ -132,7 +137,17 @@ class OpenAIProvider(Provider):
         return rich_fields(request)
 
     # -- operations ---------------------------------------------------------------------------
+    def native_responses(self, request: ChatRequest) -> NativeRequest | None:
+        """The /v1/responses body to send as is, when this upstream has the Responses API."""
+        return openai_responses.native_of(request) if self.responses_path else None
+
     def chat(self, request: ChatRequest) -> ChatResponse:
+        native = self.native_responses(request)
+        if native is not None:
+            body = openai_responses.responses_body(native, request.model, stream=False)
+            data = self.checked_json(self.transport.post(
+                f"{self.base_url}{self.responses_path}", body, self.headers(request.request_id)))
+            return openai_responses.answer(data)
         reply = self.transport.post(
             self.chat_url(request.model), self.chat_body(request, stream=False), self.headers(request.request_id)
         )
@@ -163,6 +178,14 @@ class OpenAIProvider(Provider):
         )
 
     def stream_chat(self, request: ChatRequest) -> ChatStream:
+        native = self.native_responses(request)
+        if native is not None:
+            return self.open_chat_stream(
+                f"{self.base_url}{self.responses_path}",
+                openai_responses.responses_body(native, request.model, stream=True),
+                self.headers(request.request_id),
+                lambda upstream, stream: openai_responses.relay(self, upstream.lines(), stream),
+            )
         return self.open_chat_stream(
             self.chat_url(request.model),
             self.chat_body(request, stream=True),
@@ -202,7 +225,7 @@ class OpenAIProvider(Provider):
             for choice in chunk.get("choices") or ():
                 index = int(choice.get("index") or 0)
                 delta = choice.get("delta") or {}
-                calls = ()
+                calls: tuple[ToolCallDelta, ...] = ()
                 if delta.get("tool_calls"):
                     calls = self.first_pieces_only(tool_call_deltas_in(delta), opened.setdefault(index, set()))
                     saw_tool_calls.add(index)

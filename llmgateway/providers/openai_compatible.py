@@ -27,7 +27,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     cache_read_price_ratio = 1.0
     requires_api_key: ClassVar[bool] = False
     # Self-hosted servers (vLLM, Ollama, TGI's OpenAI route) read `max_tokens`; few know the newer field.
-    max_tokens_field: ClassVar[str] = "max_tokens"
+    max_tokens_field = "max_tokens"
 
     def __init__(self, settings: ProviderSettings, transport: HttpTransport | None = None) -> None:
         super().__init__(settings, transport)

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 MAX_TOKEN_COUNT = 2**31 - 1
 #: Counts that are a part of another (a cached prompt token is also a prompt token): never more than the whole.
 PART_OF = {"cached_tokens": "prompt_tokens", "cache_read_tokens": "prompt_tokens",
-           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens"}
+           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens",
+           "cache_write_1h_tokens": "cache_write_tokens"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,20 @@ NOT_IN_CACHE_KEY = {"cache_key": False}
 
 
 @dataclass(frozen=True, slots=True)
+class NativeRequest:
+    """A served API's own request body, for a provider that speaks that same API (`api`, e.g. "anthropic.messages").
+
+    That provider sends `body` as is (with its own `model` and `stream`) plus `headers`, and reports the raw answer
+    (`ChatResponse.native`, `ChatDelta.native`) beside the neutral one, so blocks the neutral model cannot carry
+    (thinking and its signature, `cache_control`, server tools) survive; every other provider ignores it.
+    """
+
+    api: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """The one neutral chat request: every surface builds it, the cache keys it, every provider translates it.
 
@@ -73,6 +88,7 @@ class ChatRequest:
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
     response_format: ResponseFormat | None = None
+    native: NativeRequest | None = None
 
     def image_places(self) -> list[tuple[str, ImagePart]]:
         """Every image with its place in the request (`messages.2.content.1`), for error messages."""
@@ -108,6 +124,8 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: float | None = None
+    #: The part of `cache_write_tokens` written with Anthropic's one-hour TTL (priced higher); not a ledger column.
+    cache_write_1h_tokens: int = 0
     clamped: bool = False
 
     def __post_init__(self) -> None:
@@ -173,10 +191,10 @@ def bound_counts(usage: Usage) -> list[str]:
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
     if _HAS_CACHE_PARTS and (
-        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens  # type: ignore[attr-defined]
+        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens
     ):
         problems.append("cache reads and writes over prompt_tokens")
-        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)  # type: ignore[attr-defined]
+        object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
         problems.append(f"total {usage.prompt_tokens + usage.completion_tokens} over {MAX_TOKEN_COUNT}")
         object.__setattr__(usage, "completion_tokens", MAX_TOKEN_COUNT - usage.prompt_tokens)
@@ -227,6 +245,7 @@ class ChatResponse:
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: Any = None  # OpenAI's logprobs object of the first choice, passed through when asked for
     more_choices: tuple[ChatChoice, ...] = ()  # choices 1..n-1 when `n` > 1
+    native: dict[str, Any] | None = None  # the upstream's own answer, when the request's NativeRequest was used
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +258,7 @@ class ChatDelta:
     tool_calls: tuple[ToolCallDelta, ...] = ()
     index: int = 0  # the choice it belongs to (only OpenAI-compatible answers to `n` > 1 have others)
     logprobs: Any = None
+    native: tuple[str, dict[str, Any]] | None = None  # the upstream's own event (name, data) in native mode
 
 
 class ChatStream:
@@ -298,6 +318,7 @@ class Pricing:
     output_per_million: float | None = None
     cached_input_per_million: float | None = None
     cache_write_per_million: float | None = None
+    cache_write_1h_per_million: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,8 +52,10 @@ def test_the_native_body_keeps_everything_but_the_model_untouched():
                                                        "cache_control": {"type": "ephemeral"}}]}]}
     call = parse_messages_request(body, {"anthropic-beta": "interleaved-thinking-2025-05-14", "x-other": "no"})
 
-    assert call.native_body == {k: v for k, v in body.items() if k != "model"}
-    assert call.native_headers == {"anthropic-beta": "interleaved-thinking-2025-05-14"}
+    native = call.request.native
+    assert native.api == "anthropic.messages"
+    assert native.body == {k: v for k, v in body.items() if k != "model"}
+    assert native.headers == {"anthropic-beta": "interleaved-thinking-2025-05-14"}
     assert call.request.messages[1] == Message("assistant", "Yo")  # thinking is Anthropic's own
 
 
@@ -72,6 +74,7 @@ def test_the_native_body_keeps_everything_but_the_model_untouched():
     ({**BASE, "stop_sequences": "END"}, "stop_sequences"),
     ({**BASE, "metadata": {"user_id": 7}}, "metadata.user_id"),
     ({**BASE, "system": [{"type": "image"}]}, "system.0"),
+    ({**BASE, "base_url": "http://evil.example"}, "base_url"),
 ])
 def test_bad_input_is_a_400_naming_the_field(body, param):
     error = refused(body)
@@ -88,3 +91,53 @@ def test_a_tool_result_must_answer_an_earlier_tool_use():
     stray = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9", "content": "17C"}]}]
     error = refused({**BASE, "messages": stray})
     assert error.param == "messages.0.content.0.tool_use_id" and "toolu_9" in error.message
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def test_tools_tool_turns_and_images_become_neutral_values():
+    from llmgateway.providers.chat_types import ImagePart, TextPart, ToolCall, ToolChoice, ToolSpec
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    call = parse(
+        tools=[{"name": "get_weather", "description": "Weather", "input_schema": schema},
+               {"type": "web_search_20250305", "name": "web_search"}],
+        tool_choice={"type": "any", "disable_parallel_tool_use": True},
+        messages=[
+            {"role": "user", "content": [{"type": "text", "text": "Weather here?"},
+                                         {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                                                      "data": PNG}}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "Checking."},
+                                              {"type": "tool_use", "id": "toolu_1", "name": "get_weather",
+                                               "input": {"city": "Paris"}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                                          "content": [{"type": "text", "text": "17C"}]},
+                                         {"type": "text", "text": "And tomorrow?"}]},
+        ])
+
+    request = call.request
+    assert request.tools == (ToolSpec("get_weather", "Weather", schema),)  # server tools are Anthropic's own
+    assert request.tool_choice == ToolChoice("required") and request.parallel_tool_calls is False
+    user, assistant, result, follow_up = request.messages
+    assert user.content == "Weather here?"
+    assert user.parts == (TextPart("Weather here?"), ImagePart(f"data:image/png;base64,{PNG}"))
+    assert assistant.content == "Checking."
+    assert assistant.tool_calls == (ToolCall("toolu_1", "get_weather", '{"city":"Paris"}'),)
+    assert (result.role, result.tool_call_id, result.content) == ("tool", "toolu_1", "17C")
+    assert follow_up == Message("user", "And tomorrow?")
+
+
+def test_an_image_whose_bytes_are_not_its_media_type_is_refused():
+    jpeg_claim = {"type": "image", "source": {"type": "base64", "media_type": "image/jpeg", "data": PNG}}
+    error = refused({**BASE, "messages": [{"role": "user", "content": [jpeg_claim]}]})
+    assert error.param == "messages.0.content.0.source"
+
+
+def test_named_tool_choice_and_structured_output():
+    from llmgateway.providers.chat_types import ResponseFormat, ToolChoice
+
+    call = parse(tool_choice={"type": "tool", "name": "get_weather"},
+                 output_config={"format": {"type": "json_schema", "schema": {"type": "object"}}})
+    assert call.request.tool_choice == ToolChoice("function", "get_weather")
+    assert call.request.response_format == ResponseFormat("json_schema", name="output", schema={"type": "object"})

@@ -176,7 +176,7 @@ def test_keys_page_shows_last_use_and_spend_this_period(app, client, fake_openai
     assert activity.last_used is not None and activity.period_spend_usd > 0
     listing = client.get("/admin/keys").text
     row = re.search(rf'<tr data-key-id="{admin.id}">(.*?)</tr>', listing, re.S).group(1)
-    assert f"{activity.period_spend_usd:.4f} (this month)" in row
+    assert f'{activity.period_spend_usd:.4f}<br><span class="hint">this month</span>' in row
     assert activity.last_used.strftime("%Y-%m-%d %H:%M") in row
 
 

@@ -96,7 +96,8 @@ def test_another_sessions_csrf_token_is_refused(app):
 def test_a_cookie_signed_by_another_instance_is_refused(make_app, tmp_path):
     ours = make_app()
     theirs = create_app(base_config(f"sqlite:///{tmp_path / 'other.db'}",
-                                    jwt={"secret": "another-instance-jwt-secret-" + "z" * 40}))
+                                    jwt={"secret": "another-instance-jwt-secret-" + "z" * 40},
+                                    ledger={"spool_dir": str(tmp_path / "other-spool")}))
     try:
         other = theirs.test_client()
         sign_in(other)

@@ -61,6 +61,40 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
     return f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
 
 
+#: The extended-thinking block the fake answers with when `thinking` is enabled (its signature must come back).
+THINKING = {"type": "thinking", "thinking": "The user greets me; I greet back.",
+            "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}
+
+
+def thinks(payload: dict[str, Any]) -> bool:
+    return (payload.get("thinking") or {}).get("type") == "enabled"
+
+
+def thinking_events() -> Iterator[bytes]:
+    """A thinking block at index 0 as Anthropic streams it: the ping, thinking deltas, the signature, the stop."""
+    start = {"type": "thinking", "thinking": "", "signature": ""}
+    yield _event("content_block_start", {"type": "content_block_start", "index": 0, "content_block": start})
+    yield _event("ping", {"type": "ping"})
+    for piece in ("The user greets me;", " I greet back."):
+        delta = {"type": "thinking_delta", "thinking": piece}
+        yield _event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+    signature = {"type": "signature_delta", "signature": THINKING["signature"]}
+    yield _event("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": signature})
+    yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+
+
+def thinking_problem(messages: list[Any]) -> str | None:
+    """Thinking blocks sent back must be intact: the real API refuses a block whose signature is missing."""
+    for i, message in enumerate(messages):
+        for j, block in enumerate(message.get("content") if isinstance(message.get("content"), list) else ()):
+            if isinstance(block, dict) and block.get("type") == "thinking":
+                if message.get("role") != "assistant":
+                    return f"messages.{i}.content.{j}: thinking blocks are only allowed in assistant turns"
+                if not block.get("signature"):
+                    return f"messages.{i}.content.{j}.signature: Field required"
+    return None
+
+
 class FakeAnthropic(FakeServer):
     """Answers like api.anthropic.com, validating what the real Messages API validates."""
 
@@ -91,7 +125,7 @@ class FakeAnthropic(FakeServer):
             return json_response(anthropic_error("invalid_request_error", "anthropic-version: header is required"), 400)
         if request.path != "/v1/messages":
             return json_response(anthropic_error("not_found_error", "Not Found"), 404)
-        problem = self.validate(payload) or rich_problem(payload)
+        problem = self.validate(payload) or thinking_problem(payload.get("messages") or []) or rich_problem(payload)
         if problem:
             return json_response(anthropic_error("invalid_request_error", problem), 400)
         if payload["model"] == "missing-model":
@@ -109,18 +143,19 @@ class FakeAnthropic(FakeServer):
         self.plans.append(plan)
         words, stop_reason, stop_sequence = self.answer(payload, plan)
         if payload.get("stream"):
-            events = self.events(payload["model"], words, stop_reason, prompt, fault, environ, plan)
+            events = self.events(payload["model"], words, stop_reason, prompt, fault, environ, plan, thinks(payload))
             return sse_response(self.stream(events, environ), RATE_HEADERS)
         usage = self.usage(prompt, len(words) + plan.call_tokens)
         self.record("/v1/messages", self.billed_prompt(prompt), len(words) + plan.call_tokens)
         text = [{"type": "text", "text": " ".join(words)}] if words or not plan.calls else []
+        thinking = [THINKING] if thinks(payload) else []
         return json_response(
             {
                 "id": "msg_013Zva2CMHLNnXjNJJKqJ2EF",
                 "type": "message",
                 "role": "assistant",
                 "model": payload["model"],
-                "content": text + ([TOOL_USE] if self.tool_call else []) + answer_blocks(plan)[len(text):],
+                "content": thinking + text + ([TOOL_USE] if self.tool_call else []) + answer_blocks(plan)[len(text):],
                 "stop_reason": stop_reason,
                 "stop_sequence": stop_sequence,
                 "usage": usage,
@@ -157,6 +192,8 @@ class FakeAnthropic(FakeServer):
             "input_tokens": prompt,
             "cache_creation_input_tokens": written,
             "cache_read_input_tokens": read,
+            "cache_creation": {"ephemeral_5m_input_tokens": written - min(self.detail.cache_write_1h, written),
+                               "ephemeral_1h_input_tokens": min(self.detail.cache_write_1h, written)},
             "output_tokens": output,
             "service_tier": "standard",
         }
@@ -185,7 +222,9 @@ class FakeAnthropic(FakeServer):
         fault: Fault | None,
         environ: dict[str, Any],
         plan: Plan,
+        thinking: bool = False,
     ) -> Iterator[bytes]:
+        """The stream; with extended thinking a thinking block (deltas, then its signature) comes first."""
         message = {
             "id": "msg_4QpJur2dWWDjF6C758FbBw5vm12BaVipnK",
             "type": "message",
@@ -197,11 +236,15 @@ class FakeAnthropic(FakeServer):
             "usage": self.usage(prompt, 1),
         }
         yield _event("message_start", {"type": "message_start", "message": message})
+        first = 1 if thinking else 0
+        if thinking:
+            yield from thinking_events()
         yield _event(
             "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {"type": "content_block_start", "index": first, "content_block": {"type": "text", "text": ""}},
         )
-        yield _event("ping", {"type": "ping"})
+        if not thinking:
+            yield _event("ping", {"type": "ping"})
         pieces = [words[0]] + [" " + w for w in words[1:]] if words else []
         for sent, piece in enumerate(pieces):
             if fault is not None and sent == fault.after:
@@ -219,12 +262,12 @@ class FakeAnthropic(FakeServer):
                 )
             yield _event(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+                {"type": "content_block_delta", "index": first, "delta": {"type": "text_delta", "text": piece}},
             )
-        yield _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        yield _event("content_block_stop", {"type": "content_block_stop", "index": first})
         if self.tool_call:
             yield from self.tool_events()
-        for name, data in tool_events(plan, 1):
+        for name, data in tool_events(plan, first + 1):
             yield _event(name, data)
         yield _event(
             "message_delta",

@@ -95,7 +95,7 @@ def _turns_problem(messages: list[dict[str, Any]]) -> str | None:
                 problem = _image_problem(block.get("source") or {})
                 if problem:
                     return f"messages.{i}.content.{j}.image.source.{problem}"
-            elif kind not in ("text", "tool_result"):
+            elif kind not in ("text", "tool_result", "thinking", "redacted_thinking"):
                 return f"messages.{i}.content.{j}: Input tag {kind!r} does not match any of the expected tags"
     return None
 

@@ -1,4 +1,4 @@
-"""A fake OpenAI API: /v1/chat/completions (plain and SSE), /v1/embeddings, errors and rate-limit headers."""
+"""A fake OpenAI API: /v1/chat/completions and /v1/responses (plain and SSE), /v1/embeddings, errors, rate headers."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from tests.fakes import openai_responses
 from tests.fakes.openai_rich import content_text, rich_input, rich_problem, tool_call_deltas, tool_call_message
 from tests.fakes.rich import Plan, plan_answer
 from tests.fakes.server import FakeServer, Fault, count_tokens, hard_close, json_response, sse_response
@@ -85,7 +86,21 @@ class FakeOpenAI(FakeServer):
             return self.chat(payload, fault, environ)
         if request.path == "/v1/embeddings":
             return self.embeddings(payload)
+        if request.path == "/v1/responses":
+            return self.responses(payload, environ)
         return json_response(openai_error("Unknown request URL", "invalid_request_error", "unknown_url"), 404)
+
+    def responses(self, payload: Any, environ: dict[str, Any]) -> Response:
+        """The Responses API (see tests/fakes/openai_responses.py)."""
+        refused = openai_responses.problem(payload)
+        if refused:
+            return json_response(openai_error(refused[0], "invalid_request_error", None, refused[1]), 400)
+        plan, _words, prompt, final = openai_responses.answer(payload, self.reply_text)
+        self.plans.append(plan)
+        self.record("/v1/responses", prompt, final["usage"]["output_tokens"])
+        if payload.get("stream"):
+            return sse_response(self.stream(openai_responses.events(payload, final), environ), RATE_HEADERS)
+        return json_response(final, 200, RATE_HEADERS)
 
     def chat(self, payload: Any, fault: Fault | None, environ: dict[str, Any]) -> Response:
         problem = self.validate_chat(payload) or rich_problem(payload)

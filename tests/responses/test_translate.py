@@ -59,3 +59,46 @@ def test_bad_input_is_a_400_naming_the_field(body, param):
     with pytest.raises(InvalidRequest) as caught:
         parse_responses_request(body)
     assert caught.value.param == param
+
+
+def test_function_calls_outputs_tools_and_formats_become_neutral_values():
+    from llmgateway.providers.chat_types import ImagePart, ResponseFormat, TextPart, ToolCall, ToolChoice, ToolSpec
+
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+           "RU5ErkJggg==")
+    parsed = parse_responses_request({
+        "model": "m",
+        "input": [
+            {"role": "user", "content": [{"type": "input_text", "text": "Weather?"},
+                                         {"type": "input_image", "image_url": png, "detail": "low"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAA"},
+            {"role": "assistant", "content": "Checking."},
+            {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+            {"type": "function_call", "call_id": "call_2", "name": "get_weather", "arguments": '{"city":"Oslo"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": "17C"},
+            {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "3C"}]},
+        ],
+        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": True}],
+        "tool_choice": {"type": "function", "name": "get_weather"},
+        "parallel_tool_calls": False,
+        "text": {"format": {"type": "json_schema", "name": "weather", "schema": {"type": "object"}, "strict": True}},
+    })
+    request = chat_request(parsed)
+
+    assert request.tools == (ToolSpec("get_weather", None, {"type": "object"}, True),)
+    assert request.tool_choice == ToolChoice("function", "get_weather") and request.parallel_tool_calls is False
+    assert request.response_format == ResponseFormat("json_schema", "weather", {"type": "object"}, True)
+    user, assistant, first, second = request.messages
+    assert user.parts == (TextPart("Weather?"), ImagePart(png, "low"))
+    assert assistant.content == "Checking." and assistant.tool_calls == (
+        ToolCall("call_1", "get_weather", '{"city":"Paris"}'), ToolCall("call_2", "get_weather", '{"city":"Oslo"}'))
+    assert (first.role, first.tool_call_id, first.content) == ("tool", "call_1", "17C")
+    assert (second.tool_call_id, second.content) == ("call_2", "3C")
+
+
+def test_built_in_tools_are_refused_as_unsupported():
+    from llmgateway.errors import UnsupportedOperation
+
+    with pytest.raises(UnsupportedOperation) as caught:
+        parse_responses_request({"model": "m", "input": "x", "tools": [{"type": "web_search"}]})
+    assert caught.value.param == "tools.0.type"

@@ -192,3 +192,13 @@ def test_cached_answers_replay_tool_calls_exactly(live, fakes, provider):
     assert len(fakes[provider].requests) == 2
     assert [c.arguments for c in fresh[0]] == [c.arguments for c in fakes[provider].plans[-1].calls]
     assert len(ledger_rows(live.app)) == 4
+
+
+def test_images_count_toward_the_estimate_when_the_provider_reports_no_usage(live, fakes):
+    fakes["huggingface"].stream_usage = False  # an upstream provider that ignores include_usage
+    body = {"model": "huggingface.Qwen/Qwen2.5-VL-7B-Instruct", "messages": [image_message(PNG_URI)]}
+    chunks = sse_chunks(post(live, "/api/v1/completion/stream", body))
+    usage = chunks[-1]["usage"]
+    assert usage["estimated"] is True and usage["prompt_tokens"] >= 85  # a low-detail image's fixed estimate
+    [row] = live.rows(1)
+    assert row["prompt_tokens"] == usage["prompt_tokens"]

@@ -7,8 +7,10 @@ from typing import Any
 
 import orjson
 
-from llmgateway.api.anthropic_compat.render import error_body, message_id, stop_reason, usage_body
+from llmgateway.api.anthropic_compat.render import message_id, stop_reason, usage_body
+from llmgateway.api.error_handlers import anthropic_error_body
 from llmgateway.errors import GatewayError
+from llmgateway.providers.chat_types import ToolCallDelta
 from llmgateway.providers.types import ChatDelta, Usage
 
 
@@ -27,27 +29,50 @@ class MessageEvents:
         self._index = -1
         self._open: str | None = None  # type of the block currently open
         self._pinged = False
+        self._call_blocks: dict[int, int] = {}  # neutral tool-call index → its block index
 
     def events(self, deltas: Iterable[ChatDelta], final_usage: Callable[[], Usage | None]) -> Iterator[bytes]:
-        """The whole sequence; an error after the start is one `error` event and the stream ends."""
+        """The whole sequence; an error after the start is one `error` event and the stream ends.
+
+        When Anthropic answered a native request its own events are relayed as they came (thinking blocks,
+        signatures and pings included); otherwise the sequence is written from the neutral deltas."""
         finish: str | None = None
+        started = native = False
         try:
-            yield self.message_start()
             for delta in deltas:
+                if delta.native is not None:
+                    native = True
+                    yield self.relay(*delta.native)
+                    continue
+                if not started:
+                    started = True
+                    yield self.message_start()
                 if delta.content:
                     yield from self.text(delta.content)
+                for call in delta.tool_calls:
+                    yield from self.tool_call(call)
                 finish = delta.finish_reason or finish
+            if native:  # the upstream's own message_delta and message_stop were relayed
+                return
+            if not started:
+                yield self.message_start()
             if self._index < 0:  # an empty answer still has one (empty) text block
                 yield from self.start_block({"type": "text", "text": ""})
             yield from self.stop_block()
             yield self.message_delta(finish, final_usage())
             yield sse("message_stop", {"type": "message_stop"})
         except GatewayError as exc:
-            yield sse("error", error_body(exc, self.request_id))
+            yield sse("error", anthropic_error_body(exc, self.request_id))
+
+    def relay(self, name: str, data: dict[str, Any]) -> bytes:
+        """One upstream event as is; only `message_start` names the gateway model id, as every answer does."""
+        if name == "message_start" and isinstance(data.get("message"), dict):
+            data = {**data, "message": {**data["message"], "model": self.model}}
+        return sse(name, data)
 
     def message_start(self) -> bytes:
         usage = usage_body(Usage(self.input_tokens, 1))
-        message = {
+        message: dict[str, Any] = {
             "id": message_id(self.request_id), "type": "message", "role": "assistant", "model": self.model,
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage,
         }
@@ -59,6 +84,18 @@ class MessageEvents:
             yield from self.start_block({"type": "text", "text": ""})
         yield sse("content_block_delta", {"type": "content_block_delta", "index": self._index,
                                           "delta": {"type": "text_delta", "text": text}})
+
+    def tool_call(self, call: ToolCallDelta) -> Iterator[bytes]:
+        """A tool call's first piece starts its tool_use block; its argument fragments are input_json_delta."""
+        block = self._call_blocks.get(call.index)
+        if block is None:
+            yield from self.stop_block()
+            yield from self.start_block({"type": "tool_use", "id": call.id or f"toolu_{self._index + 1}",
+                                         "name": call.name or "", "input": {}})
+            block = self._call_blocks[call.index] = self._index
+        if call.arguments:  # a late piece of an earlier call still lands on its own block (the SDK keys by index)
+            yield sse("content_block_delta", {"type": "content_block_delta", "index": block,
+                                              "delta": {"type": "input_json_delta", "partial_json": call.arguments}})
 
     def start_block(self, block: dict[str, Any]) -> Iterator[bytes]:
         self._index += 1

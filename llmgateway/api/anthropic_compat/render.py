@@ -1,10 +1,13 @@
-"""Neutral answers → Anthropic's `Message` object, stop reasons and usage, and its error body."""
+"""Neutral answers → Anthropic's `Message` object, its stop reasons and usage."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from llmgateway.errors import GatewayError
+import orjson
+
+from llmgateway.providers.chat_types import ToolCall
 from llmgateway.providers.types import Usage
 
 #: The neutral (OpenAI) finish reason → Anthropic's stop_reason; None (unknown) reads as a normal end.
@@ -15,26 +18,6 @@ STOP_REASONS = {
     "function_call": "tool_use",
     "content_filter": "refusal",
 }
-#: Anthropic's error type for each status the gateway answers with (SPEC §5's statuses are kept).
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    402: "billing_error",
-    403: "permission_error",
-    404: "not_found_error",
-    405: "invalid_request_error",
-    409: "conflict_error",
-    413: "request_too_large",
-    415: "invalid_request_error",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-
-
 def message_id(request_id: str) -> str:
     """The `msg_…` id of an answer, derived from the gateway's request id (plain and streamed alike)."""
     return f"msg_{request_id.replace('-', '')}"
@@ -45,40 +28,45 @@ def stop_reason(finish_reason: str | None) -> str:
 
 
 def usage_body(usage: Usage | None) -> dict[str, Any]:
-    """Anthropic's usage: the neutral prompt tokens are all input (cache detail is Anthropic's own)."""
+    """Anthropic's usage: `input_tokens` excludes the prompt-cache reads and writes, which have their own fields."""
     usage = usage or Usage()
     return {
-        "input_tokens": usage.prompt_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "input_tokens": usage.uncached_prompt_tokens,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
+        "cache_read_input_tokens": usage.cached_tokens,
         "output_tokens": usage.completion_tokens,
     }
 
 
+def tool_input(arguments: str) -> Any:
+    """A call's JSON arguments as the object `tool_use.input` carries (unparseable text is kept under `_raw`)."""
+    try:
+        value = orjson.loads(arguments) if arguments.strip() else {}
+    except orjson.JSONDecodeError:
+        return {"_raw": arguments}
+    return value if isinstance(value, dict) else {"_value": value}
+
+
+def content_blocks(content: str | None, tool_calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """Text then tool_use blocks; a text block is always present without calls, so `get_final_text()` works."""
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": content or ""}] if content or not tool_calls else []
+    for call in tool_calls:
+        blocks.append({"type": "tool_use", "id": call.id, "name": call.name, "input": tool_input(call.arguments)})
+    return blocks
+
+
 def message_body(
-    *, request_id: str, model: str, content: str | None, finish_reason: str | None, usage: Usage | None
+    *, request_id: str, model: str, content: str | None, finish_reason: str | None, usage: Usage | None,
+    tool_calls: Sequence[ToolCall] = (),
 ) -> dict[str, Any]:
-    """A complete `Message`; a text block is always present so `get_final_text()` works on empty answers."""
+    """A complete `Message`."""
     return {
         "id": message_id(request_id),
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": content or ""}],
+        "content": content_blocks(content, tool_calls),
         "stop_reason": stop_reason(finish_reason),
         "stop_sequence": None,
         "usage": usage_body(usage),
     }
-
-
-def error_body(error: GatewayError, request_id: str | None) -> dict[str, Any]:
-    """`{type: "error", error: {type, message}, request_id}` with the type the SDK expects for the status."""
-    return {
-        "type": "error",
-        "error": {"type": error_type(error.status), "message": error.message},
-        "request_id": request_id,
-    }
-
-
-def error_type(status: int) -> str:
-    return ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")

@@ -6,13 +6,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmgateway.errors import InvalidRequest
-from llmgateway.providers.types import ChatRequest, Message
+from llmgateway.api.schemas import FORBIDDEN_FIELDS
+from llmgateway.errors import InvalidRequest, UnsupportedOperation
+from llmgateway.providers.chat_types import ImagePart, ResponseFormat, TextPart, ToolCall, ToolChoice, ToolSpec
+from llmgateway.providers.images import ImageError, check_image_url
+from llmgateway.providers.types import ChatRequest, Message, NativeRequest
 
 #: Message roles as the neutral model names them (`developer` is OpenAI's newer `system`).
 ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 TEXT_PARTS = frozenset({"input_text", "output_text"})
 ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning")
+#: The native API an OpenAI upstream receives this surface's body through (reasoning items kept, see NativeRequest).
+NATIVE_API = "openai.responses"
+#: Body fields the gateway answers itself and never sends upstream.
+GATEWAY_FIELDS = ("model", "stream", "previous_response_id")
 #: Fields the gateway reads; other Responses fields are echoed or ignored, never forwarded blindly.
 ECHOED_DEFAULTS: dict[str, Any] = {
     "instructions": None, "max_output_tokens": None, "parallel_tool_calls": True, "temperature": 1.0,
@@ -36,7 +43,12 @@ class ResponsesRequest:
     stream: bool = False
     store: bool = True
     previous_response_id: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
     echo: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)  # the client's body, for an OpenAI upstream
 
 
 def bad(param: str, message: str) -> InvalidRequest:
@@ -48,6 +60,9 @@ def parse_responses_request(body: Any, *, max_tokens_limit: int = 1_000_000, max
     """Validate the body's shape (items checked one by one); raises InvalidRequest (400)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    forbidden = sorted(FORBIDDEN_FIELDS & set(body))
+    if forbidden:
+        raise bad(forbidden[0], "is not allowed: the gateway decides where requests go.")
     model = body.get("model")
     if not isinstance(model, str) or not 1 <= len(model) <= 256:
         raise bad("model", "is required: a model id (1 to 256 characters).")
@@ -71,8 +86,63 @@ def parse_responses_request(body: Any, *, max_tokens_limit: int = 1_000_000, max
         model=model, items=items, instructions=instructions, max_output_tokens=budget, temperature=temperature,
         top_p=top_p, user=user[:256] if user else None, metadata=metadata,
         stream=bool(optional(body, "stream", bool)), store=True if store is None else store,
-        previous_response_id=previous or None, echo=echo,
+        previous_response_id=previous or None, tools=function_tools(body.get("tools")),
+        tool_choice=choice(body.get("tool_choice")), parallel_tool_calls=optional(body, "parallel_tool_calls", bool),
+        response_format=text_format(body.get("text")), echo=echo, raw=body,
     )
+
+
+def function_tools(raw: Any) -> tuple[ToolSpec, ...]:
+    """Flat function tools; built-in tools (web_search, file_search, …) are OpenAI's own and refused."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise bad("tools", "must be a list of tools.")
+    out = []
+    for index, tool in enumerate(raw):
+        if not isinstance(tool, dict):
+            raise bad(f"tools.{index}", "must be a tool object.")
+        if tool.get("type") != "function":
+            raise UnsupportedOperation(f"tools.{index}.type: only function tools can be routed to any provider "
+                                       f"(got {tool.get('type')!r}).", param=f"tools.{index}.type")
+        if not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise bad(f"tools.{index}.name", "is required.")
+        parameters = tool.get("parameters")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise bad(f"tools.{index}.parameters", "must be a JSON Schema object.")
+        description, strict = tool.get("description"), tool.get("strict")
+        out.append(ToolSpec(tool["name"], description if isinstance(description, str) else None, parameters,
+                            strict if isinstance(strict, bool) else None))
+    return tuple(out)
+
+
+def choice(raw: Any) -> ToolChoice | None:
+    """`none` / `auto` / `required`, or the flat `{type: function, name}`."""
+    if raw is None:
+        return None
+    if raw in ("none", "auto", "required"):
+        return ToolChoice(raw)
+    if isinstance(raw, dict) and raw.get("type") == "function" and isinstance(raw.get("name"), str):
+        return ToolChoice("function", raw["name"])
+    raise bad("tool_choice", "must be none, auto, required or {type: 'function', name}.")
+
+
+def text_format(raw: Any) -> ResponseFormat | None:
+    """`text.format`: text, json_object, or json_schema with name/schema beside the type."""
+    fmt = raw.get("format") if isinstance(raw, dict) else None
+    if fmt is None:
+        return None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return ResponseFormat("json_object")
+    if kind == "json_schema" and isinstance(fmt.get("schema"), dict):
+        name, description, strict = fmt.get("name"), fmt.get("description"), fmt.get("strict")
+        return ResponseFormat("json_schema", name=name if isinstance(name, str) else "output", schema=fmt["schema"],
+                              strict=strict if isinstance(strict, bool) else None,
+                              description=description if isinstance(description, str) else None)
+    raise bad("text.format", "must be {type: text}, {type: json_object} or {type: json_schema, name, schema}.")
 
 
 KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", dict: "an object"}
@@ -120,8 +190,12 @@ def check_item(item: Any, where: str) -> dict[str, Any]:
         raise bad(f"{where}.call_id", "is required.")
     if kind == "function_call" and not (isinstance(item.get("name"), str) and isinstance(item.get("arguments"), str)):
         raise bad(where, "a function_call needs a name and its arguments as a JSON string.")
-    if kind == "function_call_output" and not isinstance(item.get("output"), (str, list)):
-        raise bad(f"{where}.output", "is required: a string or a list of content parts.")
+    if kind == "function_call_output":
+        output = item.get("output")
+        if not isinstance(output, (str, list)):
+            raise bad(f"{where}.output", "is required: a string or a list of content parts.")
+        for index, part in enumerate(output if isinstance(output, list) else ()):
+            check_part(part, f"{where}.output.{index}")
     return item
 
 
@@ -135,7 +209,11 @@ def check_part(part: Any, where: str) -> None:
         return
     if kind == "input_image":
         if not isinstance(part.get("image_url"), str):
-            raise bad(f"{where}.image_url", "is required: an https URL or a data: URI.")
+            raise bad(f"{where}.image_url", "is required: an https URL or a data: URI (file ids are OpenAI's own).")
+        try:
+            check_image_url(part["image_url"])
+        except ImageError as exc:
+            raise bad(f"{where}.image_url", str(exc)) from exc
         return
     raise bad(f"{where}.type", f"unknown content part type {kind!r}; expected input_text, input_image, "
               "output_text or refusal.")
@@ -152,8 +230,7 @@ def chat_request(parsed: ResponsesRequest, history: Sequence[dict[str, Any]] = (
     call_ids: set[str] = set()
     offset = len(history)
     for index, item in enumerate((*history, *parsed.items)):
-        where = f"input.{index - offset}"
-        messages.extend(item_messages(item, where, call_ids))
+        item_messages(item, f"input.{index - offset}", call_ids, messages)
     return ChatRequest(
         model=parsed.model,
         messages=tuple(messages),
@@ -161,21 +238,52 @@ def chat_request(parsed: ResponsesRequest, history: Sequence[dict[str, Any]] = (
         max_tokens=parsed.max_output_tokens,
         top_p=parsed.top_p,
         user=parsed.user,
+        tools=parsed.tools,
+        tool_choice=parsed.tool_choice,
+        parallel_tool_calls=parsed.parallel_tool_calls,
+        response_format=parsed.response_format,
+        native=native_request(parsed, history),
     )
 
 
-def item_messages(item: dict[str, Any], where: str, call_ids: set[str]) -> list[Message]:
+def native_request(parsed: ResponsesRequest, history: Sequence[dict[str, Any]]) -> NativeRequest:
+    """The client's body for an OpenAI upstream, with the stored conversation spelled out in `input`."""
+    body = {k: v for k, v in parsed.raw.items() if k not in GATEWAY_FIELDS}
+    return NativeRequest(NATIVE_API, {**body, "input": [*history, *parsed.items]})
+
+
+def item_messages(item: dict[str, Any], where: str, call_ids: set[str], messages: list[Message]) -> None:
+    """Append one item: function calls join the assistant message before them, outputs become tool messages."""
     kind = item.get("type", "message")
     if kind == "message":
-        return [Message(ROLES[item["role"]], message_text(item["content"]))]
-    if kind == "function_call":
+        messages.append(message_of(ROLES[item["role"]], item["content"]))
+    elif kind == "function_call":
         call_ids.add(item["call_id"])
-    elif kind == "function_call_output" and item["call_id"] not in call_ids:
-        raise bad(f"{where}.call_id", f"no function_call with call_id {item['call_id']!r} precedes this output.")
-    return []  # reasoning items mean something to OpenAI only
+        call = ToolCall(item["call_id"], item["name"], item["arguments"])
+        last = messages[-1] if messages else None
+        if last is not None and last.role == "assistant":
+            messages[-1] = Message("assistant", last.content, parts=last.parts, tool_calls=(*last.tool_calls, call))
+        else:
+            messages.append(Message("assistant", "", tool_calls=(call,)))
+    elif kind == "function_call_output":
+        if item["call_id"] not in call_ids:
+            raise bad(f"{where}.call_id", f"no function_call with call_id {item['call_id']!r} precedes this output.")
+        output = item["output"]
+        text = output if isinstance(output, str) else message_of("tool", output).content
+        messages.append(Message("tool", text, tool_call_id=item["call_id"]))
+    # reasoning items mean something to OpenAI only
 
 
-def message_text(content: str | list[dict[str, Any]]) -> str:
+def message_of(role: str, content: str | list[dict[str, Any]]) -> Message:
+    """A message from a string or parts: text parts joined, images kept in order."""
     if isinstance(content, str):
-        return content
-    return "\n".join(part["text"] for part in content if part.get("type") in TEXT_PARTS)
+        return Message(role, content)
+    parts: list[TextPart | ImagePart] = []
+    for part in content:
+        if part.get("type") in TEXT_PARTS:
+            parts.append(TextPart(part["text"]))
+        elif part.get("type") == "input_image":
+            parts.append(ImagePart(part["image_url"], part.get("detail")))
+    text = "\n".join(part.text for part in parts if isinstance(part, TextPart))
+    has_image = any(isinstance(part, ImagePart) for part in parts)
+    return Message(role, text, parts=tuple(parts) if has_image else ())
