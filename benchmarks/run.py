@@ -365,7 +365,10 @@ class LiteLLM(Target):
                "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
         logf = self.workdir / "litellm.log"
         self.proc = start([self.args.litellm_bin, "--config", str(HERE / "litellm_config.yaml"),
-                           "--host", "127.0.0.1", "--port", str(self.port), "--num_workers", "2"],
+                           "--host", "127.0.0.1", "--port", str(self.port), "--num_workers", "2",
+                           # uvicorn kills a worker that misses its 5 s health ping; on one busy core LiteLLM's
+                           # workers take longer to start, and were restarted in a loop. Only start-up is affected.
+                           "--timeout_worker_healthcheck", "60"],
                           TARGET_CPU, logf, env=env)
         wait_http(f"http://127.0.0.1:{self.port}/health/liveliness", self.proc, self.args.start_timeout)
         # uvicorn's supervisor may restart slow-starting workers: wait until 2 are up and settle

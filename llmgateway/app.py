@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 
+import click
 from flask import Flask
 
 from llmgateway.api.error_handlers import register_error_handlers
@@ -60,13 +62,14 @@ SCHEMA_READY_ENV = "LLMGATEWAY_SCHEMA_READY"
 def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     """Build the app from explicit settings (tests) or from LLMGATEWAY_CONFIG and the environment."""
     settings = with_generated_secrets(config if isinstance(config, Settings) else load_settings(config))
-    configure_logging(settings.logging.level, settings.logging.format)
+    command_line = loaded_by_a_command()
+    configure_logging(settings.logging.cli_level if command_line else settings.logging.level, settings.logging.format)
     app = Flask("llmgateway", static_folder=None)
     configure_flask(app, settings)
     svc = build_services(settings)
     app.extensions[EXTENSION_KEY] = svc
     if settings.database.auto_upgrade and not os.environ.get(SCHEMA_READY_ENV):
-        prepare_database(svc)
+        prepare_database(svc, announce_to=sys.stderr if command_line else sys.stdout)
     register_extensions(app)
     register_hooks(app)
     register_rate_limits(app, svc)  # after the auth hook: limits are keyed by the authenticated key
@@ -74,6 +77,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_cli(app)
     return app
+
+
+def loaded_by_a_command() -> bool:
+    """Whether a `flask` command other than the development server is loading the app: then stdout is the
+    command's output, so logs stay at `logging.cli_level` and the first admin key goes to stderr."""
+    context = click.get_current_context(silent=True)
+    return context is not None and context.command.name != "run"
 
 
 def configure_flask(app: Flask, settings: Settings) -> None:
@@ -140,10 +150,9 @@ def build_services(settings: Settings) -> Services:
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers), settings.source)
     ledger = build_ledger(settings, engine)
-    cache_ratios = {name: (cls.cache_read_price_ratio, cls.cache_write_price_ratio) for name, cls in classes.items()}
-    prices = PriceList(settings.pricing, cache_ratios)
+    prices = PriceList(settings.pricing, {name: cls.cache_price_ratios() for name, cls in classes.items()})
     shared = build_shared_state(settings, sessions, catalogue, prices)
-    breakers = BreakerBoard(settings.circuit_breaker, settings.redis) if settings.circuit_breaker.enabled else None
+    breakers = BreakerBoard(settings.circuit_breaker, shared.redis) if settings.circuit_breaker.enabled else None
     balancing = build_balancing_state(settings, shared.redis)
     pools = deployment_pools(catalogue.mapped(), providers)
     router = DeploymentRouter(Balancer(balancing, deployment_breaker_check(providers, breakers)), pools)
@@ -200,14 +209,16 @@ def build_executor(
     )
 
 
-def prepare_database(svc: Services) -> None:
+def prepare_database(svc: Services, announce_to: TextIO | None = None) -> None:
     """Create or upgrade the schema, import configured keys, and create the first admin key if none exists."""
     upgrade_schema(svc.settings.database.url)
     created = svc.keystore.bootstrap(svc.settings.api_keys, svc.settings.bootstrap_api_key)
     if created:
+        out = announce_to or sys.stdout
         # Printed once, on purpose: this is the only time the key exists in clear text.
-        print(f"llmgateway: created the first admin API key (shown once): {created}", flush=True)
-        log.warning("created the first admin API key; it was printed once to stdout")
+        print(f"llmgateway: created the first admin API key (shown once): {created}", file=out, flush=True)
+        log.warning("created the first admin API key; it was printed once to %s",
+                    "stderr" if out is sys.stderr else "stdout")
 
 
 def register_extensions(app: Flask) -> None:

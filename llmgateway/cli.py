@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from marshmallow import ValidationError
 
 from llmgateway.config import MAX_TPM, PERMISSIONS, key_rules_problem, validate_rate_limit
-from llmgateway.core.report_format import FIGURES, key_dict, report_csv
+from llmgateway.core.report_format import FIGURES, key_dict, report_csv, report_window
 from llmgateway.infra.reports import GROUP_BY, usage_report
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.services import EXTENSION_KEY, Services
 
-keys_cli = AppGroup("keys", help="Manage API keys.")
-usage_cli = AppGroup("usage", help="Usage reports from the ledger.")
-db_cli = AppGroup("db", help="Database schema.")
+
+@with_appcontext
+def _log_level(verbose: bool) -> None:
+    """Commands log at `logging.cli_level` (warnings) on stderr; --verbose lowers that to `logging.level`."""
+    if verbose:
+        logging.getLogger().setLevel(_services().settings.logging.level)
+
+
+def _group(name: str, help_text: str) -> AppGroup:
+    verbose = click.Option(["--verbose", "-v"], is_flag=True, help="Also log informational messages (stderr).")
+    return AppGroup(name, help=help_text, params=[verbose], callback=_log_level)
+
+
+keys_cli = _group("keys", "Manage API keys.")
+usage_cli = _group("usage", "Usage reports from the ledger.")
+db_cli = _group("db", "Database schema.")
 
 
 def _services() -> Services:
@@ -108,14 +122,16 @@ def revoke_key(key_id: str) -> None:
 
 
 @usage_cli.command("report")
-@click.option("--start", "start", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="Inclusive, UTC.")
-@click.option("--end", "end", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="Inclusive, UTC.")
+@click.option("--start", "start", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Inclusive, UTC (default: the first of the end's month).")
+@click.option("--end", "end", type=click.DateTime(formats=["%Y-%m-%d"]), help="Inclusive, UTC (default: today).")
 @click.option("--group-by", type=click.Choice(GROUP_BY))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")
-def report(start: datetime, end: datetime, group_by: str | None, fmt: str) -> None:
-    """Usage between two dates (inclusive), optionally grouped."""
+def report(start: datetime | None, end: datetime | None, group_by: str | None, fmt: str) -> None:
+    """Usage between two dates (inclusive; by default this month so far), optionally grouped."""
+    first, last = report_window(start and start.date(), end and end.date(), datetime.now(UTC).date())
     try:
-        data = usage_report(_services().sessions, start.date(), end.date(), group_by)
+        data = usage_report(_services().sessions, first, last, group_by)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--end") from exc
     if fmt == "json":

@@ -62,6 +62,7 @@ def _part_cache_control(part: dict[str, Any], j: int) -> dict[str, Any] | None:
 
 def _content(raw: Any, role: str) -> tuple[str, tuple[ContentPart, ...]]:
     """Text and, when images or cache breakpoints are present, the ordered parts; images only in user messages."""
+    parts: tuple[ContentPart, ...]
     if isinstance(raw, str):
         text, parts = raw, ()
     elif isinstance(raw, list) and raw:
@@ -157,6 +158,7 @@ def parse_message(raw: Any, called: set[str]) -> Message:
     if role != "tool" and call_id is not None:
         raise ValidationError({"tool_call_id": ["only tool messages answer a tool call"]})
     content = raw.get("content")
+    parts: tuple[ContentPart, ...]
     if content is None and calls:
         text, parts = "", ()
     else:

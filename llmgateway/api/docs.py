@@ -1,4 +1,4 @@
-"""The OpenAPI document: the smorest Api with our error envelope, and helpers to document errors."""
+"""The OpenAPI document: the smorest Api and Blueprint with our error envelope and parser, and error docs."""
 
 from __future__ import annotations
 
@@ -6,25 +6,31 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, TypeVar
 
-from flask_smorest import Api, Blueprint
-from werkzeug.exceptions import HTTPException
+import flask_smorest
 
-from llmgateway.api.error_handlers import handle_http_exception
 from llmgateway.api.parsing import GatewayArgumentsParser
 from llmgateway.api.schemas import ErrorSchema
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-Blueprint.ARGUMENTS_PARSER = GatewayArgumentsParser()
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint whose arguments are parsed by the gateway's parser (bodies through
+    `load_json_body`, errors as 400 envelopes): the subclass flask-smorest documents for a custom parser."""
+
+    ARGUMENTS_PARSER = GatewayArgumentsParser()
 
 
-class GatewayApi(Api):
-    """flask-smorest Api whose documented and actual error body is the gateway's envelope."""
+class GatewayApi(flask_smorest.Api):
+    """flask-smorest Api whose documented error body is the gateway's envelope (api/error_handlers.py renders
+    it: the app-level HTTPException handler registered after init_app replaces smorest's)."""
 
     ERROR_SCHEMA = ErrorSchema
 
-    def handle_http_exception(self, error: HTTPException) -> Any:
-        return handle_http_exception(error)
+    def register_blueprint(self, blp: flask_smorest.Blueprint, **options: Any) -> None:
+        if not isinstance(blp, Blueprint):  # a plain smorest Blueprint would parse arguments its own way
+            raise TypeError(f"blueprint {blp.name!r} must be a llmgateway.api.docs.Blueprint")
+        super().register_blueprint(blp, **options)
 
 
 def error_responses(*statuses: int) -> Callable[[F], F]:

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, g, request
 
@@ -116,7 +116,7 @@ def finish_request(response: Response) -> Response:
         observe(line, call)
 
     if streamed:
-        response.response = _ending_with(response.response, body_done)
+        response.response = _ending_with(cast(Iterable[bytes], response.response), body_done)  # our bodies: bytes
     else:
         response.call_on_close(body_done)
     return response

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import orjson
-from flask import Request, current_app
+from flask import Flask, Request, current_app
 from flask.json.provider import JSONProvider
 from marshmallow import ValidationError
 from webargs.flaskparser import FlaskParser
@@ -84,6 +84,7 @@ class OrjsonProvider(JSONProvider):
 
     def response(self, *args: Any, **kwargs: Any) -> Any:
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(
+        app = cast(Flask, self._app)  # a JSON provider is only ever bound to a Flask app here
+        return app.response_class(
             orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json"
         )

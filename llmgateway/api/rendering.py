@@ -119,9 +119,10 @@ def sse_stream(
     try:
         for delta in stream:
             yield head + orjson.dumps(_choice(delta)) + b"]}\n\n"
-        if include_usage and stream.usage is not None:
-            yield sse_event({**base, "choices": [], "usage": stream.usage.as_dict()})
-        yield DONE
+        if include_usage and stream.usage is not None:  # with [DONE] in one write: one send, not two
+            yield sse_event({**base, "choices": [], "usage": stream.usage.as_dict()}) + DONE
+        else:
+            yield DONE
     except GatewayError as exc:
         yield sse_event(exc.envelope(request_id))
     finally:

@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from marshmallow import RAISE, Schema, fields, post_load
 
 #: Where a dataclass field keeps the marshmallow field that loads and validates it.
 RULE = "llmgateway.rule"
+T = TypeVar("T")
 
 
-def setting(rule: fields.Field, default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING) -> Any:
+def setting(rule: fields.Field[Any], *, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
     """A dataclass field whose value the config file (or an environment variable) sets, checked by `rule`."""
     return dataclasses.field(default=default, default_factory=factory, metadata={RULE: rule})
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(setting, dataclasses.field))
+def settings_type(cls: type[T]) -> type[T]:
+    """A frozen dataclass of settings (type checkers learn from this decorator that `setting` declares fields)."""
+    return dataclasses.dataclass(frozen=True)(cls)
 
 
 def section(settings_type: type) -> fields.Nested:

@@ -23,6 +23,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "DATABASE_URL": "database.url",
     "REDIS_URL": "redis.url",
     "LOG_LEVEL": "logging.level",
+    "LLMGATEWAY_CLI_LOG_LEVEL": "logging.cli_level",
     "PROMETHEUS_MULTIPROC_DIR": "metrics.multiprocess_dir",
     "LLMGATEWAY_METRICS_TOKEN": "metrics.token",
     "OTEL_EXPORTER_OTLP_ENDPOINT": "otel.endpoint",

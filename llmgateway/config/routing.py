@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from llmgateway.config.derive import section, setting
+from llmgateway.config.derive import section, setting, settings_type
 
 BALANCING_STRATEGIES = ("weighted", "least_busy", "latency", "ordered")
 #: What a mapped model can do: chat completions, embeddings, and the rich chat features (SPEC §8).
@@ -32,15 +31,16 @@ class PricingSchema(Schema):
     #: Unset: the provider's published ratio to the input price (Anthropic read 0.1x, write 1.25x; OpenAI 0.5x).
     cached_input_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
     cache_write_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
+    cache_write_1h_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))  # Anthropic: 2x
 
 
-@dataclass(frozen=True)
+@settings_type
 class DeploymentConfig:
     """One deployment of a mapped model: a named provider, its model (Azure: deployment) id, a weight."""
 
     provider: str = setting(_Lowercase(required=True))
     provider_model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
-    weight: float = setting(fields.Float(validate=_positive), 1.0)
+    weight: float = setting(fields.Float(validate=_positive), default=1.0)
 
 
 class _MappingChecks(Schema):
@@ -62,7 +62,7 @@ class _MappingChecks(Schema):
                 raise ValidationError({name: "Missing data for required field."})
 
 
-@dataclass(frozen=True)
+@settings_type
 class ModelMapping:
     """A model id of the gateway mapped to a provider's model, or to several deployments and a strategy."""
 
@@ -70,29 +70,29 @@ class ModelMapping:
 
     model_id: str = setting(fields.String(required=True, validate=validate.Length(min=1, max=256)))
     #: the short form: one deployment (None when `deployments` are listed)
-    provider: str | None = setting(_Lowercase(), None)
-    provider_model_id: str | None = setting(fields.String(validate=validate.Length(min=1, max=256)), None)
-    display_name: str | None = setting(fields.String(allow_none=True), None)
-    context_window: int | None = setting(fields.Integer(allow_none=True, validate=validate.Range(min=1)), None)
+    provider: str | None = setting(_Lowercase(), default=None)
+    provider_model_id: str | None = setting(fields.String(validate=validate.Length(min=1, max=256)), default=None)
+    display_name: str | None = setting(fields.String(allow_none=True), default=None)
+    context_window: int | None = setting(fields.Integer(allow_none=True, validate=validate.Range(min=1)), default=None)
     capabilities: tuple[str, ...] | None = setting(
-        fields.List(fields.String(validate=validate.OneOf(CAPABILITIES)), allow_none=True), None
+        fields.List(fields.String(validate=validate.OneOf(CAPABILITIES)), allow_none=True), default=None
     )
-    pricing: dict[str, float | None] | None = setting(fields.Nested(PricingSchema, allow_none=True), None)
+    pricing: dict[str, float | None] | None = setting(fields.Nested(PricingSchema, allow_none=True), default=None)
     deployments: tuple[DeploymentConfig, ...] = setting(
-        fields.List(section(DeploymentConfig), validate=validate.Length(min=1)), ()
+        fields.List(section(DeploymentConfig), validate=validate.Length(min=1)), default=()
     )
-    strategy: str = setting(fields.String(validate=validate.OneOf(BALANCING_STRATEGIES)), "weighted")
+    strategy: str = setting(fields.String(validate=validate.OneOf(BALANCING_STRATEGIES)), default="weighted")
 
     def __post_init__(self) -> None:
         if not self.deployments and self.provider and self.provider_model_id:
             object.__setattr__(self, "deployments", (DeploymentConfig(self.provider, self.provider_model_id),))
 
 
-@dataclass(frozen=True)
+@settings_type
 class BalancingConfig:
     """How workers share balancing state through Redis."""
 
     #: a dead worker's in-flight counts vanish after this many seconds without its heartbeat
-    entry_ttl: float = setting(fields.Float(validate=validate.Range(min=0.5)), 5.0)
+    entry_ttl: float = setting(fields.Float(validate=validate.Range(min=0.5)), default=5.0)
     #: how often a worker publishes its counts and reads cooldowns
-    sync_interval: float = setting(fields.Float(validate=_positive), 0.25)
+    sync_interval: float = setting(fields.Float(validate=_positive), default=0.25)

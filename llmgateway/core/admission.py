@@ -181,7 +181,7 @@ class QuotaAdmission:
                 f"Tokens-per-minute limit of {principal.tpm_limit} reached for this key.",
                 retry_after=TPM_WINDOW - now % TPM_WINDOW,
                 headers={"X-RateLimit-Limit-Tokens": str(principal.tpm_limit),
-                         "X-RateLimit-Remaining-Tokens": str(max(0, principal.tpm_limit - verdict.used))},
+                         "X-RateLimit-Remaining-Tokens": str(max(0, (principal.tpm_limit or 0) - verdict.used))},
             )
         if verdict.outcome == BUDGET_EXCEEDED:
             raise BudgetExceeded(

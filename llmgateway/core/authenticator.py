@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,7 +64,6 @@ class Authenticator:
             budget_usd=principal.budget_usd,
             budget_period=principal.budget_period,
             expires_at=principal.expires_at,
-            via="jwt",
         )
 
     def forget(self, key_id: str | None = None) -> None:
@@ -78,7 +78,9 @@ class Authenticator:
                 if principal is not None and principal.key_id == key_id:
                     del self._by_hash[digest]
 
-    def _cached(self, table: dict, cache_key: str, load) -> Principal | None:  # type: ignore[no-untyped-def]
+    def _cached(
+        self, table: dict[str, tuple[float, Principal | None]], cache_key: str, load: Callable[[], Principal | None]
+    ) -> Principal | None:
         now = time.monotonic()
         entry = table.get(cache_key)
         if entry is not None and entry[0] > now:

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
+from typing import Protocol
 
 from llmgateway.core.results import StreamStart
 from llmgateway.core.tokens import estimate_answer
 from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError
 from llmgateway.providers.chat_types import ToolCall, ToolCallAssembler
-from llmgateway.providers.types import ChatDelta, ChatStream, Usage
+from llmgateway.providers.types import ChatDelta, Usage
 
 #: Called once when the stream ends with (usage, the answer's text, its tool calls, finish reason, whether it
 #: completed); returns the usage as priced.
 StreamSettler = Callable[[Usage, str, tuple[ToolCall, ...], str | None, bool], Usage]
 
 CLIENT_CLOSED = 499
+
+
+class UpstreamDeltas(Protocol):
+    """What the relay reads: an upstream stream (a ChatStream, or the AbortableStream that tracks one)."""
+
+    @property
+    def usage(self) -> Usage | None: ...
+
+    @property
+    def usage_so_far(self) -> Usage | None: ...
+
+    def __iter__(self) -> Iterator[ChatDelta]: ...
+
+    def close(self) -> None: ...
 
 
 class CompletionStream:
@@ -28,7 +43,7 @@ class CompletionStream:
     """
 
     def __init__(
-        self, call: UsageCall, start: StreamStart, upstream: ChatStream, prompt_estimate: int, settle: StreamSettler
+        self, call: UsageCall, start: StreamStart, upstream: UpstreamDeltas, prompt_estimate: int, settle: StreamSettler
     ) -> None:
         self.start = start
         self.usage: Usage | None = None
@@ -50,8 +65,9 @@ class CompletionStream:
         self._iterator.close()
         self._finish(CLIENT_CLOSED, "client_closed_request")  # no-op when the relay already finished
 
-    def _relay(self) -> Iterator[ChatDelta]:
-        status, code = CLIENT_CLOSED, "client_closed_request"
+    def _relay(self) -> Generator[ChatDelta, None, None]:
+        status: int = CLIENT_CLOSED
+        code: str | None = "client_closed_request"
         try:
             for delta in self._upstream:
                 if delta.content or delta.tool_calls:

@@ -69,8 +69,8 @@ class _NullNote:
     def __enter__(self) -> _NullNote:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def returned(self, result: Any) -> None:
         """Nothing observes the attempt."""
@@ -221,7 +221,10 @@ class Executor:
         if not monkey.is_module_patched("socket"):
             return nullcontext()
         seconds = max(0.0, min(provider.settings.timeout, deadline.remaining()))
-        return gevent.Timeout(seconds, GatewayTimeout("The upstream provider did not answer in time."))
+        limit: AbstractContextManager[Any] = gevent.Timeout(
+            seconds, GatewayTimeout("The upstream provider did not answer in time.")
+        )
+        return limit
 
 
 class WatchedStream(ChatStream):
@@ -245,6 +248,10 @@ class WatchedStream(ChatStream):
     @property
     def usage_so_far(self) -> Any:
         return self._inner.usage_so_far
+
+    @usage_so_far.setter
+    def usage_so_far(self, value: Any) -> None:
+        self._inner.usage_so_far = value
 
     def _watch(self) -> Iterator[ChatDelta]:
         try:

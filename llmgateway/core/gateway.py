@@ -90,6 +90,7 @@ class Gateway:
         plan = self.cache.plan_completion(call, route, request, options)
         entry = self.cache.lookup(call, plan)
         prompt_estimate = estimate_prompt(request)
+        reservation: Reservation
         if entry is not None:
             upstream, answered, reservation = replay_stream(entry), route, NO_RESERVATION
         else:

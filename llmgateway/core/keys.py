@@ -27,7 +27,6 @@ class Principal:
     budget_period: str | None = None
     expires_at: datetime | None = None
     revoked: bool = False
-    via: str = "api_key"
 
     def allows(self, permission: str) -> bool:
         return "admin" in self.permissions or permission in self.permissions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 FIGURES = (
@@ -20,6 +20,13 @@ FIGURES = (
     "cost_usd",
     "saved_cost_usd",
 )
+
+
+def report_window(start: date | None, end: date | None, today: date) -> tuple[date, date]:
+    """A report's inclusive dates, as the admin API and the CLI default them: `end` today (UTC), `start` the
+    first of `end`'s month."""
+    end = end or today
+    return start or end.replace(day=1), end
 
 
 def report_csv(report: dict[str, Any]) -> str:

@@ -128,7 +128,8 @@ class ResponseCache:
 
 
 # -- entries ------------------------------------------------------------------------------------
-_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
+_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
+                 "cache_write_1h_tokens")
 
 
 def usage_entry(usage: Usage) -> dict[str, Any]:
@@ -140,7 +141,7 @@ def usage_entry(usage: Usage) -> dict[str, Any]:
 def usage_from_entry(entry: dict[str, Any]) -> Usage:
     """The usage an entry was stored with (entries from before the detail counts read 0 for them)."""
     usage = entry.get("usage") or {}
-    counts = {name: int(usage.get(name, 0)) for name in _USAGE_COUNTS}
+    counts: dict[str, Any] = {name: int(usage.get(name, 0)) for name in _USAGE_COUNTS}
     return Usage(**counts, estimated=bool(usage.get("estimated", False)))
 
 

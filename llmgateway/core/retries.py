@@ -86,10 +86,6 @@ class RetryBudget:
             self._withdrawals[self._slot()] += 1
             return True
 
-    def available(self) -> float:
-        with self._lock:
-            return self._available()
-
     def _available(self) -> float:
         oldest = int(self._clock() / self._width) - self._slots + 1
         live = [i for i, stamp in enumerate(self._stamps) if stamp >= oldest]
@@ -122,5 +118,5 @@ class RetryPolicy:
         if retry_after is not None:
             # Honour the upstream's Retry-After; a longer wait is better spent on a fallback or by the client.
             return retry_after if retry_after <= self.max_retry_after else None
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        ceiling = min(self.backoff_max, self.backoff_base * 2.0 ** (attempt - 1))
         return ceiling * (0.5 + 0.5 * self._rng.random())  # "equal jitter": between half and all of it

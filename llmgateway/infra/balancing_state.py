@@ -294,7 +294,7 @@ def _combine(parts: list[DeploymentStats], cooldown_until: float) -> DeploymentS
     requests = sum(p.requests for p in parts)
     timed = [p for p in parts if p.latency_ms is not None]
     weight = sum(max(p.requests, 1) for p in timed)
-    latency = sum(p.latency_ms * max(p.requests, 1) for p in timed) / weight if timed else None  # type: ignore[operator]
+    latency = sum((p.latency_ms or 0.0) * max(p.requests, 1) for p in timed) / weight if timed else None
     error_rate = sum(p.error_rate * p.requests for p in parts) / requests if requests else 0.0
     return DeploymentStats(sum(p.in_flight for p in parts), latency, error_rate, requests,
                            sum(p.errors for p in parts), cooldown_until)

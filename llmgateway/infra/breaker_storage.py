@@ -3,90 +3,30 @@ and served from there while Redis is unreachable, so a Redis outage never fails 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, cast
 
 import redis
 from pybreaker import STATE_CLOSED, CircuitBreakerStorage, CircuitRedisStorage
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class RedisLink:
-    """A bytes (non-decoding) Redis client with short timeouts, created on first use and skipped for
-    `retry_interval` seconds after a failure, so an outage costs one timeout per interval, not one per call."""
-
-    def __init__(self, url: str, *, socket_timeout: float = 0.2, max_connections: int = 200,
-                 pool_timeout: float = 2.0, retry_interval: float = 5.0) -> None:
-        self.url = url
-        self.socket_timeout = socket_timeout
-        self.max_connections = max_connections
-        self.pool_timeout = pool_timeout
-        self.retry_interval = retry_interval
-        self._client: redis.Redis | None = None
-        self._down_until = 0.0
-        self._lock = threading.Lock()
-
-    @property
-    def available(self) -> bool:
-        return time.monotonic() >= self._down_until
-
-    def run(self, command: Callable[[redis.Redis], T]) -> T:
-        """Run one command; raises RedisError (and marks the link down) when Redis fails or is marked down."""
-        if not self.available:
-            raise redis.ConnectionError("Redis is marked unavailable")
-        try:
-            result = command(self._connect())
-        except redis.RedisError:
-            self._mark_down()
-            raise
-        return result
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client.connection_pool.disconnect()
-
-    def _connect(self) -> redis.Redis:
-        if self._client is None:
-            with self._lock:
-                if self._client is None:
-                    pool = redis.BlockingConnectionPool.from_url(
-                        self.url,
-                        max_connections=self.max_connections,
-                        timeout=self.pool_timeout,
-                        socket_timeout=self.socket_timeout,
-                        socket_connect_timeout=self.socket_timeout,
-                        retry=Retry(NoBackoff(), 0),
-                    )
-                    self._client = redis.Redis(connection_pool=pool)
-        return self._client
-
-    def _mark_down(self) -> None:
-        if self.available:
-            log.warning("Redis unreachable: circuit breakers use per-worker state for %.0f s", self.retry_interval)
-        self._down_until = time.monotonic() + self.retry_interval
+from llmgateway.infra.redis_client import RedisConnector
 
 
 class _GuardedRedis:
-    """What CircuitRedisStorage sees as its client: every command goes through the link."""
+    """What CircuitRedisStorage sees as its client: every command goes through the worker's connector."""
 
-    def __init__(self, link: RedisLink) -> None:
-        self._link = link
+    def __init__(self, redis_connector: RedisConnector) -> None:
+        self._redis = redis_connector
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
-        return lambda *args, **kwargs: self._link.run(lambda client: getattr(client, name)(*args, **kwargs))
+        return lambda *args, **kwargs: self._redis.run(lambda client: getattr(client, name)(*args, **kwargs))
 
 
 class _Silent:
-    """CircuitRedisStorage logs a traceback for every failed command; RedisLink reports an outage once instead."""
+    """CircuitRedisStorage logs a traceback for every failed command; the connector reports an outage once."""
 
     def exception(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -116,9 +56,9 @@ class FailoverStorage(CircuitBreakerStorage):
     """pybreaker storage: CircuitRedisStorage under its own namespace when Redis is configured and reachable,
     with a per-worker copy that answers while it is not. Also holds the half-open probe claim."""
 
-    def __init__(self, link: RedisLink | None, namespace: str) -> None:
-        super().__init__("redis" if link else "memory")
-        self._link = link
+    def __init__(self, redis_connector: RedisConnector | None, namespace: str) -> None:
+        super().__init__("redis" if redis_connector else "memory")
+        self._redis = redis_connector
         self._namespace = namespace
         self._shared: _SharedStorage | None = None
         self._state = STATE_CLOSED
@@ -180,34 +120,35 @@ class FailoverStorage(CircuitBreakerStorage):
         """The state and the failure count in one round trip (pybreaker reads them one GET each). Calls that
         arrive while a read is in flight share its answer instead of sending their own: under load that saves
         most of the round trips, and the answer is never older than the read they waited for."""
+        connector = self._connector()
         shared = self._remote()
-        if shared is None:
+        if connector is None or shared is None:
             return self._state, self._fails
         with self._flight_lock:
             flight = self._flight
             leader = flight is None
-            if leader:
+            if flight is None:
                 flight = self._flight = _Flight()
         if not leader:
-            flight.done.wait(self._link.pool_timeout + self._link.socket_timeout)
+            flight.done.wait(connector.longest_wait)
             return flight.answer or (self._state, self._fails)
         try:
-            flight.answer = self._read_state_and_failures(shared)
+            flight.answer = self._read_state_and_failures(connector, shared)
         finally:
             with self._flight_lock:
                 self._flight = None
             flight.done.set()
         return flight.answer or (self._state, self._fails)
 
-    def _read_state_and_failures(self, shared: _SharedStorage) -> tuple[str, int] | None:
+    def _read_state_and_failures(self, connector: RedisConnector, shared: _SharedStorage) -> tuple[str, int] | None:
         try:
-            state, fails = self._link.run(lambda c: c.mget(shared._namespace("state"),
-                                                            shared._namespace("fail_counter")))
+            keys = shared._namespace("state"), shared._namespace("fail_counter")
+            state, fails = connector.run(lambda c: c.mget(*keys))
         except redis.RedisError:
             return None
         if state is None:  # missing (expired or flushed): pybreaker's getter re-initialises it
             return self.state, self.counter
-        self._state, self._fails = state.decode(), int(fails or 0)
+        self._state, self._fails = state.decode() if isinstance(state, bytes) else str(state), int(fails or 0)
         return self._state, self._fails
 
     def last_seen(self) -> tuple[str, datetime | None]:
@@ -217,9 +158,10 @@ class FailoverStorage(CircuitBreakerStorage):
     # -- the probe claim: one trial call at a time across the fleet --------------------------------
     def claim_probe(self, ttl: float) -> bool:
         """Claim the right to send the half-open trial call for `ttl` seconds; False if someone holds it."""
-        if self._usable():
+        connector = self._connector()
+        if connector is not None:
             try:
-                return bool(self._link.run(lambda c: c.set(self._key("probe"), b"1", nx=True, px=int(ttl * 1000))))
+                return bool(connector.run(lambda c: c.set(self._key("probe"), b"1", nx=True, px=int(ttl * 1000))))
             except redis.RedisError:
                 pass
         now = time.monotonic()
@@ -230,9 +172,10 @@ class FailoverStorage(CircuitBreakerStorage):
 
     def release_probe(self) -> None:
         self._probe_until = 0.0
-        if self._usable():
+        connector = self._connector()
+        if connector is not None:
             try:
-                self._link.run(lambda c: c.delete(self._key("probe")))
+                connector.run(lambda c: c.delete(self._key("probe")))
             except redis.RedisError:
                 pass
 
@@ -240,14 +183,20 @@ class FailoverStorage(CircuitBreakerStorage):
     def _key(self, name: str) -> str:
         return f"{self._namespace}:{name}"
 
+    def _connector(self) -> RedisConnector | None:
+        """The worker's Redis connector while Redis is configured and not marked down, else None."""
+        return self._redis if self._redis is not None and self._redis.available else None
+
     def _usable(self) -> bool:
-        return self._link is not None and self._link.available
+        return self._connector() is not None
 
     def _remote(self) -> _SharedStorage | None:
-        if not self._usable():
+        connector = self._connector()
+        if connector is None:
             return None
         if self._shared is None:
-            self._shared = _SharedStorage(STATE_CLOSED, _GuardedRedis(self._link), namespace=self._namespace)
+            stand_in = cast(redis.Redis, _GuardedRedis(connector))  # answers each Redis method the storage uses
+            self._shared = _SharedStorage(STATE_CLOSED, stand_in, namespace=self._namespace)
         return self._shared
 
     def _read(self, name: str, local: Any) -> Any:

@@ -1,7 +1,8 @@
 """Circuit breakers per provider deployment (provider + base URL + provider model), on pybreaker (SPEC §5).
 
-`DeploymentBreaker.call()` never holds the breaker's lock across the protected call (pybreaker's does,
-serialising every greenlet; pybreaker issue #3). Outcomes are three-way: upstream faults count, successes reset the
+The executor drives each call as admit → record_success/record_failure/record_neutral, never holding the breaker's
+lock across the protected call (pybreaker's call() does, serialising every greenlet; pybreaker issue #3), so
+pybreaker's own call() is not used. Outcomes are three-way: upstream faults count, successes reset the
 count, and neutral outcomes (429/4xx, client disconnects) change nothing. In half-open state exactly one
 trial call is let through, fleet-wide when Redis is configured.
 """
@@ -12,12 +13,10 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import gevent
 import redis
 from pybreaker import (
     STATE_CLOSED,
@@ -27,15 +26,12 @@ from pybreaker import (
     CircuitBreakerState,
 )
 
-from llmgateway.config import CircuitBreakerConfig, RedisConfig
+from llmgateway.config import CircuitBreakerConfig
 from llmgateway.errors import ServiceUnavailable
-from llmgateway.infra.breaker_storage import FailoverStorage, RedisLink
+from llmgateway.infra.breaker_storage import FailoverStorage
+from llmgateway.infra.redis_client import RedisConnector
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-#: Exceptions that say the client went away (or an outer timeout fired), never that the upstream failed.
-CLIENT_GONE: tuple[type[BaseException], ...] = (GeneratorExit, gevent.GreenletExit, gevent.Timeout)
 
 
 class BreakerOpen(ServiceUnavailable):
@@ -65,12 +61,13 @@ class Deployment:
 
 
 class DeploymentBreaker(CircuitBreaker):
-    """A pybreaker CircuitBreaker with lock-free calls, neutral outcomes and a single half-open probe."""
+    """A pybreaker CircuitBreaker (its state machine and storage) with lock-free admission, neutral outcomes
+    and a single half-open probe."""
 
     def __init__(self, deployment: Deployment, *, fail_max: int, reset_timeout: float, storage: FailoverStorage,
                  listeners: list[CircuitBreakerListener] | None = None) -> None:
-        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, exclude=list(CLIENT_GONE),
-                         listeners=listeners, state_storage=storage, name=deployment.name)
+        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, listeners=listeners,
+                         state_storage=storage, name=deployment.name)
         self.deployment = deployment
         self.storage = storage
 
@@ -116,20 +113,6 @@ class DeploymentBreaker(CircuitBreaker):
         if ticket.probe:
             self.storage.release_probe()
 
-    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """pybreaker's call(), without holding the lock; excluded exceptions (client gone) are neutral."""
-        ticket = self.admit()
-        try:
-            result = func(*args, **kwargs)
-        except BaseException as exc:
-            if self.is_system_error(exc):
-                self.record_failure(ticket, exc)
-            else:
-                self.record_neutral(ticket)
-            raise
-        self.record_success(ticket)
-        return result
-
     def known_open(self) -> bool:
         """Whether this worker last saw the breaker open and not yet due for its trial call (no Redis read):
         the balancer skips such a deployment; a stale view is corrected by the next `admit`."""
@@ -173,14 +156,10 @@ class _StateLog(CircuitBreakerListener):
 class BreakerBoard:
     """Every deployment's breaker in this worker, created on first use; state shared through Redis if set."""
 
-    def __init__(self, config: CircuitBreakerConfig, redis_config: RedisConfig) -> None:
+    def __init__(self, config: CircuitBreakerConfig, redis_connector: RedisConnector | None) -> None:
         self.config = config
-        self._prefix = f"{redis_config.instance_name}cb:"
-        self._link = (
-            RedisLink(redis_config.url, socket_timeout=redis_config.socket_timeout,
-                      max_connections=redis_config.max_connections, pool_timeout=redis_config.pool_timeout)
-            if redis_config.url else None
-        )
+        self._prefix = f"{redis_connector.prefix if redis_connector else ''}cb:"
+        self._redis = redis_connector  # the worker's connector, owned (and closed) by the services
         self._breakers: dict[Deployment, DeploymentBreaker] = {}
         self._unregistered: set[Deployment] = set()  # first seen while Redis failed: not yet in the fleet index
         self._lock = threading.Lock()
@@ -201,7 +180,7 @@ class BreakerBoard:
             deployment,
             fail_max=self.config.fail_max,
             reset_timeout=self.config.reset_timeout,
-            storage=FailoverStorage(self._link, self._prefix + deployment.name),
+            storage=FailoverStorage(self._redis, self._prefix + deployment.name),
             listeners=self._listeners,
         )
         with self._lock:
@@ -217,18 +196,14 @@ class BreakerBoard:
             self.breaker(deployment.provider, deployment.base_url, deployment.model)
         return sorted((b.snapshot() for b in list(self._breakers.values())), key=lambda s: s["name"])
 
-    def close(self) -> None:
-        if self._link is not None:
-            self._link.close()
-
     def _register(self, deployment: Deployment) -> bool:
         """Add the deployment to the fleet-wide index; when Redis fails, remember it to register again later."""
-        if self._link is None:
+        if self._redis is None:
             return True
         entry = json.dumps({"provider": deployment.provider, "base_url": deployment.base_url,
                             "model": deployment.model})
         try:
-            self._link.run(lambda c: c.hset(self._prefix + "index", deployment.name, entry))
+            self._redis.run(lambda c: c.hset(self._prefix + "index", deployment.name, entry))
         except redis.RedisError:
             with self._lock:
                 self._unregistered.add(deployment)
@@ -238,19 +213,19 @@ class BreakerBoard:
         return True
 
     def _register_pending(self) -> None:
-        """Register the deployments a Redis failure kept out of the index, once the link is up again (the link
+        """Register the deployments a Redis failure kept out of the index, once Redis is up again (the connector
         skips Redis for its retry interval after a failure, so a lasting outage costs nothing per request)."""
-        if not self._unregistered or self._link is None or not self._link.available:
+        if not self._unregistered or self._redis is None or not self._redis.available:
             return
         for deployment in list(self._unregistered):
             if not self._register(deployment):
                 return
 
     def _registered(self) -> list[Deployment]:
-        if self._link is None or not self._link.available:
+        if self._redis is None or not self._redis.available:
             return []
         try:
-            entries = self._link.run(lambda c: c.hvals(self._prefix + "index"))
+            entries = self._redis.run(lambda c: c.hvals(self._prefix + "index"))
         except redis.RedisError:
             return []
         out = []

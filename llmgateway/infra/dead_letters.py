@@ -3,6 +3,7 @@ a table, or in a file beside the spool when the table cannot take them, so one b
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import logging
 import os
@@ -10,10 +11,10 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
@@ -93,8 +94,8 @@ class DeadLetters:
         found: dict[str, dict[str, Any]] = {}
         try:
             with self._engine.connect() as connection:
-                for item in connection.execute(select(UsageDeadLetter.__table__)).mappings():
-                    found[item["id"]] = {**item, "failed_at": item["failed_at"].isoformat(), "stored_in": "table"}
+                for row in connection.execute(select(UsageDeadLetter.__table__)).mappings():
+                    found[row["id"]] = {**row, "failed_at": row["failed_at"].isoformat(), "stored_in": "table"}
         except SQLAlchemyError as exc:
             log.warning("dead letters: the table could not be read (%s)", describe(exc))
         for item in self._read_file():
@@ -102,7 +103,7 @@ class DeadLetters:
         return sorted(found.values(), key=lambda item: item["failed_at"])
 
     def _store(self, entry: dict[str, Any]) -> None:
-        statement = self._insert(UsageDeadLetter.__table__).on_conflict_do_nothing(index_elements=["id"])
+        statement = self._insert(cast(Table, UsageDeadLetter.__table__)).on_conflict_do_nothing(index_elements=["id"])
 
         def run() -> None:
             with self._engine.begin() as connection:
@@ -121,7 +122,7 @@ class DeadLetters:
             finally:
                 os.close(fd)
 
-    def _read_file(self) -> list[dict[str, Any]]:
+    def _read_file(self) -> builtins.list[dict[str, Any]]:  # `list` here is the method above
         try:
             lines = self.path.read_bytes().splitlines()
         except FileNotFoundError:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from llmgateway.config import ApiKeyConfig
@@ -122,7 +123,7 @@ class KeyStore:
                 result = session.execute(
                     update(ApiKey).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None)).values(revoked_at=utcnow())
                 )
-                return bool(result.rowcount)
+                return bool(cast(CursorResult[Any], result).rowcount)
 
         return db_call(self._engine, write)
 

@@ -7,9 +7,9 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -40,7 +40,8 @@ class SqlUsageWriter:
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        statement = self._insert(UsageRecord.__table__).on_conflict_do_nothing(index_elements=["request_id"])
+        table = cast(Table, UsageRecord.__table__)
+        statement = self._insert(table).on_conflict_do_nothing(index_elements=["request_id"])
         shaped = [{key: row.get(key, default) for key, default in self._defaults.items()} for row in rows]
 
         def run() -> None:
@@ -86,8 +87,6 @@ class UsageLedger:
         self._last_seal = time.monotonic()
         self._outage_since: float | None = None
         self._last_warning = 0.0
-        self.written = 0
-        self.failures = 0
 
     @property
     def backlog(self) -> int:
@@ -196,7 +195,6 @@ class UsageLedger:
             try:
                 self._insert_or_set_aside(batch)
             except Exception as exc:  # an outage (or an unforeseen error): the rows stay in the spool
-                self.failures += 1
                 self._note_outage(exc)
                 if deadline is None or time.monotonic() + delay > deadline:
                     return False
@@ -223,8 +221,6 @@ class UsageLedger:
             middle = len(batch) // 2
             self._insert_or_set_aside(batch[:middle])
             self._insert_or_set_aside(batch[middle:])
-            return
-        self.written += len(batch)
 
     def _note_outage(self, exc: Exception) -> None:
         now = time.monotonic()

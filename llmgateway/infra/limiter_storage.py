@@ -79,8 +79,8 @@ class OneTripRedisStorage(RedisStorage):
 
     def initialize_storage(self, uri: str) -> None:
         super().initialize_storage(uri)
-        self.lua_acquire_sliding_window_read = self.get_connection().register_script(ACQUIRE_SLIDING_WINDOW)
-        self.lua_incr_expire_read = self.get_connection().register_script(INCR_EXPIRE)
+        self.lua_acquire_sliding_window_read = self.get_connection().register_script(ACQUIRE_SLIDING_WINDOW.encode())
+        self.lua_incr_expire_read = self.get_connection().register_script(INCR_EXPIRE.encode())
 
     # -- sliding window counter (the default strategy) -------------------------------------------
     def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:

@@ -7,7 +7,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
+from typing import Any
 
+import redis
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -113,11 +116,14 @@ class RedisQuotaStore:
             args = [ask.tokens, -1 if ask.tpm_limit is None else ask.tpm_limit, ask.prev_weight,
                     -1 if ask.budget_nano is None else ask.budget_nano, ask.cost_nano, seed,
                     int(ask.period_seconds_left) + 86_400, TPM_WINDOW * 3]
-            code, used = self._redis.run(lambda r, a=args: self._reserve(keys=self._keys(ask), args=a, client=r))
+            code, used = self._redis.run(partial(self._reserve_once, self._keys(ask), args))
             if code != 3:
                 return Verdict(OUTCOMES[int(code)], int(used), self)
             seed = round(self._load_spent(ask.key_id, ask.period_start) * NANO)
         raise RedisUnavailable("budget counter could not be seeded")  # pragma: no cover - Redis lost the key twice
+
+    def _reserve_once(self, keys: list[str], args: list[float], client: redis.Redis) -> Any:
+        return self._reserve(keys=keys, args=args, client=client)
 
     def adjust(self, ask: QuotaAsk, tokens_delta: int, cost_delta_nano: int) -> None:
         keys = [self._prefix + _tpm_key(ask, ask.window), self._prefix + _budget_key(ask)]

@@ -1,4 +1,4 @@
-"""One Redis connection pool per worker, with a short cool-down after a failure (the degraded mode)."""
+"""The worker's one Redis client: one pool and one notion of "Redis is down" for every user of Redis."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from llmgateway.config import RedisConfig
 
@@ -19,12 +21,15 @@ T = TypeVar("T")
 COOL_DOWN = 1.0
 
 
-class RedisUnavailable(Exception):
-    """Redis is down, frozen or cooling down after a failure: callers use their in-process fallback."""
+class RedisUnavailable(redis.ConnectionError):
+    """Redis is down, frozen or cooling down after a failure: callers use their in-process fallback.
+
+    A redis ConnectionError, so code written against redis-py (pybreaker's storage) treats it as one.
+    """
 
 
 class RedisConnector:
-    """A lazily created `BlockingConnectionPool` shared by the cache, the quotas and the rate limiter.
+    """A lazily created `BlockingConnectionPool` shared by the cache, the quotas, the breakers and the limiter.
 
     Every operation is bounded by the socket timeout (~200 ms); after a failure the connector refuses
     work for `cool_down` seconds so a frozen Redis costs one timeout per second per worker, not one per
@@ -60,6 +65,7 @@ class RedisConnector:
                         socket_timeout=self._timeout,
                         socket_connect_timeout=self._timeout,
                         health_check_interval=30,
+                        retry=Retry(NoBackoff(), 0),  # a failure is reported at once; the cool-down spaces retries
                     )
         return self._pool
 
@@ -68,6 +74,11 @@ class RedisConnector:
         if self._client is None:
             self._client = redis.Redis(connection_pool=self.pool)
         return self._client
+
+    @property
+    def longest_wait(self) -> float:
+        """The longest one operation can take: waiting for a pooled connection, then for Redis."""
+        return self._pool_timeout + self._timeout
 
     @property
     def available(self) -> bool:

@@ -53,7 +53,7 @@ class RedisResponseStore:
             blob = self._redis.run(lambda r: r.get(self._prefix + key))
         except RedisUnavailable:
             return None
-        return self._codec.decode(blob) if blob else None
+        return self._codec.decode(blob) if isinstance(blob, bytes) and blob else None  # a bytes (non-decoding) client
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         blob = self._codec.encode(value)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from llmgateway.infra.db import db_call
@@ -69,7 +69,7 @@ class ResponseStore:
             with self._sessions() as session, session.begin():
                 result = session.execute(delete(StoredResponse).where(
                     StoredResponse.id == response_id, StoredResponse.owner == owner))
-                return bool(result.rowcount)
+                return bool(cast(CursorResult[Any], result).rowcount)
 
         return db_call(self._engine, remove)
 

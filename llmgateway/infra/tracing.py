@@ -29,8 +29,8 @@ class _NullAttempt:
     def __enter__(self) -> _NullAttempt:
         return self
 
-    def __exit__(self, *exc: object) -> bool:
-        return False
+    def __exit__(self, *exc: object) -> None:
+        return None
 
     def returned(self, result: Any) -> None:
         """Note what the attempt returned (usage, model); nothing to do here."""
@@ -52,7 +52,7 @@ class NullTracing:
 
     enabled = False
 
-    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Mapping[str, str]) -> None:
+    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Any) -> None:
         _current.set(None)
 
     def shutdown(self) -> None:
@@ -92,8 +92,9 @@ class OtelTracing:
             url += TRACES_PATH
         return cls(OTLPSpanExporter(endpoint=url), service_name=service_name, sample_ratio=sample_ratio)
 
-    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Mapping[str, str]) -> RequestTrace:
-        """Open the request's SERVER span (continuing a W3C `traceparent` the client sent) and make it current."""
+    def begin_request(self, name: str, attributes: Mapping[str, Any], carrier: Any) -> RequestTrace:
+        """Open the request's SERVER span (continuing a W3C `traceparent` the client sent) and make it current;
+        `carrier` is the request's headers (any mapping-like object with get() and keys())."""
         from opentelemetry.trace import SpanKind
 
         parent = self._propagator.extract(carrier)
@@ -169,7 +170,7 @@ class _AttemptSpan:
             self._span.set_attribute("gen_ai.usage.input_tokens", usage.prompt_tokens)
             self._span.set_attribute("gen_ai.usage.output_tokens", usage.completion_tokens)
 
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         from opentelemetry.trace import Status, StatusCode
 
         if exc is not None:
@@ -177,7 +178,6 @@ class _AttemptSpan:
             self._span.set_attribute("error.type", code)
             self._span.set_status(Status(StatusCode.ERROR))
         self._span.end()
-        return False
 
 
 def _set_call_attributes(span: Any, call: Any) -> None:

@@ -82,12 +82,12 @@ class AnthropicProvider(Provider):
     default_base_url = "https://api.anthropic.com"
     api_key_env = "ANTHROPIC_API_KEY"
     base_url_env = "ANTHROPIC_BASE_URL"
-    supports_embeddings = False
     inferred_prefixes = ("claude-",)
     max_image_bytes = 5 * 1024 * 1024  # the Messages API's limit per image
     #: Cache reads cost 0.1x and (5-minute) cache writes 1.25x the input price, unless an entry names its own.
     cache_read_price_ratio = 0.1
     cache_write_price_ratio = 1.25
+    cache_write_1h_price_ratio = 2.0
     #: USD per million input and output tokens. Source: Anthropic's pricing page
     #: (docs.anthropic.com/en/docs/about-claude/pricing, as published in November 2025).
     known_models = (
@@ -125,8 +125,8 @@ class AnthropicProvider(Provider):
         signatures and `cache_control` reach Anthropic untouched."""
         native = native_of(request)
         if native is not None:
-            body = {k: v for k, v in native.body.items() if k not in ("model", "stream")}
-            return {**body, "model": request.model, **({"stream": True} if stream else {}), "json_tool": False}
+            sent = {k: v for k, v in native.body.items() if k not in ("model", "stream")}
+            return {**sent, "model": request.model, **({"stream": True} if stream else {}), "json_tool": False}
         self.check_images(request)
         body: dict[str, Any] = {
             "model": request.model,
@@ -219,10 +219,10 @@ class AnthropicProvider(Provider):
         in forced-tool JSON mode its input fragments are the answer's text instead. In native mode every event
         also rides on a delta as it came (`ChatDelta.native`), pings and thinking blocks included."""
         counts: dict[str, Any] = {}
-        calls: dict[int, int] = {}  # Anthropic block index -> OpenAI tool-call index
+        calls: dict[Any, int] = {}  # Anthropic block index -> OpenAI tool-call index
         for event in parse_sse(upstream.lines()):
             data = self.event_json(event.data)
-            kind = data.get("type") or event.event
+            kind = str(data.get("type") or event.event or "")
             if kind == "error":
                 raise self.stream_error(data)
             delta = self._delta(kind, data, counts, calls, json_tool)
@@ -238,7 +238,7 @@ class AnthropicProvider(Provider):
         raise ServerError(f"The {self.name} stream ended before it was complete.")
 
     @staticmethod
-    def _delta(kind: str, data: dict[str, Any], counts: dict[str, Any], calls: dict[int, int],
+    def _delta(kind: str, data: dict[str, Any], counts: dict[str, Any], calls: dict[Any, int],
                json_tool: bool) -> ChatDelta | None:
         """The neutral delta one event stands for, if any; usage counts are gathered into `counts`."""
         if kind == "message_start":
@@ -270,8 +270,8 @@ class AnthropicProvider(Provider):
 
     def stream_error(self, data: dict[str, Any]) -> GatewayError:
         """An `error` event after the stream began, classified like the status its type stands for."""
-        error = data.get("error") if isinstance(data.get("error"), dict) else {}
-        status = _STATUS_BY_ERROR_TYPE.get(error.get("type"), 500)
+        error: dict[str, Any] = data["error"] if isinstance(data.get("error"), dict) else {}
+        status = _STATUS_BY_ERROR_TYPE.get(str(error.get("type")), 500)
         return classify_stream_error(self.name, status, error.get("message"))
 
 
@@ -297,6 +297,7 @@ def usage(raw: Any) -> Usage | None:
         return None
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    by_ttl = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
     try:
         prompt = sum(token_count(raw.get(key)) for key in _PROMPT_TOKEN_FIELDS)
         return Usage(
@@ -305,6 +306,7 @@ def usage(raw: Any) -> Usage | None:
             cached_tokens=token_count(raw.get("cache_read_input_tokens")),
             cache_write_tokens=token_count(raw.get("cache_creation_input_tokens")),
             reasoning_tokens=token_count(thinking),
+            cache_write_1h_tokens=token_count(by_ttl.get("ephemeral_1h_input_tokens")),
         )
     except (TypeError, ValueError):
         return None

@@ -26,7 +26,7 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
     #: Azure bills OpenAI's models with OpenAI's cached-input discount (0.5x; configure a model's own price).
     cache_read_price_ratio = 0.5
     requires_api_key: ClassVar[bool] = True
-    max_tokens_field: ClassVar[str] = "max_tokens"
+    max_tokens_field = "max_tokens"
 
     def __init__(self, settings: ProviderSettings, transport: HttpTransport | None = None) -> None:
         super().__init__(settings, transport)
@@ -61,7 +61,7 @@ class AzureOpenAIProvider(OpenAICompatibleProvider):
         data = reply.json()
         error = data.get("error") if isinstance(data, dict) else None
         if isinstance(error, dict):
-            inner = error.get("innererror") if isinstance(error.get("innererror"), dict) else {}
+            inner: dict[str, Any] = error["innererror"] if isinstance(error.get("innererror"), dict) else {}
             codes = {error.get("code"), inner.get("code")}
             if codes & CONTENT_FILTER_CODES:
                 return InvalidRequest(

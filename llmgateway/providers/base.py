@@ -61,7 +61,6 @@ class Provider(ABC):
     #: Environment variables that override this provider's `api_key` and `base_url` settings (None: no override).
     api_key_env: ClassVar[str | None] = None
     base_url_env: ClassVar[str | None] = None
-    supports_embeddings: ClassVar[bool] = True
     #: Whether unknown OpenAI-style fields can be passed straight through to this upstream.
     accepts_openai_extras: ClassVar[bool] = False
     known_models: ClassVar[tuple[ModelInfo, ...]] = ()
@@ -71,6 +70,8 @@ class Provider(ABC):
     #: input price; used when the price table or config names no cached price. 1.0: no published discount.
     cache_read_price_ratio: ClassVar[float] = 1.0
     cache_write_price_ratio: ClassVar[float] = 1.0
+    #: The price of a one-hour cache write (Anthropic `ttl: 1h`), as a fraction of the input price.
+    cache_write_1h_price_ratio: ClassVar[float] = 1.0
     #: The largest inline image (decoded bytes) the upstream accepts.
     max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
 
@@ -83,6 +84,11 @@ class Provider(ABC):
             stream_idle_timeout=settings.stream_idle_timeout,
             pool_maxsize=settings.max_connections,
         )
+
+    @classmethod
+    def cache_price_ratios(cls) -> tuple[float, float, float]:
+        """(cache read, cache write, one-hour cache write) prices as fractions of the input price."""
+        return cls.cache_read_price_ratio, cls.cache_write_price_ratio, cls.cache_write_1h_price_ratio
 
     @classmethod
     def infers(cls, model_id: str) -> bool:

@@ -166,7 +166,7 @@ class CohereProvider(Provider):
                 break
             data = self.event_json(event.data)
             kind = data.get("type") or event.event
-            delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}
+            delta: dict[str, Any] = data["delta"] if isinstance(data.get("delta"), dict) else {}
             if kind == "message-start":
                 yield ChatDelta(role="assistant")
             elif kind == "content-delta":

@@ -228,6 +228,8 @@ class HttpTransport:
             prepared.prepare_url(url, None)
         except requests.RequestException as exc:
             raise ServerError("The upstream URL is not valid.") from exc
+        if prepared.url is None:  # prepare_url always sets it; this tells the type checker
+            raise ServerError("The upstream URL is not valid.")
         if len(self._urls) < 256:  # base URLs are few; paths carry the model only for a few providers
             self._urls[url] = prepared.url
         return prepared.url

@@ -51,9 +51,10 @@ class OpenAIProvider(Provider):
     api_key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     accepts_openai_extras = True
-    inferred_prefixes = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
+    inferred_prefixes: ClassVar[tuple[str, ...]] = ("gpt-", "o1", "o3", "o4", "text-embedding-", "chatgpt-")
     #: The field the upstream reads the completion budget from (`max_tokens` is deprecated at OpenAI).
-    max_tokens_field: ClassVar[str] = "max_completion_tokens"
+    #: the request field for the answer budget (an instance may override it: openai_compatible's option)
+    max_tokens_field: str = "max_completion_tokens"
     #: Where chat completions live below the base URL (OpenAI's base URL already ends in /v1).
     chat_path: ClassVar[str] = "/chat/completions"
     #: Where the Responses API lives, for native /v1/responses requests; None for upstreams without it.
@@ -62,7 +63,7 @@ class OpenAIProvider(Provider):
     cache_read_price_ratio = 0.5
     #: USD per million tokens: input, output, cached input. Source: OpenAI's API pricing page
     #: (openai.com/api/pricing, standard tier, as published in November 2025).
-    known_models = (
+    known_models: ClassVar[tuple[ModelInfo, ...]] = (
         _m("gpt-5.1", "GPT-5.1", 400000, 1.25, 10.0, 0.125, RICH),
         _m("gpt-5", "GPT-5", 400000, 1.25, 10.0, 0.125, RICH),
         _m("gpt-5-mini", "GPT-5 mini", 400000, 0.25, 2.0, 0.025, RICH),
@@ -224,7 +225,7 @@ class OpenAIProvider(Provider):
             for choice in chunk.get("choices") or ():
                 index = int(choice.get("index") or 0)
                 delta = choice.get("delta") or {}
-                calls = ()
+                calls: tuple[ToolCallDelta, ...] = ()
                 if delta.get("tool_calls"):
                     calls = self.first_pieces_only(tool_call_deltas_in(delta), opened.setdefault(index, set()))
                     saw_tool_calls.add(index)

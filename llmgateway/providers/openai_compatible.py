@@ -27,7 +27,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
     cache_read_price_ratio = 1.0
     requires_api_key: ClassVar[bool] = False
     # Self-hosted servers (vLLM, Ollama, TGI's OpenAI route) read `max_tokens`; few know the newer field.
-    max_tokens_field: ClassVar[str] = "max_tokens"
+    max_tokens_field = "max_tokens"
     # Few compatible servers have OpenAI's Responses API: /v1/responses requests are translated to chat for them.
     responses_path: ClassVar[str | None] = None
 

@@ -33,8 +33,8 @@ def usage(raw: Any) -> Usage | None:
     """The Responses API's usage (cached input and reasoning output are parts of the totals, as in the neutral one)."""
     if not isinstance(raw, dict):
         return None
-    inputs = raw.get("input_tokens_details") if isinstance(raw.get("input_tokens_details"), dict) else {}
-    outputs = raw.get("output_tokens_details") if isinstance(raw.get("output_tokens_details"), dict) else {}
+    inputs: dict[str, Any] = raw["input_tokens_details"] if isinstance(raw.get("input_tokens_details"), dict) else {}
+    outputs: dict[str, Any] = raw["output_tokens_details"] if isinstance(raw.get("output_tokens_details"), dict) else {}
     return Usage(raw.get("input_tokens") or 0, raw.get("output_tokens") or 0,
                  cached_tokens=inputs.get("cached_tokens") or 0, reasoning_tokens=outputs.get("reasoning_tokens") or 0)
 
@@ -42,7 +42,7 @@ def usage(raw: Any) -> Usage | None:
 def finish_reason(response: dict[str, Any], has_calls: bool) -> str:
     if response.get("status") == "incomplete":
         reason = (response.get("incomplete_details") or {}).get("reason")
-        return INCOMPLETE_FINISH.get(reason, "length")
+        return INCOMPLETE_FINISH.get(str(reason), "length")
     return "tool_calls" if has_calls else "stop"
 
 
@@ -65,7 +65,7 @@ def answer(data: dict[str, Any]) -> ChatResponse:
     )
 
 
-def relay(provider: Any, lines: Iterator[str], stream: ChatStream) -> Iterator[ChatDelta]:
+def relay(provider: Any, lines: Iterator[bytes], stream: ChatStream) -> Iterator[ChatDelta]:
     """Every event rides on a delta as it came; text, function calls, the finish and usage are read from them."""
     calls: dict[int, int] = {}  # output_index → neutral tool-call index
     for event in parse_sse(lines):

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 from llmgateway.api.anthropic_compat.events import MessageEvents
 from llmgateway.errors import ServerError
 from llmgateway.providers.types import ChatDelta, Usage
+from tests.sse import sse_parse
 
 
 def parse_events(chunks):
-    """(event line, data) pairs; every event must have both lines and the same type in each."""
-    events = []
-    for raw in b"".join(chunks).decode().split("\n\n"):
-        if not raw:
-            continue
-        name_line, data_line = raw.split("\n")
-        assert name_line.startswith("event: ") and data_line.startswith("data: ")
-        data = json.loads(data_line[len("data: "):])
-        assert data["type"] == name_line[len("event: "):]
-        events.append(data)
-    return events
+    """Each event's data; every event must have both lines and the same type in each."""
+    events = sse_parse(chunks)
+    assert all(event.name is not None and event.name == event.json()["type"] for event in events)
+    return [event.json() for event in events]
 
 
 def write(deltas, usage=Usage(12, 3)):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from tests.api.test_completion import sse_events
 from tests.conftest import ADMIN_KEY, all_providers_config, auth, ledger_rows
+from tests.sse import sse_events
 
 MAPPINGS = [
     {"model_id": "house-claude", "provider": "anthropic", "provider_model_id": "claude-3-5-haiku-20241022"},

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import CHAT, COMPLETION_KEY, auth, ledger_rows
-
-
-def sse_events(body: bytes) -> list[str]:
-    return [block.removeprefix("data: ") for block in body.decode().split("\n\n") if block.startswith("data: ")]
+from tests.sse import sse_events
 
 
 def test_completion_answers_in_openai_shape_with_gateway_fields(client, app, fake_openai):

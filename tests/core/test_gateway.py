@@ -9,7 +9,7 @@ from typing import Any
 import gevent
 import pytest
 
-from llmgateway.config import CircuitBreakerConfig, FallbackConfig, FallbackRule, RedisConfig, RetryConfig
+from llmgateway.config import CircuitBreakerConfig, FallbackConfig, FallbackRule, RetryConfig
 from llmgateway.core.executor import Executor
 from llmgateway.core.fallbacks import FallbackPolicy
 from llmgateway.core.gateway import Gateway
@@ -186,7 +186,7 @@ def test_a_stream_closed_by_the_client_concludes_with_client_closed(provider):
 
 
 def breaker_board() -> BreakerBoard:
-    return BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=0.2), RedisConfig(url=None))
+    return BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=0.2), None)
 
 
 def test_a_client_going_away_during_a_probe_hands_the_probe_back(provider):
@@ -210,7 +210,7 @@ def test_a_client_going_away_during_a_probe_hands_the_probe_back(provider):
 
 
 def test_a_client_leaving_mid_stream_is_not_a_breaker_failure(provider):
-    board = BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=30), RedisConfig(url=None))
+    board = BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=30), None)
     gateway = make_gateway(provider, breakers=board)
     for _ in range(3):
         stream = gateway.stream(new_call(), ChatRequest("memory.primary", HELLO))

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import ADMIN_KEY, COMPLETION_KEY, base_config
 from tests.gunicorn_runner import GunicornGateway
+from tests.sse import streamed_data
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,10 +25,9 @@ def _stream(url: str) -> tuple[float, list[str]]:
                        json={"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
                        timeout=30) as response:
         assert response.status_code == 200
-        for line in response.iter_lines():
-            if line.startswith(b"data: "):
-                first = first or time.perf_counter() - started
-                events.append(line[6:].decode())
+        for data in streamed_data(response):
+            first = first or time.perf_counter() - started
+            events.append(data)
     return first or 0.0, events
 
 

@@ -17,6 +17,7 @@ from llmgateway import create_app
 from llmgateway.infra.models import UsageRecord
 from tests.conftest import CHAT, COMPLETION_KEY, base_config
 from tests.gunicorn_runner import GunicornGateway
+from tests.sse import streamed_data
 
 pytestmark = pytest.mark.slow
 GRACEFUL = 6
@@ -58,9 +59,8 @@ def stream(url: str, body: dict, out: dict) -> None:
         out["id"] = response.headers["X-LLMGateway-Request-ID"]
         events = []
         try:
-            for line in response.iter_lines():
-                if line.startswith(b"data: "):
-                    events.append(line[6:].decode())
+            for data in streamed_data(response):
+                events.append(data)
         except requests.RequestException as exc:
             out["broken"] = repr(exc)
         out["events"] = events

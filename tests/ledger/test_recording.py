@@ -10,10 +10,7 @@ from werkzeug.exceptions import TooManyRequests
 from llmgateway.core.tokens import estimate_text
 from llmgateway.errors import ServiceUnavailable
 from tests.conftest import CHAT, COMPLETION_KEY, EMBEDDING_KEY, auth, ledger_rows
-
-
-def events(body: bytes) -> list[str]:
-    return [b.removeprefix("data: ") for b in body.decode().split("\n\n") if b.startswith("data: ")]
+from tests.sse import sse_events
 
 
 def test_each_outcome_leaves_one_record_with_its_status(app, client, fake_openai):
@@ -66,7 +63,7 @@ def test_a_stream_failing_midway_has_one_error_event_and_a_partial_record(client
 
     body = client.post("/api/v1/completion/stream", json=CHAT, headers=auth(COMPLETION_KEY)).data
 
-    sent = events(body)
+    sent = sse_events(body)
     assert "[DONE]" not in sent and sum('"error"' in e for e in sent) == 1 and '"error"' in sent[-1]
     [row] = ledger_rows(app)
     assert row["status_code"] >= 500 and row["streamed"] is True
@@ -105,7 +102,7 @@ def test_a_stream_ended_by_shutdown_gets_an_error_event_and_a_record(client, app
     received.extend(chunks)
     response.close()
 
-    last = json.loads(events(b"".join(received))[-1])
+    last = json.loads(sse_events(b"".join(received))[-1])
     assert last["error"]["code"] == "service_unavailable"
     [row] = ledger_rows(app)
     assert row["status_code"] == 503 and 0 < row["completion_tokens"] < 50
@@ -115,7 +112,7 @@ def test_a_stream_ended_by_shutdown_gets_an_error_event_and_a_record(client, app
 def test_complete_stream_records_provider_tokens_and_priced_cost(make_app, fake_openai):
     app = make_app(pricing={"openai.gpt-4o-mini": {"input_per_million": 1000, "output_per_million": 2000}})
     body = app.test_client().post("/api/v1/completion/stream", json=CHAT, headers=auth(COMPLETION_KEY)).data
-    assert events(body)[-1] == "[DONE]"
+    assert sse_events(body)[-1] == "[DONE]"
     [row] = ledger_rows(app)
     served = fake_openai.served[-1]
     assert (row["prompt_tokens"], row["completion_tokens"]) == (served.prompt_tokens, served.completion_tokens)

@@ -9,13 +9,10 @@ import pytest
 import redis
 
 from tests.conftest import ADMIN_KEY, CHAT, COMPLETION_KEY, EMBEDDING_KEY, auth, ledger_rows
+from tests.sse import sse_events
 
 DETERMINISTIC = {**CHAT, "temperature": 0}
 OTHER_COMPLETION_KEY = "test-completion-key-other-team-0123"
-
-
-def sse_events(body: bytes) -> list[str]:
-    return [block.removeprefix("data: ") for block in body.decode().split("\n\n") if block.startswith("data: ")]
 
 
 def streamed_text(body: bytes) -> str:

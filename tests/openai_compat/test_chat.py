@@ -8,6 +8,7 @@ import requests
 
 from tests.conftest import COMPLETION_KEY
 from tests.openai_compat.sdk import import_openai
+from tests.sse import sse_events
 
 openai = import_openai()
 
@@ -93,7 +94,7 @@ def test_raw_stream_is_sse_ending_with_done(gateway, fake_openai):
         timeout=10,
     )
     assert response.headers["Content-Type"].startswith("text/event-stream")
-    events = [b.removeprefix("data: ") for b in response.text.split("\n\n") if b.startswith("data: ")]
+    events = sse_events(response.text)
     assert events[-1] == "[DONE]"
     assert {json.loads(e)["object"] for e in events[:-1]} == {"chat.completion.chunk"}
 

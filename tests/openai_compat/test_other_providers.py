@@ -1,7 +1,4 @@
-"""Anthropic and Cohere models reached through the official OpenAI SDK (same surface, same pipeline).
-
-These providers are built on another branch; the tests are skipped until their modules and fakes are merged.
-"""
+"""Anthropic and Cohere models reached through the official OpenAI SDK (same surface, same pipeline)."""
 
 from __future__ import annotations
 
@@ -11,13 +8,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import EMBEDDING_KEY
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.cohere import FakeCohere
 from tests.openai_compat.sdk import import_openai
 
 openai = import_openai()
-pytest.importorskip("llmgateway.providers.anthropic")
-pytest.importorskip("llmgateway.providers.cohere")
-fakes_anthropic = pytest.importorskip("tests.fakes.anthropic")
-fakes_cohere = pytest.importorskip("tests.fakes.cohere")
 
 HELLO = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "hello there"}]
 CLAUDE = "anthropic.claude-3-5-haiku-20241022"
@@ -26,14 +21,14 @@ COMMAND = "cohere.command-r-08-2024"
 
 @pytest.fixture(scope="module")
 def _anthropic_server() -> Iterator[Any]:
-    server = fakes_anthropic.FakeAnthropic().start()
+    server = FakeAnthropic().start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
 def _cohere_server() -> Iterator[Any]:
-    server = fakes_cohere.FakeCohere().start()
+    server = FakeCohere().start()
     yield server
     server.stop()
 

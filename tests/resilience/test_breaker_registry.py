@@ -7,6 +7,7 @@ import time
 
 from llmgateway.config import CircuitBreakerConfig, RedisConfig
 from llmgateway.infra.breakers import BreakerBoard
+from llmgateway.infra.redis_client import RedisConnector
 from tests.limits.servers import redis_process
 
 CONFIG = CircuitBreakerConfig(fail_max=3, reset_timeout=30)
@@ -16,27 +17,30 @@ NAME = "openai/gpt-4o-mini@http://upstream.invalid/v1"
 
 def test_a_deployment_seen_during_a_redis_outage_is_registered_later(tmp_path):
     with redis_process(tmp_path) as server:
-        worker = BreakerBoard(CONFIG, RedisConfig(url=server.url))
-        other = BreakerBoard(CONFIG, RedisConfig(url=server.url))  # another worker or instance
+        worker_redis = RedisConnector(RedisConfig(url=server.url))
+        other_redis = RedisConnector(RedisConfig(url=server.url))
+        worker = BreakerBoard(CONFIG, worker_redis)
+        other = BreakerBoard(CONFIG, other_redis)  # another worker or instance
         try:
             server.stop()
             worker.breaker(*DEPLOYMENT)  # first seen now: its registration fails
             server.start()  # same port
             assert NAME not in [s["name"] for s in other.snapshot()]
 
-            deadline = time.monotonic() + 15  # the link skips Redis for its retry interval (5 s) after a failure
+            deadline = time.monotonic() + 15  # the connector skips Redis for its cool-down (1 s) after a failure
             while NAME not in [s["name"] for s in other.snapshot()] and time.monotonic() < deadline:
                 worker.breaker(*DEPLOYMENT)  # the deployment keeps serving requests
                 time.sleep(0.2)
             assert NAME in [s["name"] for s in other.snapshot()], "never registered in the fleet-wide index"
         finally:
-            worker.close()
-            other.close()
+            worker_redis.close()
+            other_redis.close()
 
 
 def test_registration_costs_nothing_once_done(tmp_path):
     with redis_process(tmp_path) as server:
-        board = BreakerBoard(CONFIG, RedisConfig(url=server.url))
+        connector = RedisConnector(RedisConfig(url=server.url))
+        board = BreakerBoard(CONFIG, connector)
         try:
             board.breaker(*DEPLOYMENT)
             client = server.client()
@@ -47,4 +51,4 @@ def test_registration_costs_nothing_once_done(tmp_path):
             assert after - before == 1  # only the INFO call above: lookups of a registered deployment send nothing
             assert client.hexists("LLMGateway:cb:index", NAME)
         finally:
-            board.close()
+            connector.close()

@@ -10,6 +10,7 @@ import pytest
 
 from llmgateway.config import CircuitBreakerConfig, RedisConfig
 from llmgateway.infra.breakers import BreakerBoard, BreakerOpen
+from llmgateway.infra.redis_client import RedisConnector
 from tests.conftest import ADMIN_KEY, CHAT, COMPLETION_KEY, auth
 from tests.resilience.conftest import FAST_RETRIES
 
@@ -117,21 +118,19 @@ def test_a_client_disconnect_mid_stream_does_not_count_but_an_upstream_cut_does(
     assert breakers(client)[0]["state"] == "open"  # a mid-stream upstream failure counts
 
 
-def test_client_gone_exceptions_are_neutral_and_calls_do_not_serialise():
-    import gevent
-
-    board = BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=30), RedisConfig())
+def test_neutral_outcomes_leave_the_breaker_closed_and_a_fault_opens_it():
+    """The breaker's protocol as the executor drives it (tests/core/test_gateway.py drives it through the
+    executor: a client going away is neutral there, also during a probe and mid-stream)."""
+    board = BreakerBoard(CircuitBreakerConfig(fail_max=1, reset_timeout=30), None)
     breaker = board.breaker("openai", "http://up", "m")
 
-    for exc in (GeneratorExit(), gevent.GreenletExit(), gevent.Timeout()):
-        with pytest.raises(type(exc)):
-            breaker.call(lambda e=exc: (_ for _ in ()).throw(e))
+    for _ in range(3):
+        breaker.record_neutral(breaker.admit())
     assert breaker.snapshot()["state"] == "closed"
 
-    with pytest.raises(RuntimeError):
-        breaker.call(lambda: (_ for _ in ()).throw(RuntimeError("upstream down")))
+    breaker.record_failure(breaker.admit(), RuntimeError("upstream down"))
     with pytest.raises(BreakerOpen):
-        breaker.call(lambda: "never called")
+        breaker.admit()
 
 
 def test_redis_down_at_start_keeps_local_breaker_state(make_app, fake_openai):
@@ -146,32 +145,34 @@ def test_redis_down_at_start_keeps_local_breaker_state(make_app, fake_openai):
 def test_concurrent_calls_share_one_state_read(redis_url):
     import threading
 
-    board = BreakerBoard(CircuitBreakerConfig(fail_max=3, reset_timeout=30), RedisConfig(url=redis_url))
+    connector = RedisConnector(RedisConfig(url=redis_url))
+    board = BreakerBoard(CircuitBreakerConfig(fail_max=3, reset_timeout=30), connector)
     breaker = board.breaker("openai", "http://up", "m")
-    breaker.call(lambda: "warm")  # creates the shared state
-    link = board._link
+    breaker.record_success(breaker.admit())  # creates the shared state
     reads: list[float] = []
-    plain_run = link.run
+    plain_run = connector.run
 
     def slow_run(command):  # a read that takes 100 ms, as under a busy Redis or a busy worker
         reads.append(time.monotonic())
         time.sleep(0.1)
         return plain_run(command)
 
-    link.run = slow_run
+    connector.run = slow_run
     start = threading.Barrier(10)
     answers: list[str] = []
 
     def call() -> None:
         start.wait()
-        answers.append(breaker.call(lambda: "ok"))
+        ticket = breaker.admit()
+        breaker.record_success(ticket)
+        answers.append("ok")
 
     threads = [threading.Thread(target=call) for _ in range(10)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(5)
-    board.close()
+    connector.close()
 
     assert answers == ["ok"] * 10
     assert 1 <= len(reads) <= 3  # ten calls in flight together, one read (a straggler may start another)

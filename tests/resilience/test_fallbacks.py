@@ -9,10 +9,10 @@ import pytest
 
 from llmgateway.providers import registry
 from llmgateway.providers.openai import OpenAIProvider
-from tests.api.test_completion import sse_events
 from tests.conftest import CHAT, COMPLETION_KEY, auth, ledger_rows
 from tests.fakes.openai import FakeOpenAI
 from tests.resilience.conftest import FAST_RETRIES, openai_section
+from tests.sse import sse_events
 
 ERROR_BODY = {"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}}
 PRIMARY = "openai.gpt-4o"

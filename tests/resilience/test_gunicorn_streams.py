@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 from tests.conftest import CHAT, COMPLETION_KEY, auth
 from tests.fakes.openai import FakeOpenAI
 from tests.resilience.conftest import FAST_RETRIES, openai_section
+from tests.sse import streamed_data
 
 pytestmark = pytest.mark.slow
 
@@ -44,12 +45,6 @@ def ledger(db_url: str) -> list[dict]:
         engine.dispose()
 
 
-def data_events(response: requests.Response):
-    for line in response.iter_lines():
-        if line.startswith(b"data: "):
-            yield line[6:].decode()
-
-
 def test_client_disconnect_closes_the_upstream_within_a_second_and_records_partial_usage(
         gunicorn_gateway, fake_openai, tmp_path: Path, capsys):
     db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
@@ -60,7 +55,7 @@ def test_client_disconnect_closes_the_upstream_within_a_second_and_records_parti
     response = requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY), stream=True, timeout=10)
     assert response.status_code == 200
     read = 0
-    for event in data_events(response):
+    for event in streamed_data(response):
         if json.loads(event)["choices"] and json.loads(event)["choices"][0]["delta"].get("content"):
             read += 1
         if read == 10:
@@ -90,7 +85,7 @@ def test_stream_faults_and_timeouts_on_gevent_sockets(gunicorn_gateway, fake_ope
 
     # R2: the upstream resets after 5 chunks -> one error event, no [DONE]
     fake_openai.push("cut_after", after=5)
-    events = list(data_events(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY),
+    events = list(streamed_data(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY),
                                             stream=True, timeout=10)))
     assert json.loads(events[-1])["error"]["code"] == "server_error" and "[DONE]" not in events
 
@@ -105,7 +100,7 @@ def test_stream_faults_and_timeouts_on_gevent_sockets(gunicorn_gateway, fake_ope
     # a stream that goes silent mid-way: cut by the idle timeout, not by the 2-s gap
     fake_openai.chunk_delay = 2.0
     started = time.monotonic()
-    events = list(data_events(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY),
+    events = list(streamed_data(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY),
                                             stream=True, timeout=10)))
     assert json.loads(events[-1])["error"]["code"] == "timeout"
     assert time.monotonic() - started < 1.8
@@ -128,7 +123,7 @@ def test_a_hundred_concurrent_streams_share_one_workers_pool(gunicorn_gateway, f
 
     def one(_: int) -> str:
         with requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY), stream=True, timeout=30) as r:
-            return list(data_events(r))[-1]
+            return list(streamed_data(r))[-1]
 
     with ThreadPoolExecutor(100) as pool:
         last = list(pool.map(one, range(100)))

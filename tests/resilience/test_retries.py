@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from tests.api.test_completion import sse_events
 from tests.conftest import CHAT, COMPLETION_KEY, auth, ledger_rows
 from tests.resilience.conftest import FAST_RETRIES, openai_section
+from tests.sse import sse_events
 
 ERROR_BODY = {"error": {"message": "upstream trouble", "type": "server_error", "param": None, "code": None}}
 RATE_BODY = {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import json
-
 from llmgateway.api.responses.events import ResponseEvents
 from llmgateway.api.responses.render import ResponseFrame
 from llmgateway.api.responses.translate import parse_responses_request
 from llmgateway.errors import GatewayTimeout
 from llmgateway.providers.types import ChatDelta, Usage
+from tests.sse import sse_parse
 
 REQUEST_ID = "0f1e2d3c-0000-4000-8000-000000000002"
 
 
 def parse_events(chunks):
-    events = []
-    for raw in b"".join(chunks).decode().split("\n\n"):
-        if raw:
-            name_line, data_line = raw.split("\n")
-            data = json.loads(data_line[len("data: "):])
-            assert name_line == f"event: {data['type']}"
-            events.append(data)
-    return events
+    events = sse_parse(chunks)
+    assert all(event.name == event.json()["type"] for event in events)
+    return [event.json() for event in events]
 
 
 def run(deltas, usage=Usage(7, 2), on_final_list=None, **body):

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.admin.schemas import (
     BreakerListSchema,
@@ -18,10 +17,10 @@ from llmgateway.api.admin.schemas import (
     UsageQuerySchema,
     UsageReportSchema,
 )
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import requires
-from llmgateway.core.report_format import key_dict, report_csv
+from llmgateway.core.report_format import key_dict, report_csv, report_window
 from llmgateway.errors import InvalidRequest, NotFound
 from llmgateway.infra.reports import usage_report
 from llmgateway.services import services
@@ -39,9 +38,7 @@ class Usage(MethodView):
     @error_responses(400, 401, 403)
     def get(self, query: dict[str, Any]) -> Response:
         """Usage from the ledger, aggregated in SQL; dates inclusive, UTC; `format=csv` for CSV."""
-        today = datetime.now(UTC).date()
-        end = query.get("endDate") or today
-        start = query.get("startDate") or end.replace(day=1)
+        start, end = report_window(query.get("startDate"), query.get("endDate"), datetime.now(UTC).date())
         try:
             report = usage_report(services().sessions, start, end, query.get("groupBy"))
         except ValueError as exc:

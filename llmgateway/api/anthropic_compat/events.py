@@ -72,7 +72,7 @@ class MessageEvents:
 
     def message_start(self) -> bytes:
         usage = usage_body(Usage(self.input_tokens, 1))
-        message = {
+        message: dict[str, Any] = {
             "id": message_id(self.request_id), "type": "message", "role": "assistant", "model": self.model,
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage,
         }

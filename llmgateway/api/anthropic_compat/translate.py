@@ -286,4 +286,4 @@ def check_block(block: Any, role: str, where: str) -> str:
         source = block.get("source")
         if not isinstance(source, dict) or source.get("type") not in ("base64", "url", "file"):
             raise bad(f"{where}.source", "must be {type: base64|url|file, ...}.")
-    return kind
+    return str(kind)

@@ -9,7 +9,6 @@ from typing import Any, TypeVar
 import orjson
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.anthropic_compat.events import MessageEvents
 from llmgateway.api.anthropic_compat.render import message_body
@@ -23,6 +22,7 @@ from llmgateway.api.anthropic_compat.schemas import (
 )
 from llmgateway.api.anthropic_compat.translate import MessagesCall, parse_messages_request
 from llmgateway.api.calls import ChatCall, with_cache_control
+from llmgateway.api.docs import Blueprint
 from llmgateway.api.lifecycle import current_call
 from llmgateway.api.rendering import gateway_headers, json_response, sse_response
 from llmgateway.api.schemas import limit

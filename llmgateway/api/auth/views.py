@@ -8,10 +8,9 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_jwt_extended import create_access_token
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.parsing import load_json_body
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import PUBLIC, presented_credential, requires

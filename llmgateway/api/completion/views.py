@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.calls import ChatCall, with_cache_control
 from llmgateway.api.completion.schemas import ChatCompletionSchema, ChunkSchema, CompletionRequestSchema
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.lifecycle import current_call
 from llmgateway.api.rendering import completion_body, gateway_headers, json_response, sse_response, sse_stream
 from llmgateway.api.security import requires

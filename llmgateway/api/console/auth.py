@@ -6,7 +6,8 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask's Response is one
 
 from llmgateway.api.console.session import ConsoleSession, ConsoleSessions
 from llmgateway.api.security import requires
@@ -84,13 +85,13 @@ def check_sign_in_csrf() -> None:
         raise CsrfFailed("The sign-in form expired or was not sent by this console; reload it and try again.")
 
 
-def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+def set_cookie(response: BaseResponse, name: str, value: str, max_age: int) -> None:
     """HttpOnly, SameSite=Strict, Secure when the console is reached over HTTPS, scoped to /admin."""
     response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="Strict",
                         secure=request.is_secure)
 
 
-def start_session(response: Response, principal: Principal) -> None:
+def start_session(response: BaseResponse, principal: Principal) -> None:
     token, session = sessions().issue(principal.key_id, ("admin",))
     set_cookie(response, COOKIE, token, sessions().ttl_seconds)
     response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict",
@@ -98,7 +99,7 @@ def start_session(response: Response, principal: Principal) -> None:
     g.console_session = session
 
 
-def end_session(response: Response) -> None:
+def end_session(response: BaseResponse) -> None:
     """Forget the session server-side (so a copy of the cookie stops working too) and drop the cookie."""
     session = current_session()
     if session is not None:
@@ -106,7 +107,7 @@ def end_session(response: Response) -> None:
     response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=request.is_secure)
 
 
-def renew_session(response: Response) -> Response:
+def renew_session(response: BaseResponse) -> BaseResponse:
     """after_request: extend a session in use (same id) once it is past half its lifetime."""
     session = current_session()
     if (session is not None and response.status_code < 400 and COOKIE not in _cookies_set(response)
@@ -116,5 +117,5 @@ def renew_session(response: Response) -> Response:
     return response
 
 
-def _cookies_set(response: Response) -> set[str]:
+def _cookies_set(response: BaseResponse) -> set[str]:
     return {header.split("=", 1)[0] for header in response.headers.getlist("Set-Cookie")}

@@ -6,8 +6,9 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask's Response is one
 
 from llmgateway.api.admin.schemas import KeyCreateSchema
 from llmgateway.api.console.auth import check_csrf, console_page
@@ -91,7 +92,7 @@ def confirm_revoke(key_id: str) -> tuple[str, int]:
 
 @blp.route("/keys/<string:key_id>/revoke", methods=["POST"])
 @console_page
-def revoke_key(key_id: str) -> Response:
+def revoke_key(key_id: str) -> BaseResponse:
     """What `DELETE /api/v1/admin/keys/<id>` does: revoke, then forget this worker's cached answers."""
     check_csrf()
     svc = services()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, g, redirect, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns; flask's Response is one
 
 from llmgateway.api.console import auth
 from llmgateway.api.error_handlers import from_http_exception
@@ -24,7 +25,7 @@ blp = Blueprint("console", __name__, url_prefix="/admin", template_folder="templ
 
 
 @blp.after_request
-def security_headers(response: Response) -> Response:
+def security_headers(response: BaseResponse) -> BaseResponse:
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
@@ -35,7 +36,7 @@ def security_headers(response: Response) -> Response:
 
 
 @blp.errorhandler(GatewayError)
-def gateway_error(error: GatewayError) -> Response | tuple[str, int, dict[str, str]]:
+def gateway_error(error: GatewayError) -> BaseResponse | tuple[str, int, dict[str, str]]:
     """HTML instead of the JSON envelope; a GET without a valid session goes to the sign-in page."""
     g.error_code = error.code
     if isinstance(error, AuthenticationRequired | InvalidToken) and request.method == "GET":
@@ -66,25 +67,25 @@ def template_globals() -> dict[str, object]:
 
 @blp.route("/static/<path:filename>")
 @requires(PUBLIC)
-def static(filename: str) -> Response:
+def static(filename: str) -> BaseResponse:
     return send_from_directory(STATIC_DIR, filename, max_age=3600)
 
 
 @blp.route("/")
 @auth.console_page
-def index() -> Response:
+def index() -> BaseResponse:
     return redirect(url_for("console.usage"), code=303)
 
 
 @blp.route("/sign-in", methods=["GET"])
 @requires(PUBLIC, rate_limited=True)
-def sign_in() -> Response:
+def sign_in() -> BaseResponse:
     return _sign_in_page()
 
 
 @blp.route("/sign-in", methods=["POST"])
 @requires(PUBLIC, rate_limited=True)  # limited per client address: this is where keys would be guessed
-def sign_in_submit() -> Response:
+def sign_in_submit() -> BaseResponse:
     auth.check_sign_in_csrf()
     presented = request.form.get("api_key", "").strip()
     if not presented:
@@ -102,14 +103,14 @@ def sign_in_submit() -> Response:
 
 @blp.route("/sign-out", methods=["POST"])
 @auth.console_page
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     auth.check_csrf()
     response = redirect(url_for("console.sign_in"), code=303)
     auth.end_session(response)
     return response
 
 
-def _sign_in_page(error: str | None = None, status: int = 200) -> Response:
+def _sign_in_page(error: str | None = None, status: int = 200) -> BaseResponse:
     nonce, fresh = auth.sign_in_nonce()
     html = render_template("console/sign_in.html", error=error, next=request.args.get("next", ""),
                            sign_in_token=auth.sessions().csrf_token(auth.SIGN_IN_PURPOSE, nonce))

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.calls import EmbeddingCall, with_cache_control
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.embedding.schemas import EmbeddingRequestSchema, EmbeddingResponseSchema
 from llmgateway.api.lifecycle import current_call
 from llmgateway.api.rendering import embedding_body, gateway_headers, json_response

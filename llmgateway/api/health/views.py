@@ -6,11 +6,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from llmgateway.api.docs import Blueprint
 from llmgateway.api.overload import IN_FLIGHT_EXTRA
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import public

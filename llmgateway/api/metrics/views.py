@@ -6,9 +6,8 @@ import hmac
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.security import requires
 from llmgateway.errors import AuthenticationRequired, InvalidToken, NotFound
 from llmgateway.services import services

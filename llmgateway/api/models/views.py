@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.models.schemas import ModelListSchema, ModelSchema
 from llmgateway.api.rendering import json_response
 from llmgateway.api.security import AUTHENTICATED, requires

@@ -6,10 +6,9 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.calls import ChatCall, EmbeddingCall, with_cache_control
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.lifecycle import current_call
 from llmgateway.api.openai_compat.schemas import (
     ChatCompletionsRequestSchema,

@@ -8,10 +8,9 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from llmgateway.api.calls import ChatCall, with_cache_control
-from llmgateway.api.docs import error_responses
+from llmgateway.api.docs import Blueprint, error_responses
 from llmgateway.api.lifecycle import current_call, state
 from llmgateway.api.rendering import gateway_headers, json_response, sse_response
 from llmgateway.api.responses.events import ResponseEvents
