@@ -150,8 +150,7 @@ def build_services(settings: Settings) -> Services:
     providers = build_providers(settings, classes)
     catalogue = ModelCatalogue(settings.model_mappings, classes, list(providers), settings.source)
     ledger = build_ledger(settings, engine)
-    cache_ratios = {name: (cls.cache_read_price_ratio, cls.cache_write_price_ratio) for name, cls in classes.items()}
-    prices = PriceList(settings.pricing, cache_ratios)
+    prices = PriceList(settings.pricing, {name: cls.cache_price_ratios() for name, cls in classes.items()})
     shared = build_shared_state(settings, sessions, catalogue, prices)
     breakers = BreakerBoard(settings.circuit_breaker, shared.redis) if settings.circuit_breaker.enabled else None
     balancing = build_balancing_state(settings, shared.redis)

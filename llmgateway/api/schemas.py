@@ -34,10 +34,25 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorDetailSchema, required=True)
 
 
+class PromptTokensDetailsSchema(Schema):
+    cached_tokens = fields.Integer(metadata={"description": "Prompt tokens read from the provider's prompt cache."})
+    cache_write_tokens = fields.Integer(metadata={"description": "Prompt tokens written to the provider's cache."})
+    cache_creation_tokens = fields.Integer(
+        metadata={"description": "The same as cache_write_tokens (SPEC name), present when there were writes."}
+    )
+
+
+class CompletionTokensDetailsSchema(Schema):
+    reasoning_tokens = fields.Integer(metadata={"description": "Completion tokens spent reasoning (included)."})
+
+
 class UsageSchema(Schema):
     prompt_tokens = fields.Integer(required=True)
     completion_tokens = fields.Integer()
     total_tokens = fields.Integer(required=True)
+    prompt_tokens_details = fields.Nested(PromptTokensDetailsSchema)
+    completion_tokens_details = fields.Nested(CompletionTokensDetailsSchema)
+    cost_usd = fields.Float(metadata={"description": "The gateway's price of this call in USD (0 for a cache hit)."})
     estimated = fields.Boolean(metadata={"description": "Present and true when the gateway counted the tokens."})
 
 
@@ -91,6 +106,7 @@ class ChunkBaseSchema(Schema):
 class EmbeddingUsageSchema(Schema):
     prompt_tokens = fields.Integer()
     total_tokens = fields.Integer()
+    cost_usd = fields.Float(metadata={"description": "The gateway's price of this call in USD (0 for a cache hit)."})
     estimated = fields.Boolean(metadata={"description": "Present and true when the gateway counted the tokens."})
 
 

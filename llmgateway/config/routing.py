@@ -31,6 +31,7 @@ class PricingSchema(Schema):
     #: Unset: the provider's published ratio to the input price (Anthropic read 0.1x, write 1.25x; OpenAI 0.5x).
     cached_input_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
     cache_write_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))
+    cache_write_1h_per_million = fields.Float(allow_none=True, validate=validate.Range(min=0))  # Anthropic: 2x
 
 
 @settings_type

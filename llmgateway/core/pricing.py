@@ -2,6 +2,7 @@
 
 cost = (prompt - cached - cache writes) x input + cached x cached_input + cache writes x cache_write
        + completion x output
+(one-hour cache writes, a part of the cache writes, at cache_write_1h instead of cache_write)
 
 Cached reads and cache writes are parts of the provider's prompt count; reasoning tokens are part of the
 completion count (OpenAI `completion_tokens`, Anthropic `output_tokens`), so they are priced as output once.
@@ -14,10 +15,13 @@ from dataclasses import replace
 
 from llmgateway.providers.types import Pricing, Usage
 
-#: (cached-read price, cache-write price) as fractions of the input price; 1.0 means no published discount.
-CacheRatios = tuple[float, float]
-NO_CACHE_DISCOUNT: CacheRatios = (1.0, 1.0)
-PRICE_FIELDS = ("input_per_million", "output_per_million", "cached_input_per_million", "cache_write_per_million")
+#: (cached read, cache write, one-hour cache write) prices as fractions of the input price; 1.0: no published discount.
+CacheRatios = tuple[float, float, float]
+NO_CACHE_DISCOUNT: CacheRatios = (1.0, 1.0, 1.0)
+PRICE_FIELDS = (
+    "input_per_million", "output_per_million", "cached_input_per_million", "cache_write_per_million",
+    "cache_write_1h_per_million",
+)
 
 
 def pricing_from(values: Mapping[str, float | None]) -> Pricing:
@@ -56,10 +60,12 @@ class PriceList:
             return pricing
         read = pricing.cached_input_per_million
         write = pricing.cache_write_per_million
+        write_1h = pricing.cache_write_1h_per_million
         return replace(
             pricing,
             cached_input_per_million=base * ratios[0] if read is None else read,
             cache_write_per_million=base * ratios[1] if write is None else write,
+            cache_write_1h_per_million=base * ratios[2] if write_1h is None else write_1h,
         )
 
     @staticmethod
@@ -72,6 +78,10 @@ class PriceList:
         write_price = pricing.cache_write_per_million
         cost = usage.uncached_prompt_tokens * input_price
         cost += usage.cached_tokens * (input_price if cached_price is None else cached_price)
-        cost += usage.cache_write_tokens * (input_price if write_price is None else write_price)
+        write_1h_price = pricing.cache_write_1h_per_million
+        write_price = input_price if write_price is None else write_price
+        one_hour = min(usage.cache_write_1h_tokens, usage.cache_write_tokens)  # a part, even after clamping
+        cost += (usage.cache_write_tokens - one_hour) * write_price
+        cost += one_hour * (write_price if write_1h_price is None else write_1h_price)
         cost += usage.completion_tokens * (pricing.output_per_million or 0.0)
         return round(cost / 1_000_000, 10)

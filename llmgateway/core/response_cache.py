@@ -128,7 +128,8 @@ class ResponseCache:
 
 
 # -- entries ------------------------------------------------------------------------------------
-_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens")
+_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
+                 "cache_write_1h_tokens")
 
 
 def usage_entry(usage: Usage) -> dict[str, Any]:

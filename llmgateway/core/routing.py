@@ -139,8 +139,7 @@ class ModelCatalogue:
 
     def _with_cache_prices(self, provider: str, pricing: Pricing) -> Pricing:
         """Cached prices the entry leaves unset, from the provider's published ratios."""
-        cls = self._classes[provider]
-        return PriceList.with_cache_defaults(pricing, (cls.cache_read_price_ratio, cls.cache_write_price_ratio))
+        return PriceList.with_cache_defaults(pricing, self._classes[provider].cache_price_ratios())
 
     def _mapped_route(self, mapping: ModelMapping) -> Route:
         deployments = tuple(Deployment(d.provider, d.provider_model_id, d.weight) for d in mapping.deployments)

@@ -87,6 +87,7 @@ class AnthropicProvider(Provider):
     #: Cache reads cost 0.1x and (5-minute) cache writes 1.25x the input price, unless an entry names its own.
     cache_read_price_ratio = 0.1
     cache_write_price_ratio = 1.25
+    cache_write_1h_price_ratio = 2.0
     #: USD per million input and output tokens. Source: Anthropic's pricing page
     #: (docs.anthropic.com/en/docs/about-claude/pricing, as published in November 2025).
     known_models = (
@@ -296,6 +297,7 @@ def usage(raw: Any) -> Usage | None:
         return None
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
+    by_ttl = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
     try:
         prompt = sum(token_count(raw.get(key)) for key in _PROMPT_TOKEN_FIELDS)
         return Usage(
@@ -304,6 +306,7 @@ def usage(raw: Any) -> Usage | None:
             cached_tokens=token_count(raw.get("cache_read_input_tokens")),
             cache_write_tokens=token_count(raw.get("cache_creation_input_tokens")),
             reasoning_tokens=token_count(thinking),
+            cache_write_1h_tokens=token_count(by_ttl.get("ephemeral_1h_input_tokens")),
         )
     except (TypeError, ValueError):
         return None

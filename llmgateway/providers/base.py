@@ -70,6 +70,8 @@ class Provider(ABC):
     #: input price; used when the price table or config names no cached price. 1.0: no published discount.
     cache_read_price_ratio: ClassVar[float] = 1.0
     cache_write_price_ratio: ClassVar[float] = 1.0
+    #: The price of a one-hour cache write (Anthropic `ttl: 1h`), as a fraction of the input price.
+    cache_write_1h_price_ratio: ClassVar[float] = 1.0
     #: The largest inline image (decoded bytes) the upstream accepts.
     max_image_bytes: ClassVar[int] = 20 * 1024 * 1024
 
@@ -82,6 +84,11 @@ class Provider(ABC):
             stream_idle_timeout=settings.stream_idle_timeout,
             pool_maxsize=settings.max_connections,
         )
+
+    @classmethod
+    def cache_price_ratios(cls) -> tuple[float, float, float]:
+        """(cache read, cache write, one-hour cache write) prices as fractions of the input price."""
+        return cls.cache_read_price_ratio, cls.cache_write_price_ratio, cls.cache_write_1h_price_ratio
 
     @classmethod
     def infers(cls, model_id: str) -> bool:

@@ -28,6 +28,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
     requires_api_key: ClassVar[bool] = False
     # Self-hosted servers (vLLM, Ollama, TGI's OpenAI route) read `max_tokens`; few know the newer field.
     max_tokens_field = "max_tokens"
+    # Few compatible servers have OpenAI's Responses API: /v1/responses requests are translated to chat for them.
+    responses_path: ClassVar[str | None] = None
 
     def __init__(self, settings: ProviderSettings, transport: HttpTransport | None = None) -> None:
         super().__init__(settings, transport)

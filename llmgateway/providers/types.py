@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 MAX_TOKEN_COUNT = 2**31 - 1
 #: Counts that are a part of another (a cached prompt token is also a prompt token): never more than the whole.
 PART_OF = {"cached_tokens": "prompt_tokens", "cache_read_tokens": "prompt_tokens",
-           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens"}
+           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens",
+           "cache_write_1h_tokens": "cache_write_tokens"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,8 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: float | None = None
+    #: The part of `cache_write_tokens` written with Anthropic's one-hour TTL (priced higher); not a ledger column.
+    cache_write_1h_tokens: int = 0
     clamped: bool = False
 
     def __post_init__(self) -> None:
@@ -315,6 +318,7 @@ class Pricing:
     output_per_million: float | None = None
     cached_input_per_million: float | None = None
     cache_write_per_million: float | None = None
+    cache_write_1h_per_million: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

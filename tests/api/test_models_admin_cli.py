@@ -18,7 +18,7 @@ def test_models_list_detail_and_provider(client):
     detail = client.get("/api/v1/models/openai.gpt-4o-mini", headers=auth(COMPLETION_KEY)).json
     assert detail["pricing"] == {
         "input_per_million": 0.15, "output_per_million": 0.6,
-        "cached_input_per_million": 0.075, "cache_write_per_million": 0.15,
+        "cached_input_per_million": 0.075, "cache_write_per_million": 0.15, "cache_write_1h_per_million": 0.15,
     }
     inferred = client.get("/api/v1/models/gpt-4.1", headers=auth(COMPLETION_KEY)).json
     assert inferred["provider"] == "openai" and inferred["id"] == "gpt-4.1"

@@ -10,7 +10,7 @@ from llmgateway.providers.registry import available_provider_classes
 from llmgateway.providers.types import Pricing, Usage
 
 CLASSES = available_provider_classes()
-RATIOS = {name: (cls.cache_read_price_ratio, cls.cache_write_price_ratio) for name, cls in CLASSES.items()}
+RATIOS = {name: cls.cache_price_ratios() for name, cls in CLASSES.items()}
 
 
 def catalogue_price(model_id: str, prices: PriceList | None = None) -> Pricing:
@@ -64,3 +64,12 @@ def test_unknown_prices_cost_nothing_and_cohere_has_no_cache_discount():
     assert PriceList.cost(Pricing(), Usage(100, 100, cached_tokens=50)) == 0.0
     pricing = catalogue_price("command-a-03-2025")
     assert PriceList.cost(pricing, Usage(1_000, 10, cached_tokens=600)) == PriceList.cost(pricing, Usage(1_000, 10))
+
+
+def test_anthropic_one_hour_cache_writes_cost_twice_the_input():
+    pricing = catalogue_price("anthropic.claude-opus-4-5-20251101")
+    assert (pricing.cache_write_per_million, pricing.cache_write_1h_per_million) == (6.25, 10.0)
+    # 3,000 written: 1,000 of them with ttl 1h
+    usage = Usage(3_500, 10, cache_write_tokens=3_000, cache_write_1h_tokens=1_000)
+    expected = (500 * 5.0 + 2_000 * 6.25 + 1_000 * 10.0 + 10 * 25.0) / 1e6
+    assert PriceList.cost(pricing, usage) == pytest.approx(expected, abs=1e-12)

@@ -192,6 +192,8 @@ class FakeAnthropic(FakeServer):
             "input_tokens": prompt,
             "cache_creation_input_tokens": written,
             "cache_read_input_tokens": read,
+            "cache_creation": {"ephemeral_5m_input_tokens": written - min(self.detail.cache_write_1h, written),
+                               "ephemeral_1h_input_tokens": min(self.detail.cache_write_1h, written)},
             "output_tokens": output,
             "service_tier": "standard",
         }

@@ -54,6 +54,7 @@ class UsageDetail:
     cached: int = 0
     cache_write: int = 0
     reasoning: int = 0
+    cache_write_1h: int = 0  # Anthropic only: the part of the cache writes made with the one-hour TTL
 
     def of(self, prompt: int, completion: int) -> tuple[int, int, int]:
         cached = min(self.cached, prompt)

@@ -46,3 +46,14 @@ def test_function_calls_are_read_as_neutral_tool_calls(make_openai, openai_fake)
     calls = [c for d in deltas for c in d.tool_calls]
     assert [c.index for c in calls if c.id] == [0, 1]
     assert [d.finish_reason for d in deltas if d.finish_reason] == ["tool_calls"]
+
+
+def test_only_openai_itself_gets_the_native_body():
+    from llmgateway.providers.azure import AzureOpenAIProvider
+    from llmgateway.providers.huggingface import HuggingFaceProvider
+    from llmgateway.providers.openai import OpenAIProvider
+    from llmgateway.providers.openai_compatible import OpenAICompatibleProvider
+
+    assert OpenAIProvider.responses_path == "/responses"
+    for translated in (OpenAICompatibleProvider, AzureOpenAIProvider, HuggingFaceProvider):
+        assert translated.responses_path is None, translated

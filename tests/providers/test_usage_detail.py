@@ -92,3 +92,12 @@ def test_null_details_from_compatible_servers_read_as_zero():
 
     raw = {"prompt_tokens": 7, "completion_tokens": 3, "prompt_tokens_details": None, "completion_tokens_details": None}
     assert OpenAIProvider.usage(raw) == Usage(7, 3)
+
+
+def test_anthropic_one_hour_cache_writes_are_read_from_cache_creation(make_anthropic, anthropic_fake):
+    anthropic_fake.detail = UsageDetail(cache_write=12, cache_write_1h=5)
+    plain = make_anthropic().chat(ChatRequest(model=MODELS["anthropic"], messages=LONG)).usage
+    stream = make_anthropic().stream_chat(ChatRequest(model=MODELS["anthropic"], messages=LONG))
+    drain(stream)
+    for usage in (plain, stream.usage):
+        assert (usage.cache_write_tokens, usage.cache_write_1h_tokens) == (12, 5) and not usage.clamped

@@ -10,6 +10,7 @@ class PricingSchema(Schema):
     output_per_million = fields.Float(allow_none=True)
     cached_input_per_million = fields.Float(allow_none=True)
     cache_write_per_million = fields.Float(allow_none=True)
+    cache_write_1h_per_million = fields.Float(allow_none=True)
 
 
 class ModelSchema(Schema):
