@@ -297,7 +297,7 @@ def usage(raw: Any) -> Usage | None:
         return None
     details = raw.get("output_tokens_details")
     thinking = details.get("thinking_tokens") if isinstance(details, dict) else None
-    by_ttl = raw.get("cache_creation") if isinstance(raw.get("cache_creation"), dict) else {}
+    by_ttl: dict[str, Any] = raw["cache_creation"] if isinstance(raw.get("cache_creation"), dict) else {}
     try:
         prompt = sum(token_count(raw.get(key)) for key in _PROMPT_TOKEN_FIELDS)
         return Usage(
