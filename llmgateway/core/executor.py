@@ -25,7 +25,7 @@ from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError, GatewayTimeout, ServiceUnavailable
 from llmgateway.providers.attempt import attempt_scope
 from llmgateway.providers.base import Provider
-from llmgateway.providers.types import ChatDelta, ChatStream
+from llmgateway.providers.types import ChatDelta, ChatStream, RelayedStream
 
 T = TypeVar("T")
 Operation = Callable[[Route, Provider], T]
@@ -227,31 +227,12 @@ class Executor:
         return limit
 
 
-class WatchedStream(ChatStream):
+class WatchedStream(RelayedStream):
     """Relays an opened upstream stream and reports an upstream fault after it began (for the breaker)."""
 
     def __init__(self, inner: ChatStream, on_fault: Callable[[GatewayError], None]) -> None:
-        # Not calling ChatStream.__init__: `usage` is the inner stream's, set by its provider as it reads.
-        self._inner = inner
         self._on_fault = on_fault
-        self._close = inner.close
-        self._deltas = self._watch()
-
-    @property
-    def usage(self) -> Any:
-        return self._inner.usage
-
-    @usage.setter
-    def usage(self, value: Any) -> None:
-        self._inner.usage = value
-
-    @property
-    def usage_so_far(self) -> Any:
-        return self._inner.usage_so_far
-
-    @usage_so_far.setter
-    def usage_so_far(self, value: Any) -> None:
-        self._inner.usage_so_far = value
+        super().__init__(inner, self._watch())
 
     def _watch(self) -> Iterator[ChatDelta]:
         try:

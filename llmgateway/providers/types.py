@@ -286,6 +286,33 @@ class ChatStream:
             self._close()
 
 
+class RelayedStream(ChatStream):
+    """A stream relaying another one through `deltas` (bookkeeping around it): its usage is the inner stream's,
+    which the provider sets as it reads, and closing it closes the relay, then the inner stream."""
+
+    def __init__(self, inner: ChatStream, deltas: Iterator[ChatDelta]) -> None:
+        # Not calling ChatStream.__init__: usage and usage_so_far stay the inner stream's.
+        self._inner = inner
+        self._deltas = deltas
+        self._close = inner.close
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._inner.usage = value
+
+    @property
+    def usage_so_far(self) -> Usage | None:
+        return self._inner.usage_so_far
+
+    @usage_so_far.setter
+    def usage_so_far(self, value: Usage | None) -> None:
+        self._inner.usage_so_far = value
+
+
 @dataclass(frozen=True, slots=True)
 class EmbeddingRequest:
     """Texts to embed: built by the surfaces with the gateway model id, routed like `ChatRequest`."""
