@@ -67,17 +67,7 @@ def create_key() -> tuple[str, int]:
         body = KeyCreateSchema().load(form_payload(request.form))
     except ValidationError as exc:
         return render_keys(_messages(exc.messages), request.form, 400)
-    expires = body.get("expires_at")
-    key, row = services().keystore.create(
-        owner=body["owner"],
-        permissions=body["permissions"],
-        rate_limit=body.get("rate_limit"),
-        tpm_limit=body.get("tpm_limit"),
-        budget_usd=body.get("budget_usd"),
-        budget_period=body.get("budget_period"),
-        expires_at=expires.astimezone(UTC).replace(tzinfo=None) if expires is not None else None,
-        source="console",
-    )
+    key, row = services().keystore.create_from(body, source="console")
     return render_template("console/key_created.html", key=key, created=key_dict(row)), 201
 
 
