@@ -35,8 +35,9 @@ class DeploymentRouter:
         #: Each deployment's own provider instance (own connection pool), by deployment key.
         self.pools: Mapping[str, Provider] = pools or {}
 
-    def run(self, route: Route, operation: Operation[T],
-            attempt_on: Callable[[Route, Operation[T], bool], T]) -> tuple[T, Route]:
+    def run(
+        self, route: Route, operation: Operation[T], attempt_on: Callable[[Route, Operation[T], bool], T]
+    ) -> tuple[T, Route]:
         """The result and the deployment route that gave it."""
         plan = self.balancer.plan(route.model_id, route.deployments, route.strategy)
         last = len(plan) - 1
@@ -70,8 +71,9 @@ class DeploymentRouter:
                 raise
             elapsed = time.perf_counter() - started
             if isinstance(result, ChatStream):
-                return InFlightStream(result, lambda failed: state.end(key, seconds=elapsed, failed=failed,
-                                                                        first_byte=True))  # type: ignore[return-value]
+                return InFlightStream(
+                    result, lambda failed: state.end(key, seconds=elapsed, failed=failed, first_byte=True)
+                )  # type: ignore[return-value]
             state.end(key, seconds=elapsed, failed=False)
             return result
 

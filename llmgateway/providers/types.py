@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 #: The largest token count the ledger stores (a 32-bit integer column); anything above is an upstream bug.
 MAX_TOKEN_COUNT = 2**31 - 1
 #: Counts that are a part of another (a cached prompt token is also a prompt token): never more than the whole.
-PART_OF = {"cached_tokens": "prompt_tokens", "cache_read_tokens": "prompt_tokens",
-           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens",
-           "cache_write_1h_tokens": "cache_write_tokens"}
+PART_OF = {
+    "cached_tokens": "prompt_tokens",
+    "cache_read_tokens": "prompt_tokens",
+    "cache_write_tokens": "prompt_tokens",
+    "reasoning_tokens": "completion_tokens",
+    "cache_write_1h_tokens": "cache_write_tokens",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +194,7 @@ def bound_counts(usage: Usage) -> list[str]:
         if getattr(usage, part) > getattr(usage, whole):
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
-    if _HAS_CACHE_PARTS and (
-        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens
-    ):
+    if _HAS_CACHE_PARTS and (usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens):
         problems.append("cache reads and writes over prompt_tokens")
         object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too

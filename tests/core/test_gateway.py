@@ -78,8 +78,13 @@ def provider() -> MemoryProvider:
     return MemoryProvider()
 
 
-def make_gateway(provider: MemoryProvider, *, store: DictStore | None = None, fallback: bool = False,
-                 breakers: BreakerBoard | None = None) -> Gateway:
+def make_gateway(
+    provider: MemoryProvider,
+    *,
+    store: DictStore | None = None,
+    fallback: bool = False,
+    breakers: BreakerBoard | None = None,
+) -> Gateway:
     catalogue = ModelCatalogue((), {"memory": MemoryProvider}, ["memory"])
     rules = (FallbackRule("memory.primary", ("memory.backup",)),) if fallback else ()
     executor = Executor(
@@ -218,7 +223,6 @@ def test_a_client_leaving_mid_stream_is_not_a_breaker_failure(provider):
         next(iterator)
         stream.close()
     assert board.snapshot()[0]["state"] == "closed" and board.snapshot()[0]["failures"] == 0
-
 
 
 def test_wrapped_streams_report_the_usage_known_so_far_of_the_upstream():

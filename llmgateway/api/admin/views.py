@@ -33,8 +33,13 @@ class Usage(MethodView):
     @requires("admin")
     @blp.arguments(UsageQuerySchema(), location="query")
     @blp.response(200, UsageReportSchema)
-    @blp.alt_response(200, success=True, content_type="text/csv", schema={"type": "string"},
-                      description="With `format=csv`: the same report as CSV, one row per group, then the totals.")
+    @blp.alt_response(
+        200,
+        success=True,
+        content_type="text/csv",
+        schema={"type": "string"},
+        description="With `format=csv`: the same report as CSV, one row per group, then the totals.",
+    )
     @error_responses(400, 401, 403)
     def get(self, query: dict[str, Any]) -> Response:
         """Usage from the ledger, aggregated in SQL; dates inclusive, UTC; `format=csv` for CSV."""
