@@ -157,8 +157,9 @@ def build_services(settings: Settings) -> Services:
     pools = deployment_pools(catalogue.mapped(), providers)
     router = DeploymentRouter(Balancer(balancing, deployment_breaker_check(providers, breakers)), pools)
     executor = build_executor(settings, providers, catalogue, breakers, router)
-    gateway = Gateway(catalogue, executor, prices, admission=shared.admission,
-                      cache=shared.cache, cache_scope=settings.cache.scope)
+    gateway = Gateway(
+        catalogue, executor, prices, admission=shared.admission, cache=shared.cache, cache_scope=settings.cache.scope
+    )
     metrics = GatewayMetrics(
         multiprocess_dir=settings.metrics.multiprocess_dir, max_model_labels=settings.metrics.max_model_labels
     )
@@ -192,7 +193,10 @@ def build_services(settings: Settings) -> Services:
 
 
 def build_executor(
-    settings: Settings, providers: dict[str, Provider], catalogue: ModelCatalogue, breakers: BreakerBoard | None,
+    settings: Settings,
+    providers: dict[str, Provider],
+    catalogue: ModelCatalogue,
+    breakers: BreakerBoard | None,
     deployments: DeploymentRouter | None = None,
 ) -> Executor:
     """Fallbacks, per-deployment breakers, deployments and budgeted retries under one request deadline; attempts
@@ -217,8 +221,9 @@ def prepare_database(svc: Services, announce_to: TextIO | None = None) -> None:
         out = announce_to or sys.stdout
         # Printed once, on purpose: this is the only time the key exists in clear text.
         print(f"llmgateway: created the first admin API key (shown once): {created}", file=out, flush=True)
-        log.warning("created the first admin API key; it was printed once to %s",
-                    "stderr" if out is sys.stderr else "stdout")
+        log.warning(
+            "created the first admin API key; it was printed once to %s", "stderr" if out is sys.stderr else "stdout"
+        )
 
 
 def register_extensions(app: Flask) -> None:
@@ -250,8 +255,18 @@ def register_blueprints(app: Flask) -> None:
     from llmgateway.api.openai_compat.views import blp as openai_compat
     from llmgateway.api.responses.views import blp as responses
 
-    blueprints = (completion, embedding, models, admin, auth, health, openai_compat, anthropic_compat, responses,
-                  metrics)
+    blueprints = (
+        completion,
+        embedding,
+        models,
+        admin,
+        auth,
+        health,
+        openai_compat,
+        anthropic_compat,
+        responses,
+        metrics,
+    )
     for blueprint in blueprints:
         api.register_blueprint(blueprint)
     register_data_schemas(api)
@@ -259,8 +274,12 @@ def register_blueprints(app: Flask) -> None:
 
     svc = app.extensions["llmgateway"]
     jwt_settings = svc.settings.jwt
-    register_console(app, jwt_settings.secret or "", jwt_settings.access_token_expires,  # HTML, not in OpenAPI
-                     svc.extras.get("redis"))
+    register_console(
+        app,
+        jwt_settings.secret or "",
+        jwt_settings.access_token_expires,  # HTML, not in OpenAPI
+        svc.extras.get("redis"),
+    )
 
 
 def register_cli(app: Flask) -> None:

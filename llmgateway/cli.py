@@ -77,15 +77,35 @@ def _check_key_rules(**values: Any) -> None:
 @click.option("--budget-period", type=click.Choice(["day", "month"]))
 @click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="UTC expiry.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
-def create_key(owner: str, permissions: list[str], rate_limit: str | None, tpm_limit: int | None,
-               budget_usd: float | None, budget_period: str | None, expires: datetime | None, as_json: bool) -> None:
+def create_key(
+    owner: str,
+    permissions: list[str],
+    rate_limit: str | None,
+    tpm_limit: int | None,
+    budget_usd: float | None,
+    budget_period: str | None,
+    expires: datetime | None,
+    as_json: bool,
+) -> None:
     """Create a key and print it once."""
-    _check_key_rules(owner=owner, permissions=permissions, rate_limit=rate_limit, tpm_limit=tpm_limit,
-                     budget_usd=budget_usd, budget_period=budget_period,
-                     expires_at=expires.replace(tzinfo=UTC).isoformat() if expires else None)
+    _check_key_rules(
+        owner=owner,
+        permissions=permissions,
+        rate_limit=rate_limit,
+        tpm_limit=tpm_limit,
+        budget_usd=budget_usd,
+        budget_period=budget_period,
+        expires_at=expires.replace(tzinfo=UTC).isoformat() if expires else None,
+    )
     key, row = _services().keystore.create(
-        owner=owner, permissions=permissions, rate_limit=rate_limit, tpm_limit=tpm_limit,
-        budget_usd=budget_usd, budget_period=budget_period, expires_at=expires, source="cli",
+        owner=owner,
+        permissions=permissions,
+        rate_limit=rate_limit,
+        tpm_limit=tpm_limit,
+        budget_usd=budget_usd,
+        budget_period=budget_period,
+        expires_at=expires,
+        source="cli",
     )
     if as_json:
         click.echo(json.dumps(key_dict(row, key)))
@@ -108,8 +128,10 @@ def list_keys(as_json: bool) -> None:
     click.echo(f"{'id':36}  {'prefix':20}  {'owner':20}  {'permissions':28}  status")
     for row in rows:
         status = "revoked" if row["revoked_at"] else "active"
-        click.echo(f"{row['id']:36}  {row['key_prefix']:20}  {row['owner'][:20]:20}  "
-                   f"{','.join(row['permissions']):28}  {status}")
+        click.echo(
+            f"{row['id']:36}  {row['key_prefix']:20}  {row['owner'][:20]:20}  "
+            f"{','.join(row['permissions']):28}  {status}"
+        )
 
 
 @keys_cli.command("revoke")
@@ -122,8 +144,12 @@ def revoke_key(key_id: str) -> None:
 
 
 @usage_cli.command("report")
-@click.option("--start", "start", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Inclusive, UTC (default: the first of the end's month).")
+@click.option(
+    "--start",
+    "start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Inclusive, UTC (default: the first of the end's month).",
+)
 @click.option("--end", "end", type=click.DateTime(formats=["%Y-%m-%d"]), help="Inclusive, UTC (default: today).")
 @click.option("--group-by", type=click.Choice(GROUP_BY))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table")

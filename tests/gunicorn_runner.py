@@ -32,8 +32,16 @@ class GunicornGateway:
     """`gunicorn -c gunicorn.conf.py wsgi:app` configured by a YAML file in `workdir`; stdout and stderr go to
     files there. `start()` returns once /health answers and every worker is up; `stop()` always ends it."""
 
-    def __init__(self, workdir: Path, config: dict[str, Any], *, workers: int = 2, graceful_timeout: int = 5,
-                 env: dict[str, str] | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        config: dict[str, Any],
+        *,
+        workers: int = 2,
+        graceful_timeout: int = 5,
+        env: dict[str, str] | None = None,
+        name: str | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.worker_count = workers
@@ -42,8 +50,11 @@ class GunicornGateway:
         config_path.write_text(yaml.safe_dump(config))
         self.stdout_path, self.stderr_path = workdir / f"{name}.stdout", workdir / f"{name}.stderr"
         self.env = {
-            **{k: v for k, v in os.environ.items()
-               if not k.endswith("_API_KEY") and k not in _NOT_INHERITED and not k.startswith(_NOT_INHERITED_PREFIXES)},
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.endswith("_API_KEY") and k not in _NOT_INHERITED and not k.startswith(_NOT_INHERITED_PREFIXES)
+            },
             "LLMGATEWAY_CONFIG": str(config_path),
             "PORT": str(self.port),
             "HOST": "127.0.0.1",
@@ -58,7 +69,11 @@ class GunicornGateway:
         with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT, env=self.env, stdout=out, stderr=err, start_new_session=True,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

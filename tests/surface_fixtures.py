@@ -29,6 +29,10 @@ def fakes(fake_openai: Any, other_fakes: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def live(make_app: Callable[..., Flask], serve: Callable[[Flask], LiveGateway],  # noqa: F811
-         fake_openai: Any, fakes: dict[str, Any]) -> LiveGateway:
+def live(
+    make_app: Callable[..., Flask],
+    serve: Callable[[Flask], LiveGateway],  # noqa: F811
+    fake_openai: Any,
+    fakes: dict[str, Any],
+) -> LiveGateway:
     return serve(make_app(providers=all_providers_config(fake_openai, fakes)))

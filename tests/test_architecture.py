@@ -83,7 +83,7 @@ def test_no_import_cycle_between_modules():
         state[node] = 1
         for successor in sorted(graph[node]):
             if state.get(successor) == 1:
-                cycles.append([*path[path.index(successor):], successor] if successor in path else [node, successor])
+                cycles.append([*path[path.index(successor) :], successor] if successor in path else [node, successor])
             elif successor not in state:
                 visit(successor, [*path, successor])
         state[node] = 2

@@ -18,7 +18,9 @@ def write(tmp_path, text: str, name: str = "gateway.yaml") -> str:
 
 
 def test_yaml_file_with_environment_overrides(tmp_path):
-    path = write(tmp_path, f"""
+    path = write(
+        tmp_path,
+        f"""
 providers:
   openai: {{api_key: from-file, base_url: "http://127.0.0.1:9/v1", timeout: 30}}
   anthropic: {{api_key: a-key, version: "2023-06-01", default_max_tokens: 2048}}
@@ -31,22 +33,29 @@ fallbacks:
     - {{model_id: openai.gpt-4-turbo, fallback_models: [openai.gpt-3.5-turbo]}}
 cache: {{enabled: true, ttl: 60}}
 database: {{url: "sqlite:///{tmp_path}/x.db"}}
-""")
-    settings = load_settings(environ={"LLMGATEWAY_CONFIG": path, "OPENAI_API_KEY": "from-env",
-                                      "REDIS_URL": "redis://127.0.0.1:6379/3"})
+""",
+    )
+    settings = load_settings(
+        environ={"LLMGATEWAY_CONFIG": path, "OPENAI_API_KEY": "from-env", "REDIS_URL": "redis://127.0.0.1:6379/3"}
+    )
     assert settings.providers["openai"].api_key == "from-env"
     assert settings.providers["openai"].timeout == 30
     assert settings.providers["anthropic"].options == {"version": "2023-06-01", "default_max_tokens": 2048}
     assert settings.model_mappings[0].provider_model_id == "gpt-4-0125-preview"
     assert settings.fallbacks.rules[0].error_codes == (
-        "rate_limit_exceeded", "server_error", "timeout", "service_unavailable")
+        "rate_limit_exceeded",
+        "server_error",
+        "timeout",
+        "service_unavailable",
+    )
     assert settings.redis.url == "redis://127.0.0.1:6379/3"
     assert settings.cache.ttl == 60
 
 
 def test_json_file_is_accepted(tmp_path):
-    path = write(tmp_path, json.dumps({"cache": {"ttl": 5}, "database": {"url": f"sqlite:///{tmp_path}/x.db"}}),
-                 "gateway.json")
+    path = write(
+        tmp_path, json.dumps({"cache": {"ttl": 5}, "database": {"url": f"sqlite:///{tmp_path}/x.db"}}), "gateway.json"
+    )
     assert load_settings(environ={"LLMGATEWAY_CONFIG": path}).cache.ttl == 5
 
 
@@ -58,11 +67,17 @@ def test_json_file_is_accepted(tmp_path):
         ("rate_limits: {default: lots}", "rate_limits.default", "not a rate limit"),
         ("surprise: 1", "surprise", "Unknown field"),
         ("api_keys: [{key: short, owner: x, permissions: [completion]}]", "api_keys.0.key", "Shorter than"),
-        ("api_keys: [{key: long-enough-key-123, owner: x, permissions: [root]}]", "api_keys.0.permissions.0",
-         "Must be one of"),
+        (
+            "api_keys: [{key: long-enough-key-123, owner: x, permissions: [root]}]",
+            "api_keys.0.permissions.0",
+            "Must be one of",
+        ),
         ("database: {url: 'mysql://x'}", "database.url", "sqlite:// or postgresql"),
-        ("fallbacks: {rules: [{model_id: a, fallback_models: [b], error_codes: [teapot]}]}",
-         "fallbacks.rules.0.error_codes.0", "Must be one of"),
+        (
+            "fallbacks: {rules: [{model_id: a, fallback_models: [b], error_codes: [teapot]}]}",
+            "fallbacks.rules.0.error_codes.0",
+            "Must be one of",
+        ),
     ],
 )
 def test_bad_file_names_file_key_and_problem(tmp_path, text, key, problem):
@@ -84,8 +99,7 @@ def test_unreadable_and_malformed_files(tmp_path):
 
 def test_bad_environment_value_names_the_variable(tmp_path):
     with pytest.raises(ConfigError) as caught:
-        load_settings(environ={"DATABASE_URL": "oracle://x", "JWT_SECRET": "j" * 40,
-                               "LLMGATEWAY_SECRET_KEY": "p" * 40})
+        load_settings(environ={"DATABASE_URL": "oracle://x", "JWT_SECRET": "j" * 40, "LLMGATEWAY_SECRET_KEY": "p" * 40})
     assert "environment variable DATABASE_URL" in str(caught.value)
 
 
@@ -114,8 +128,13 @@ def test_app_factory_generates_the_secrets_file(tmp_path):
 
 
 def test_provider_without_key_is_disabled_not_an_error(tmp_path):
-    app = create_app({"database": {"url": f"sqlite:///{tmp_path}/x.db"}, "logging": {"level": "WARNING"},
-                      "providers": {"openai": {"base_url": "http://127.0.0.1:9/v1"}}})
+    app = create_app(
+        {
+            "database": {"url": f"sqlite:///{tmp_path}/x.db"},
+            "logging": {"level": "WARNING"},
+            "providers": {"openai": {"base_url": "http://127.0.0.1:9/v1"}},
+        }
+    )
     try:
         assert app.extensions["llmgateway"].providers == {}
     finally:
@@ -152,8 +171,9 @@ def test_provider_classes_name_their_environment_variables(monkeypatch):
         api_key_env = "OWNENV_API_KEY"
 
     builtins = registry.available_provider_classes()
-    monkeypatch.setattr(registry, "available_provider_classes",
-                        lambda: {**builtins, "acme": AcmeProvider, "ownenv": OwnEnvProvider})
+    monkeypatch.setattr(
+        registry, "available_provider_classes", lambda: {**builtins, "acme": AcmeProvider, "ownenv": OwnEnvProvider}
+    )
     overrides = env_overrides()
     assert overrides["OPENAI_API_KEY"] == "providers.openai.api_key"
     assert overrides["HUGGINGFACE_BASE_URL"] == "providers.huggingface.base_url"

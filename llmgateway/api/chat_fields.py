@@ -30,7 +30,11 @@ NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 #: Message keys other than role/content/tool_calls/tool_call_id, accepted only with these neutral values.
 NEUTRAL_MESSAGE_KEYS: dict[str, tuple[Any, ...]] = {
-    "name": (None,), "function_call": (None,), "refusal": (None,), "audio": (None,), "annotations": (None, []),
+    "name": (None,),
+    "function_call": (None,),
+    "refusal": (None,),
+    "audio": (None,),
+    "annotations": (None, []),
 }
 DETAILS = ("auto", "low", "high")
 #: Anthropic's prompt-cache breakpoint, accepted on content parts, messages and tools as other gateways do.

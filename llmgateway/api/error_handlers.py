@@ -78,7 +78,8 @@ def error_body(error: GatewayError, request_id: str | None) -> dict[str, Any]:
     if has_request_context():
         surface = request.blueprint or next(
             (name for prefix, name in SURFACE_PATHS if request.path == prefix or request.path.startswith(prefix + "/")),
-            "")
+            "",
+        )
     return SURFACE_ERROR_BODIES.get(surface, GatewayError.envelope)(error, request_id)
 
 

@@ -51,8 +51,9 @@ def load_json_body(request: Request) -> Any:
 
 
 #: The locations webargs nests its error messages under.
-LOCATIONS = frozenset({"json", "query", "querystring", "form", "headers", "cookies", "files", "view_args", "path",
-                       "json_or_form"})
+LOCATIONS = frozenset(
+    {"json", "query", "querystring", "form", "headers", "cookies", "files", "view_args", "path", "json_or_form"}
+)
 
 
 class GatewayArgumentsParser(FlaskParser):
@@ -61,8 +62,9 @@ class GatewayArgumentsParser(FlaskParser):
     def _raw_load_json(self, req: Request) -> Any:
         return load_json_body(req)
 
-    def handle_error(self, error: ValidationError, req: Request, schema: Any, *, error_status_code: Any,
-                     error_headers: Any) -> NoReturn:
+    def handle_error(
+        self, error: ValidationError, req: Request, schema: Any, *, error_status_code: Any, error_headers: Any
+    ) -> NoReturn:
         messages = error.messages
         if isinstance(messages, dict) and messages and set(messages) <= LOCATIONS:
             # webargs nests errors by location ({"query": {"startDate": [...]}}): `param` names what the client

@@ -108,8 +108,12 @@ def sse_stream(
 ) -> Iterator[bytes]:
     """chat.completion.chunk events, the usage chunk, then [DONE]; an error after the start is one event."""
     start = stream.start
-    base: dict[str, Any] = {"id": start.id, "object": "chat.completion.chunk", "created": start.created,
-                            "model": start.model}
+    base: dict[str, Any] = {
+        "id": start.id,
+        "object": "chat.completion.chunk",
+        "created": start.created,
+        "model": start.model,
+    }
     if gateway_fields:
         base["provider"] = start.provider
         base["fallback_from"] = start.fallback_from
@@ -148,5 +152,9 @@ def _tool_call_piece(piece: ToolCallDelta) -> dict[str, Any]:
     """OpenAI's tool-call delta: index always; id, type and name only in a call's first piece."""
     if piece.id is None and piece.name is None:
         return {"index": piece.index, "function": {"arguments": piece.arguments}}
-    return {"index": piece.index, "id": piece.id, "type": "function",
-            "function": {"name": piece.name, "arguments": piece.arguments}}
+    return {
+        "index": piece.index,
+        "id": piece.id,
+        "type": "function",
+        "function": {"name": piece.name, "arguments": piece.arguments},
+    }

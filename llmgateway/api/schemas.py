@@ -9,10 +9,23 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 MAX_METADATA_BYTES = 16 * 1024
 #: Body fields that would redirect traffic or credentials: always refused, on every surface.
-FORBIDDEN_FIELDS = frozenset({
-    "api_base", "base_url", "api_key", "api_version", "organization", "headers", "extra_headers",
-    "default_headers", "extra_query", "extra_body", "azure_endpoint", "proxy", "custom_llm_provider",
-})
+FORBIDDEN_FIELDS = frozenset(
+    {
+        "api_base",
+        "base_url",
+        "api_key",
+        "api_version",
+        "organization",
+        "headers",
+        "extra_headers",
+        "default_headers",
+        "extra_query",
+        "extra_body",
+        "azure_endpoint",
+        "proxy",
+        "custom_llm_provider",
+    }
+)
 
 
 def limit(name: str) -> int:
@@ -70,8 +83,10 @@ class ToolCallSchema(Schema):
 class ResponseMessageSchema(Schema):
     role = fields.String()
     content = fields.String(allow_none=True, metadata={"description": "Text, or JSON text for response_format."})
-    tool_calls = fields.List(fields.Nested(ToolCallSchema), metadata={"description": "Present when the model "
-                             "called tools (finish_reason tool_calls)."})
+    tool_calls = fields.List(
+        fields.Nested(ToolCallSchema),
+        metadata={"description": "Present when the model called tools (finish_reason tool_calls)."},
+    )
 
 
 class ChoiceSchema(Schema):

@@ -25,7 +25,7 @@ def sse_event_schema(name: str, chunk_schema: str, chunk: type[Schema]) -> type[
             "description": (
                 f"The event's payload: the JSON of a `{chunk_schema}` (#/components/schemas/{chunk_schema}) for "
                 "each delta and for the final usage chunk, then the literal `[DONE]`; or, when the stream fails "
-                "after it began, one JSON error envelope (`{\"error\": {...}}`) and no `[DONE]`."
+                'after it began, one JSON error envelope (`{"error": {...}}`) and no `[DONE]`.'
             ),
             "example": '{"id":"chatcmpl-1","object":"chat.completion.chunk","choices":[]}',
         },

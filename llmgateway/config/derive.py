@@ -48,8 +48,9 @@ def schema_for(settings_type: type) -> type[Schema]:
     names = {item.name for item in dataclasses.fields(settings_type)}
 
     def build(self: Schema, data: dict[str, Any], **_: Any) -> Any:
-        values = {name: tuple(value) if name in names and isinstance(value, list) else value
-                  for name, value in data.items()}
+        values = {
+            name: tuple(value) if name in names and isinstance(value, list) else value for name, value in data.items()
+        }
         from_fields = getattr(settings_type, "from_fields", None)
         return from_fields(values) if from_fields is not None else settings_type(**values)
 

@@ -30,10 +30,14 @@ def with_generated_secrets(settings: Settings) -> Settings:
     if settings.secret_key and settings.jwt.secret:
         return settings
     if not settings.is_sqlite:
-        missing = [name for name, value in (("LLMGATEWAY_SECRET_KEY", settings.secret_key),
-                                            ("JWT_SECRET", settings.jwt.secret)) if not value]
+        missing = [
+            name
+            for name, value in (("LLMGATEWAY_SECRET_KEY", settings.secret_key), ("JWT_SECRET", settings.jwt.secret))
+            if not value
+        ]
         raise ConfigError(
-            settings.source, "secret_key / jwt.secret",
+            settings.source,
+            "secret_key / jwt.secret",
             f"{' and '.join(missing)} not set. With a shared database every instance must be given the same "
             "LLMGATEWAY_SECRET_KEY and JWT_SECRET (32+ characters each; or secret_key and jwt.secret in the "
             "config file): generated secrets would differ per instance, so keys and tokens made by one instance "

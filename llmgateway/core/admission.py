@@ -149,7 +149,9 @@ class QuotaAdmission:
     """Reserves a key's TPM and spend budget (Principal.tpm_limit, budget_usd, budget_period) per call."""
 
     def __init__(
-        self, store: QuotaStore, estimate_cost: Callable[[UsageCall, int], float],
+        self,
+        store: QuotaStore,
+        estimate_cost: Callable[[UsageCall, int], float],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -180,8 +182,10 @@ class QuotaAdmission:
             raise RateLimitExceeded(
                 f"Tokens-per-minute limit of {principal.tpm_limit} reached for this key.",
                 retry_after=TPM_WINDOW - now % TPM_WINDOW,
-                headers={"X-RateLimit-Limit-Tokens": str(principal.tpm_limit),
-                         "X-RateLimit-Remaining-Tokens": str(max(0, (principal.tpm_limit or 0) - verdict.used))},
+                headers={
+                    "X-RateLimit-Limit-Tokens": str(principal.tpm_limit),
+                    "X-RateLimit-Remaining-Tokens": str(max(0, (principal.tpm_limit or 0) - verdict.used)),
+                },
             )
         if verdict.outcome == BUDGET_EXCEEDED:
             raise BudgetExceeded(

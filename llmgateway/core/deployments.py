@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from llmgateway.core.balancing import Balancer, BalancingState, Deployment
 from llmgateway.core.routing import Route
 from llmgateway.errors import GatewayError, RateLimitExceeded
 from llmgateway.providers.base import Provider
-from llmgateway.providers.types import ChatDelta, ChatStream
+from llmgateway.providers.types import ChatDelta, ChatStream, RelayedStream
 
 T = TypeVar("T")
 Operation = Callable[[Route, Provider], T]
@@ -35,8 +35,9 @@ class DeploymentRouter:
         #: Each deployment's own provider instance (own connection pool), by deployment key.
         self.pools: Mapping[str, Provider] = pools or {}
 
-    def run(self, route: Route, operation: Operation[T],
-            attempt_on: Callable[[Route, Operation[T], bool], T]) -> tuple[T, Route]:
+    def run(
+        self, route: Route, operation: Operation[T], attempt_on: Callable[[Route, Operation[T], bool], T]
+    ) -> tuple[T, Route]:
         """The result and the deployment route that gave it."""
         plan = self.balancer.plan(route.model_id, route.deployments, route.strategy)
         last = len(plan) - 1
@@ -70,32 +71,22 @@ class DeploymentRouter:
                 raise
             elapsed = time.perf_counter() - started
             if isinstance(result, ChatStream):
-                return InFlightStream(result, lambda failed: state.end(key, seconds=elapsed, failed=failed,
-                                                                        first_byte=True))  # type: ignore[return-value]
+                return InFlightStream(
+                    result, lambda failed: state.end(key, seconds=elapsed, failed=failed, first_byte=True)
+                )  # type: ignore[return-value]
             state.end(key, seconds=elapsed, failed=False)
             return result
 
         return run
 
 
-class InFlightStream(ChatStream):
+class InFlightStream(RelayedStream):
     """An open stream that stays counted in flight until it ends or is closed, exactly once."""
 
     def __init__(self, inner: ChatStream, on_end: Callable[[bool], None]) -> None:
-        # Not calling ChatStream.__init__: `usage` is the inner stream's, set by its provider as it reads.
-        self._inner = inner
         self._on_end = on_end
         self._ended = False
-        self._close = inner.close
-        self._deltas = self._relay()
-
-    @property
-    def usage(self) -> Any:
-        return self._inner.usage
-
-    @usage.setter
-    def usage(self, value: Any) -> None:
-        self._inner.usage = value
+        super().__init__(inner, self._relay())
 
     def close(self) -> None:
         try:

@@ -25,7 +25,7 @@ from llmgateway.core.usage import UsageCall
 from llmgateway.errors import GatewayError, GatewayTimeout, ServiceUnavailable
 from llmgateway.providers.attempt import attempt_scope
 from llmgateway.providers.base import Provider
-from llmgateway.providers.types import ChatDelta, ChatStream
+from llmgateway.providers.types import ChatDelta, ChatStream, RelayedStream
 
 T = TypeVar("T")
 Operation = Callable[[Route, Provider], T]
@@ -136,9 +136,7 @@ class Executor:
             raise ServiceUnavailable(f"The provider '{route.provider}' is not configured.")
         return provider
 
-    def _on_route(
-        self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline
-    ) -> tuple[T, Route]:
+    def _on_route(self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline) -> tuple[T, Route]:
         """Attempts on one route: on each of its deployments in the balancer's order, or on the route itself.
         Returns the result and the route (deployment) that gave it."""
         if self.deployments is not None and route.deployments:
@@ -147,8 +145,7 @@ class Executor:
             )
         return self._on_target(call, route, operation, deadline, True), route
 
-    def _on_target(self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline,
-                   retry: bool) -> T:
+    def _on_target(self, call: UsageCall, route: Route, operation: Operation[T], deadline: Deadline, retry: bool) -> T:
         """Attempts on one deployment, retrying transient failures within the budget and the deadline (only
         when no other deployment of the model is left to move on to)."""
         provider = self.provider_for(route)
@@ -169,7 +166,12 @@ class Executor:
             self._sleep(delay)
 
     def _attempt(
-        self, call: UsageCall, route: Route, provider: Provider, operation: Operation[T], deadline: Deadline,
+        self,
+        call: UsageCall,
+        route: Route,
+        provider: Provider,
+        operation: Operation[T],
+        deadline: Deadline,
         attempt: int,
     ) -> tuple[T | None, Failure | None]:
         breaker = (
@@ -182,8 +184,11 @@ class Executor:
             self._note(call, route, attempt, Failure(exc, None))
             return None, Failure(exc, None)
         try:
-            with attempt_scope(deadline.at) as scope, self._time_limit(provider, deadline), \
-                    self.observer(call, route.provider, route.provider_model) as note:
+            with (
+                attempt_scope(deadline.at) as scope,
+                self._time_limit(provider, deadline),
+                self.observer(call, route.provider, route.provider_model) as note,
+            ):
                 result = operation(route, provider)
                 note.returned(result)
         except GatewayError as exc:
@@ -206,14 +211,16 @@ class Executor:
 
     @staticmethod
     def _note(call: UsageCall, route: Route, attempt: int, failure: Failure) -> None:
-        call.attempts.append({
-            "model": route.model_id,
-            "provider": route.provider,
-            "provider_model": route.provider_model,
-            "attempt": attempt,
-            "error": failure.error.code,
-            "upstream_status": failure.status,
-        })
+        call.attempts.append(
+            {
+                "model": route.model_id,
+                "provider": route.provider,
+                "provider_model": route.provider_model,
+                "attempt": attempt,
+                "error": failure.error.code,
+                "upstream_status": failure.status,
+            }
+        )
 
     @staticmethod
     def _time_limit(provider: Provider, deadline: Deadline) -> AbstractContextManager[Any]:
@@ -227,31 +234,12 @@ class Executor:
         return limit
 
 
-class WatchedStream(ChatStream):
+class WatchedStream(RelayedStream):
     """Relays an opened upstream stream and reports an upstream fault after it began (for the breaker)."""
 
     def __init__(self, inner: ChatStream, on_fault: Callable[[GatewayError], None]) -> None:
-        # Not calling ChatStream.__init__: `usage` is the inner stream's, set by its provider as it reads.
-        self._inner = inner
         self._on_fault = on_fault
-        self._close = inner.close
-        self._deltas = self._watch()
-
-    @property
-    def usage(self) -> Any:
-        return self._inner.usage
-
-    @usage.setter
-    def usage(self, value: Any) -> None:
-        self._inner.usage = value
-
-    @property
-    def usage_so_far(self) -> Any:
-        return self._inner.usage_so_far
-
-    @usage_so_far.setter
-    def usage_so_far(self, value: Any) -> None:
-        self._inner.usage_so_far = value
+        super().__init__(inner, self._watch())
 
     def _watch(self) -> Iterator[ChatDelta]:
         try:

@@ -128,8 +128,9 @@ class Gateway:
         entry = self.cache.lookup(call, plan)
         if entry is not None:
             usage = self.settle(call, route, usage_from_entry(entry), NO_RESERVATION)
-            return EmbeddingResult(route.model_id, route.provider, route.provider_model, entry["vectors"], usage,
-                                   cached=True)
+            return EmbeddingResult(
+                route.model_id, route.provider, route.provider_model, entry["vectors"], usage, cached=True
+            )
         estimate = sum(estimate_text(text) for text in request.inputs)
         reservation = self.admission.admit(call, estimate)
 

@@ -19,7 +19,10 @@ from llmgateway.providers.types import Pricing, Usage
 CacheRatios = tuple[float, float, float]
 NO_CACHE_DISCOUNT: CacheRatios = (1.0, 1.0, 1.0)
 PRICE_FIELDS = (
-    "input_per_million", "output_per_million", "cached_input_per_million", "cache_write_per_million",
+    "input_per_million",
+    "output_per_million",
+    "cached_input_per_million",
+    "cache_write_per_million",
     "cache_write_1h_per_million",
 )
 

@@ -91,7 +91,12 @@ class ResponseCache:
         return self._plan(call, route, "embed", request, directives.no_cache, directives.no_store)
 
     def _plan(
-        self, call: UsageCall, route: Route, op: str, request: ChatRequest | EmbeddingRequest, skip_read: bool,
+        self,
+        call: UsageCall,
+        route: Route,
+        op: str,
+        request: ChatRequest | EmbeddingRequest,
+        skip_read: bool,
         skip_write: bool,
     ) -> CachePlan:
         if skip_read and skip_write:
@@ -128,8 +133,14 @@ class ResponseCache:
 
 
 # -- entries ------------------------------------------------------------------------------------
-_USAGE_COUNTS = ("prompt_tokens", "completion_tokens", "cached_tokens", "cache_write_tokens", "reasoning_tokens",
-                 "cache_write_1h_tokens")
+_USAGE_COUNTS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cache_write_1h_tokens",
+)
 
 
 def usage_entry(usage: Usage) -> dict[str, Any]:

@@ -61,8 +61,14 @@ class RetryBudget:
     through a burst of failures still retries its next transient error.
     """
 
-    def __init__(self, ratio: float, *, min_per_second: float = 10.0, ttl: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ratio: float,
+        *,
+        min_per_second: float = 10.0,
+        ttl: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.ratio = ratio
         self.reserve = min_per_second * ttl
         self._clock = clock

@@ -76,8 +76,8 @@ class LocalStats:
         self.error_rate += EWMA_ALPHA * ((1.0 if failed else 0.0) - self.error_rate)
         if seconds is not None and not failed:
             sample = seconds * 1000.0
-            self.latency_ms = sample if self.latency_ms is None else self.latency_ms + EWMA_ALPHA * (
-                sample - self.latency_ms
+            self.latency_ms = (
+                sample if self.latency_ms is None else self.latency_ms + EWMA_ALPHA * (sample - self.latency_ms)
             )
         self.dirty = True
 
@@ -147,8 +147,9 @@ class RedisBalancingState(MemoryBalancingState):
     """Balancing state shared through Redis; this worker's own numbers stay exact in memory and are published
     write-behind. While Redis is unreachable it answers from memory (this worker's view)."""
 
-    def __init__(self, redis: RedisConnector, *, entry_ttl: float = 5.0, sync_interval: float = 0.25,
-                 heartbeat: float = 1.0) -> None:
+    def __init__(
+        self, redis: RedisConnector, *, entry_ttl: float = 5.0, sync_interval: float = 0.25, heartbeat: float = 1.0
+    ) -> None:
         super().__init__()
         self._redis = redis
         self._prefix = f"{redis.prefix}dep:"
@@ -283,8 +284,9 @@ def _parse_entry(value: str, now_ms: int) -> DeploymentStats | None:
         count, expires, latency, error_rate, requests, errors = value.split(" ")
         if int(expires) <= now_ms:
             return None
-        return DeploymentStats(int(count), None if latency == "-" else float(latency), float(error_rate),
-                               int(requests), int(errors), 0.0)
+        return DeploymentStats(
+            int(count), None if latency == "-" else float(latency), float(error_rate), int(requests), int(errors), 0.0
+        )
     except ValueError:
         return None
 
@@ -296,5 +298,6 @@ def _combine(parts: list[DeploymentStats], cooldown_until: float) -> DeploymentS
     weight = sum(max(p.requests, 1) for p in timed)
     latency = sum((p.latency_ms or 0.0) * max(p.requests, 1) for p in timed) / weight if timed else None
     error_rate = sum(p.error_rate * p.requests for p in parts) / requests if requests else 0.0
-    return DeploymentStats(sum(p.in_flight for p in parts), latency, error_rate, requests,
-                           sum(p.errors for p in parts), cooldown_until)
+    return DeploymentStats(
+        sum(p.in_flight for p in parts), latency, error_rate, requests, sum(p.errors for p in parts), cooldown_until
+    )

@@ -64,10 +64,22 @@ class DeploymentBreaker(CircuitBreaker):
     """A pybreaker CircuitBreaker (its state machine and storage) with lock-free admission, neutral outcomes
     and a single half-open probe."""
 
-    def __init__(self, deployment: Deployment, *, fail_max: int, reset_timeout: float, storage: FailoverStorage,
-                 listeners: list[CircuitBreakerListener] | None = None) -> None:
-        super().__init__(fail_max=fail_max, reset_timeout=reset_timeout, listeners=listeners,
-                         state_storage=storage, name=deployment.name)
+    def __init__(
+        self,
+        deployment: Deployment,
+        *,
+        fail_max: int,
+        reset_timeout: float,
+        storage: FailoverStorage,
+        listeners: list[CircuitBreakerListener] | None = None,
+    ) -> None:
+        super().__init__(
+            fail_max=fail_max,
+            reset_timeout=reset_timeout,
+            listeners=listeners,
+            state_storage=storage,
+            name=deployment.name,
+        )
         self.deployment = deployment
         self.storage = storage
 
@@ -146,8 +158,9 @@ class DeploymentBreaker(CircuitBreaker):
 
 
 class _StateLog(CircuitBreakerListener):
-    def state_change(self, cb: CircuitBreaker, old_state: CircuitBreakerState | None,
-                     new_state: CircuitBreakerState) -> None:
+    def state_change(
+        self, cb: CircuitBreaker, old_state: CircuitBreakerState | None, new_state: CircuitBreakerState
+    ) -> None:
         old = old_state.name if old_state else None
         level = logging.WARNING if new_state.name == STATE_OPEN else logging.INFO
         log.log(level, "circuit breaker %s: %s -> %s", cb.name, old, new_state.name)
@@ -200,8 +213,9 @@ class BreakerBoard:
         """Add the deployment to the fleet-wide index; when Redis fails, remember it to register again later."""
         if self._redis is None:
             return True
-        entry = json.dumps({"provider": deployment.provider, "base_url": deployment.base_url,
-                            "model": deployment.model})
+        entry = json.dumps(
+            {"provider": deployment.provider, "base_url": deployment.base_url, "model": deployment.model}
+        )
         try:
             self._redis.run(lambda c: c.hset(self._prefix + "index", deployment.name, entry))
         except redis.RedisError:

@@ -21,8 +21,9 @@ def make_engine(config: DatabaseConfig) -> Engine:
         # No pool for SQLite: its writes run in gevent's threadpool, and a pool's (gevent-patched) lock shared
         # between those threads and the hub deadlocked a lookup under load. A SQLite connection costs ~0.1 ms.
         memory = url in ("sqlite://", "sqlite:///:memory:")
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5},
-                               poolclass=StaticPool if memory else NullPool)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 5}, poolclass=StaticPool if memory else NullPool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         with engine.connect():  # first connect (dialect initialisation, which takes a lock) here, on the hub
             pass

@@ -84,8 +84,12 @@ class DeadLetters:
             where = str(self.path)
             self._append_to_file(entry, table_error)
         self.count += 1
-        log.error("ledger: usage row %s refused by the database (%s); set aside in %s, the drain goes on",
-                  entry["request_id"], entry["error"], where)
+        log.error(
+            "ledger: usage row %s refused by the database (%s); set aside in %s, the drain goes on",
+            entry["request_id"],
+            entry["error"],
+            where,
+        )
         for listener in self._listeners:
             listener()
 
@@ -112,8 +116,10 @@ class DeadLetters:
         db_call(self._engine, run)
 
     def _append_to_file(self, entry: dict[str, Any], table_error: BaseException) -> None:
-        data = orjson.dumps({**entry, "failed_at": entry["failed_at"].isoformat(),
-                             "table_error": describe(table_error)}) + b"\n"
+        data = (
+            orjson.dumps({**entry, "failed_at": entry["failed_at"].isoformat(), "table_error": describe(table_error)})
+            + b"\n"
+        )
         with self._file_lock:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
             try:

@@ -63,8 +63,13 @@ def deployment_pools(routes: Sequence[Route], providers: Mapping[str, Provider])
 class DeploymentBoard:
     """Every mapped model's deployments with their state, for GET /api/v1/admin/deployments and /metrics."""
 
-    def __init__(self, routes: Sequence[Route], state: MemoryBalancingState, providers: Mapping[str, Provider],
-                 breakers: BreakerBoard | None) -> None:
+    def __init__(
+        self,
+        routes: Sequence[Route],
+        state: MemoryBalancingState,
+        providers: Mapping[str, Provider],
+        breakers: BreakerBoard | None,
+    ) -> None:
         self._routes = [route for route in routes if route.deployments]
         self._state = state
         self._providers = providers
@@ -79,23 +84,25 @@ class DeploymentBoard:
             for deployment in route.deployments:
                 numbers = stats[deployment.key]
                 cooling = numbers.cooldown_until > now
-                rows.append({
-                    "model": route.model_id,
-                    "name": deployment.key,
-                    "provider": deployment.provider,
-                    "provider_model": deployment.provider_model,
-                    "strategy": route.strategy,
-                    "weight": deployment.weight,
-                    "state": self._state_of(deployment, cooling),
-                    "in_flight": numbers.in_flight,
-                    "latency_ms": None if numbers.latency_ms is None else round(numbers.latency_ms, 2),
-                    "error_rate": round(numbers.error_rate, 4),
-                    "requests": numbers.requests,
-                    "errors": numbers.errors,
-                    "cooldown_until": (
-                        datetime.fromtimestamp(numbers.cooldown_until, UTC).isoformat() if cooling else None
-                    ),
-                })
+                rows.append(
+                    {
+                        "model": route.model_id,
+                        "name": deployment.key,
+                        "provider": deployment.provider,
+                        "provider_model": deployment.provider_model,
+                        "strategy": route.strategy,
+                        "weight": deployment.weight,
+                        "state": self._state_of(deployment, cooling),
+                        "in_flight": numbers.in_flight,
+                        "latency_ms": None if numbers.latency_ms is None else round(numbers.latency_ms, 2),
+                        "error_rate": round(numbers.error_rate, 4),
+                        "requests": numbers.requests,
+                        "errors": numbers.errors,
+                        "cooldown_until": (
+                            datetime.fromtimestamp(numbers.cooldown_until, UTC).isoformat() if cooling else None
+                        ),
+                    }
+                )
         return rows
 
     def _state_of(self, deployment: Deployment, cooling: bool) -> str:

@@ -35,18 +35,26 @@ class DeploymentCollector(Collector):
         families = {
             "in_flight": GaugeMetricFamily("llmgateway_deployment_in_flight", "Requests in flight.", labels=LABELS),
             "weight": GaugeMetricFamily("llmgateway_deployment_weight", "Configured weight.", labels=LABELS),
-            "latency": GaugeMetricFamily("llmgateway_deployment_latency_seconds",
-                                         "Moving average of recent latency (streams: time to first byte).",
-                                         labels=LABELS),
-            "error_rate": GaugeMetricFamily("llmgateway_deployment_error_rate",
-                                            "Moving average of failed attempts (0 to 1).", labels=LABELS),
-            "requests": GaugeMetricFamily("llmgateway_deployment_requests",
-                                          "Attempts counted by the live workers.", labels=LABELS),
-            "cooldown": GaugeMetricFamily("llmgateway_deployment_cooldown_seconds",
-                                          "Seconds until a 429's Retry-After lets it back in.", labels=LABELS),
+            "latency": GaugeMetricFamily(
+                "llmgateway_deployment_latency_seconds",
+                "Moving average of recent latency (streams: time to first byte).",
+                labels=LABELS,
+            ),
+            "error_rate": GaugeMetricFamily(
+                "llmgateway_deployment_error_rate", "Moving average of failed attempts (0 to 1).", labels=LABELS
+            ),
+            "requests": GaugeMetricFamily(
+                "llmgateway_deployment_requests", "Attempts counted by the live workers.", labels=LABELS
+            ),
+            "cooldown": GaugeMetricFamily(
+                "llmgateway_deployment_cooldown_seconds",
+                "Seconds until a 429's Retry-After lets it back in.",
+                labels=LABELS,
+            ),
         }
-        state = GaugeMetricFamily("llmgateway_deployment_state", "1 for the deployment's current state.",
-                                  labels=[*LABELS, "state"])
+        state = GaugeMetricFamily(
+            "llmgateway_deployment_state", "1 for the deployment's current state.", labels=[*LABELS, "state"]
+        )
         now = time.time()
         for row in rows:
             labels = [row["model"], row["name"], row["provider"]]
@@ -57,8 +65,9 @@ class DeploymentCollector(Collector):
             families["error_rate"].add_metric(labels, row["error_rate"])
             families["requests"].add_metric(labels, row["requests"])
             until = row["cooldown_until"]
-            families["cooldown"].add_metric(labels, max(0.0, datetime.fromisoformat(until).timestamp() - now)
-                                            if until else 0.0)
+            families["cooldown"].add_metric(
+                labels, max(0.0, datetime.fromisoformat(until).timestamp() - now) if until else 0.0
+            )
             for candidate in DEPLOYMENT_STATES:
                 state.add_metric([*labels, candidate], 1.0 if row["state"] == candidate else 0.0)
         yield from families.values()

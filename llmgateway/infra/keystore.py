@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -67,6 +67,20 @@ class KeyStore:
                 return to_principal(row) if row else None
 
         return query()
+
+    def create_from(self, fields: Mapping[str, Any], *, source: str) -> tuple[str, ApiKey]:
+        """Create a key from validated key fields (the admin API's and the console's form); times stored in UTC."""
+        expires = fields.get("expires_at")
+        return self.create(
+            owner=fields["owner"],
+            permissions=fields["permissions"],
+            rate_limit=fields.get("rate_limit"),
+            tpm_limit=fields.get("tpm_limit"),
+            budget_usd=fields.get("budget_usd"),
+            budget_period=fields.get("budget_period"),
+            expires_at=expires.astimezone(UTC).replace(tzinfo=None) if expires is not None else None,
+            source=source,
+        )
 
     def create(
         self,

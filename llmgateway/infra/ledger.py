@@ -131,8 +131,11 @@ class UsageLedger:
             self._thread.join(timeout=timeout)
         self.flush(timeout)
         if self.backlog:
-            log.warning("ledger closed with %d rows still spooled in %s; the next start recovers them",
-                        self.backlog, self.spool.directory)
+            log.warning(
+                "ledger closed with %d rows still spooled in %s; the next start recovers them",
+                self.backlog,
+                self.spool.directory,
+            )
         self.spool.close()
 
     # -- the drainer -------------------------------------------------------------------------
@@ -151,8 +154,10 @@ class UsageLedger:
             if now >= self._next_scan:
                 self._next_scan = now + self._scan_interval
                 self.spool.claim_orphans()
-            if not self.spool.held() and self.spool.active_rows and (
-                everything or now - self._last_seal >= self._flush_interval
+            if (
+                not self.spool.held()
+                and self.spool.active_rows
+                and (everything or now - self._last_seal >= self._flush_interval)
             ):
                 self.spool.seal()
                 self._last_seal = now
@@ -202,8 +207,11 @@ class UsageLedger:
                 delay = min(delay * 2, 2.0)
                 continue
             if self._outage_since is not None:
-                log.warning("ledger database reachable again after %.1f s; writing %d spooled rows",
-                            time.monotonic() - self._outage_since, self.backlog)
+                log.warning(
+                    "ledger database reachable again after %.1f s; writing %d spooled rows",
+                    time.monotonic() - self._outage_since,
+                    self.backlog,
+                )
                 self._outage_since = None
             return True
 
@@ -228,8 +236,13 @@ class UsageLedger:
             self._outage_since = now
         if now - self._last_warning >= 10.0:
             self._last_warning = now
-            log.warning("ledger write failed (%s); %d rows kept in the spool at %s (%d bytes)",
-                        type(exc).__name__, self.backlog, self.spool.directory, self.spool.size)
+            log.warning(
+                "ledger write failed (%s); %d rows kept in the spool at %s (%d bytes)",
+                type(exc).__name__,
+                self.backlog,
+                self.spool.directory,
+                self.spool.size,
+            )
 
 
 def build_ledger(settings: Settings, engine: Engine) -> UsageLedger:

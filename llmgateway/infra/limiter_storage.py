@@ -89,8 +89,12 @@ class OneTripRedisStorage(RedisStorage):
         acquired, previous_count, previous_ttl, current_count, current_ttl = self.lua_acquire_sliding_window_read(
             [previous_key, current_key], [limit, expiry, amount]
         )
-        window: SlidingWindow = (int(previous_count), max(0.0, float(previous_ttl)) / 1000,
-                                 int(current_count), max(0.0, float(current_ttl)) / 1000)
+        window: SlidingWindow = (
+            int(previous_count),
+            max(0.0, float(previous_ttl)) / 1000,
+            int(current_count),
+            max(0.0, float(current_ttl)) / 1000,
+        )
         self._remember(("sliding", key, expiry), window)
         return bool(acquired)
 

@@ -92,26 +92,38 @@ class GatewayMetrics:
         self._stopping = threading.Event()
         r = self.registry
         self.requests = Counter(
-            "llmgateway_requests", "Finished HTTP requests.", ["route", "method", "status", "model", "provider"],
+            "llmgateway_requests",
+            "Finished HTTP requests.",
+            ["route", "method", "status", "model", "provider"],
             registry=r,
         )
         self.errors = Counter("llmgateway_errors", "Error responses by error code.", ["route", "code"], registry=r)
         self.latency = Histogram(
-            "llmgateway_request_duration_seconds", "Request duration until the body was sent (streams included).",
-            ["route", "provider", "model"], buckets=LATENCY_BUCKETS, registry=r,
+            "llmgateway_request_duration_seconds",
+            "Request duration until the body was sent (streams included).",
+            ["route", "provider", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.ttft = Histogram(
-            "llmgateway_time_to_first_token_seconds", "Streams: time from request to the first content token.",
-            ["provider", "model"], buckets=TTFT_BUCKETS, registry=r,
+            "llmgateway_time_to_first_token_seconds",
+            "Streams: time from request to the first content token.",
+            ["provider", "model"],
+            buckets=TTFT_BUCKETS,
+            registry=r,
         )
         self.overhead = Histogram(
             "llmgateway_gateway_overhead_seconds",
             "Non-streamed usage requests: duration not spent waiting on the upstream provider.",
-            ["route"], buckets=OVERHEAD_BUCKETS, registry=r,
+            ["route"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
         )
         self.tokens = Counter(
-            "llmgateway_tokens", "Tokens by provider, model and type (prompt|completion).",
-            ["provider", "model", "type"], registry=r,
+            "llmgateway_tokens",
+            "Tokens by provider, model and type (prompt|completion).",
+            ["provider", "model", "type"],
+            registry=r,
         )
         self.cost = Counter(
             "llmgateway_cost_usd", "Cost in USD by provider and model.", ["provider", "model"], registry=r
@@ -120,19 +132,25 @@ class GatewayMetrics:
             "llmgateway_cache_saved_cost_usd", "Cost in USD that cache hits saved.", ["provider", "model"], registry=r
         )
         self.cache = Counter(
-            "llmgateway_cache_requests", "Usage requests by cache result (hit|miss|bypass).", ["route", "result"],
+            "llmgateway_cache_requests",
+            "Usage requests by cache result (hit|miss|bypass).",
+            ["route", "result"],
             registry=r,
         )
         self.rate_limited = Counter(
-            "llmgateway_rate_limit_rejections", "Requests the gateway refused with 429 (rate limit or budget).",
-            ["route", "code"], registry=r,
+            "llmgateway_rate_limit_rejections",
+            "Requests the gateway refused with 429 (rate limit or budget).",
+            ["route", "code"],
+            registry=r,
         )
         self.fallbacks = Counter(
             "llmgateway_fallbacks", "Requests answered by a fallback model.", ["from_model", "to_model"], registry=r
         )
         self.upstream_errors = Counter(
-            "llmgateway_upstream_errors", "Failed upstream attempts by provider and gateway error code.",
-            ["provider", "code"], registry=r,
+            "llmgateway_upstream_errors",
+            "Failed upstream attempts by provider and gateway error code.",
+            ["provider", "code"],
+            registry=r,
         )
         self.in_flight = Gauge(
             "llmgateway_requests_in_flight", "Requests being served.", multiprocess_mode="livesum", registry=r
@@ -141,24 +159,34 @@ class GatewayMetrics:
             "llmgateway_streams_in_flight", "SSE streams being relayed.", multiprocess_mode="livesum", registry=r
         )
         self.breaker = Gauge(
-            "llmgateway_circuit_breaker_state", "1 for the breaker's current state, 0 for the others.",
-            ["breaker", "provider", "model", "state"], multiprocess_mode="livemostrecent", registry=r,
+            "llmgateway_circuit_breaker_state",
+            "1 for the breaker's current state, 0 for the others.",
+            ["breaker", "provider", "model", "state"],
+            multiprocess_mode="livemostrecent",
+            registry=r,
         )
         self.overload_refusals = Counter(
-            "llmgateway_overload_refusals", "Requests refused with 503 because the worker was at server.max_in_flight.",
+            "llmgateway_overload_refusals",
+            "Requests refused with 503 because the worker was at server.max_in_flight.",
             registry=r,
         )
         self.dead_letters = Counter(
-            "llmgateway_ledger_dead_letters", "Usage rows the database refused for their data, set aside as dead "
-            "letters (`flask usage dead-letters` lists them).", registry=r,
+            "llmgateway_ledger_dead_letters",
+            "Usage rows the database refused for their data, set aside as dead "
+            "letters (`flask usage dead-letters` lists them).",
+            registry=r,
         )
         self.clamped_usage = Counter(
-            "llmgateway_usage_clamped", "Upstream answers whose token counts were out of bounds and were clamped.",
-            ["provider"], registry=r,
+            "llmgateway_usage_clamped",
+            "Upstream answers whose token counts were out of bounds and were clamped.",
+            ["provider"],
+            registry=r,
         )
         self.backlog = Gauge(
-            "llmgateway_ledger_backlog", "Usage records waiting to be written to the ledger.",
-            multiprocess_mode="livesum", registry=r,
+            "llmgateway_ledger_backlog",
+            "Usage records waiting to be written to the ledger.",
+            multiprocess_mode="livesum",
+            registry=r,
         )
 
     # -- the request path ---------------------------------------------------------------------
@@ -284,7 +312,9 @@ class BreakerStateListener(CircuitBreakerListener):
     ) -> None:
         deployment = getattr(cb, "deployment", None)
         self._metrics.set_breaker_state(
-            cb.name or "", getattr(deployment, "provider", ""), getattr(deployment, "model", ""),
+            cb.name or "",
+            getattr(deployment, "provider", ""),
+            getattr(deployment, "model", ""),
             new_state.name.replace("-", "_"),
         )
 
@@ -292,4 +322,3 @@ class BreakerStateListener(CircuitBreakerListener):
 def _upstream_refused(call: FinishedCall | None, code: str) -> bool:
     """Whether the 429 came from the provider (its last attempt failed with that code), not from our limits."""
     return call is not None and bool(call.attempts) and call.attempts[-1].get("error") == code
-

@@ -36,8 +36,19 @@ class ApiKey(Base):
 #: Token-detail columns added after the first release (migration 0006): rows spooled by an older version lack them.
 USAGE_DETAIL_COLUMNS = ("cached_tokens", "cache_write_tokens", "reasoning_tokens")
 REPORT_COLUMNS = (
-    "provider", "model", "api_key_id", "user", "owner", "status_code", "cached",
-    "prompt_tokens", "completion_tokens", "total_tokens", "cost_usd", "saved_cost_usd", *USAGE_DETAIL_COLUMNS,
+    "provider",
+    "model",
+    "api_key_id",
+    "user",
+    "owner",
+    "status_code",
+    "cached",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_usd",
+    "saved_cost_usd",
+    *USAGE_DETAIL_COLUMNS,
 )
 
 

@@ -44,6 +44,7 @@ class SpendUnavailable(ServiceUnavailable):
 
     default_message = "The key's spend budget cannot be checked right now (the ledger is unreachable); retry shortly."
 
+
 # KEYS: tpm current minute, tpm previous minute, budget period.
 # ARGV: tokens, tpm limit (-1 none), previous-minute weight, budget nano-USD (-1 none), cost nano-USD,
 #       seed nano-USD (-1 unknown), budget key ttl, tpm key ttl.
@@ -107,15 +108,25 @@ class RedisQuotaStore:
         self._adjust = redis.client.register_script(ADJUST_LUA)
 
     def _keys(self, ask: QuotaAsk) -> list[str]:
-        return [self._prefix + _tpm_key(ask, ask.window), self._prefix + _tpm_key(ask, ask.window - 1),
-                self._prefix + _budget_key(ask)]
+        return [
+            self._prefix + _tpm_key(ask, ask.window),
+            self._prefix + _tpm_key(ask, ask.window - 1),
+            self._prefix + _budget_key(ask),
+        ]
 
     def reserve(self, ask: QuotaAsk) -> Verdict:
         seed = -1
         for _ in range(2):
-            args = [ask.tokens, -1 if ask.tpm_limit is None else ask.tpm_limit, ask.prev_weight,
-                    -1 if ask.budget_nano is None else ask.budget_nano, ask.cost_nano, seed,
-                    int(ask.period_seconds_left) + 86_400, TPM_WINDOW * 3]
+            args = [
+                ask.tokens,
+                -1 if ask.tpm_limit is None else ask.tpm_limit,
+                ask.prev_weight,
+                -1 if ask.budget_nano is None else ask.budget_nano,
+                ask.cost_nano,
+                seed,
+                int(ask.period_seconds_left) + 86_400,
+                TPM_WINDOW * 3,
+            ]
             code, used = self._redis.run(partial(self._reserve_once, self._keys(ask), args))
             if code != 3:
                 return Verdict(OUTCOMES[int(code)], int(used), self)
@@ -233,8 +244,11 @@ def ledger_spend_loader(sessions: sessionmaker[Session], *, blocking: bool) -> S
             return off_hub(query) if blocking else query()
         except SQLAlchemyError as exc:
             # Never a guess: seeding 0 would hand the key a fresh budget for the rest of the period.
-            log.warning("ledger unreachable (%s): the budget counter of key %s is not seeded; refusing the request",
-                        type(exc).__name__, key_id)
+            log.warning(
+                "ledger unreachable (%s): the budget counter of key %s is not seeded; refusing the request",
+                type(exc).__name__,
+                key_id,
+            )
             raise SpendUnavailable(retry_after=SPEND_RETRY_AFTER) from exc
 
     return load

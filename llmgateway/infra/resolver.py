@@ -29,8 +29,9 @@ class CachingResolver(ThreadResolver):
         super().__init__(hub)
         self._names: dict[tuple[Any, ...], tuple[float, AddrInfo]] = {}
 
-    def getaddrinfo(self, host: Any, port: Any, family: int = 0, socktype: int = 0, proto: int = 0,
-                    flags: int = 0) -> AddrInfo:
+    def getaddrinfo(
+        self, host: Any, port: Any, family: int = 0, socktype: int = 0, proto: int = 0, flags: int = 0
+    ) -> AddrInfo:
         if isinstance(host, (str, bytes)):
             try:
                 return _socket.getaddrinfo(host, port, family, socktype, proto, flags | _socket.AI_NUMERICHOST)

@@ -201,15 +201,20 @@ class UsageSpool:
 
     def _keep_in_memory(self, lines: list[bytes], exc: OSError) -> None:
         """The disk refused the rows: keep them in memory for the drainer; past the cap, log them whole."""
-        log.error("ledger spool write failed (%s); keeping %d rows in memory", errno.errorcode.get(exc.errno or 0, exc),
-                  len(lines))
+        log.error(
+            "ledger spool write failed (%s); keeping %d rows in memory",
+            errno.errorcode.get(exc.errno or 0, exc),
+            len(lines),
+        )
         with self._lock:
             for line in lines:
                 if len(self.overflow) < MAX_OVERFLOW_ROWS:
                     self.overflow.append(line)
                 else:
-                    log.error("ledger: usage row could not be stored; recover it from this line: %s",
-                              line.decode(errors="replace").rstrip())
+                    log.error(
+                        "ledger: usage row could not be stored; recover it from this line: %s",
+                        line.decode(errors="replace").rstrip(),
+                    )
 
     # -- handing over to the drainer ----------------------------------------------------------
     def seal(self) -> bool:
@@ -303,7 +308,7 @@ def _try_claim(path: Path) -> Segment | None:
 def _write_durably(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
     os.fsync(fd)
 
 

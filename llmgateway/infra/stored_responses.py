@@ -33,12 +33,17 @@ class ResponseStore:
         self._sessions = sessions
         self._engine = sessions.kw["bind"]
 
-    def save(self, *, owner: str, api_key_id: str | None, response: dict[str, Any],
-             input_items: Sequence[dict[str, Any]]) -> None:
+    def save(
+        self, *, owner: str, api_key_id: str | None, response: dict[str, Any], input_items: Sequence[dict[str, Any]]
+    ) -> None:
         row = StoredResponse(
-            id=response["id"], owner=owner, api_key_id=api_key_id,
-            created_at=datetime.now(UTC).replace(tzinfo=None), model=str(response.get("model") or "")[:256],
-            response=response, input_items=list(input_items),
+            id=response["id"],
+            owner=owner,
+            api_key_id=api_key_id,
+            created_at=datetime.now(UTC).replace(tzinfo=None),
+            model=str(response.get("model") or "")[:256],
+            response=response,
+            input_items=list(input_items),
         )
 
         def write() -> None:
@@ -54,8 +59,9 @@ class ResponseStore:
 
         def read() -> Conversation | None:
             with self._sessions() as session:
-                row = session.scalar(select(StoredResponse).where(
-                    StoredResponse.id == response_id, StoredResponse.owner == owner))
+                row = session.scalar(
+                    select(StoredResponse).where(StoredResponse.id == response_id, StoredResponse.owner == owner)
+                )
                 return Conversation(row.response, row.input_items) if row is not None else None
 
         return db_call(self._engine, read)
@@ -67,8 +73,9 @@ class ResponseStore:
 
         def remove() -> bool:
             with self._sessions() as session, session.begin():
-                result = session.execute(delete(StoredResponse).where(
-                    StoredResponse.id == response_id, StoredResponse.owner == owner))
+                result = session.execute(
+                    delete(StoredResponse).where(StoredResponse.id == response_id, StoredResponse.owner == owner)
+                )
                 return bool(cast(CursorResult[Any], result).rowcount)
 
         return db_call(self._engine, remove)

@@ -68,8 +68,14 @@ NO_VISION = ("completion", "tools", "json_schema")
 
 
 def _m(
-    model_id: str, name: str, inp: float, out: float, max_output: int,
-    read: float | None = None, write: float | None = None, caps: tuple[str, ...] = RICH,
+    model_id: str,
+    name: str,
+    inp: float,
+    out: float,
+    max_output: int,
+    read: float | None = None,
+    write: float | None = None,
+    caps: tuple[str, ...] = RICH,
 ) -> ModelInfo:
     pricing = Pricing(inp, out, read, write)
     return ModelInfo(model_id, name, 200000, caps, pricing, min(max_output, _BUDGET_CAP))
@@ -210,8 +216,9 @@ class AnthropicProvider(Provider):
         )
 
     # -- answer reading -----------------------------------------------------------------------
-    def _relay(self, upstream: UpstreamStream, stream: ChatStream, json_tool: bool = False, *,
-               native: bool = False) -> Iterator[ChatDelta]:
+    def _relay(
+        self, upstream: UpstreamStream, stream: ChatStream, json_tool: bool = False, *, native: bool = False
+    ) -> Iterator[ChatDelta]:
         """Events until `message_stop`; input tokens come from `message_start`, output from the last
         `message_delta` (its counts are cumulative, so they replace earlier ones and are never added).
 
@@ -238,8 +245,9 @@ class AnthropicProvider(Provider):
         raise ServerError(f"The {self.name} stream ended before it was complete.")
 
     @staticmethod
-    def _delta(kind: str, data: dict[str, Any], counts: dict[str, Any], calls: dict[Any, int],
-               json_tool: bool) -> ChatDelta | None:
+    def _delta(
+        kind: str, data: dict[str, Any], counts: dict[str, Any], calls: dict[Any, int], json_tool: bool
+    ) -> ChatDelta | None:
         """The neutral delta one event stands for, if any; usage counts are gathered into `counts`."""
         if kind == "message_start":
             counts.update((data.get("message") or {}).get("usage") or {})

@@ -38,8 +38,14 @@ def _content(message: Message, index: int) -> str | list[dict[str, Any]]:
     if message.role == "assistant" and message.tool_calls:
         blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content else []
         for j, call in enumerate(message.tool_calls):
-            blocks.append({"type": "tool_use", "id": call.id, "name": call.name,
-                           "input": _tool_input(call, f"messages.{index}.tool_calls.{j}.function.arguments")})
+            blocks.append(
+                {
+                    "type": "tool_use",
+                    "id": call.id,
+                    "name": call.name,
+                    "input": _tool_input(call, f"messages.{index}.tool_calls.{j}.function.arguments"),
+                }
+            )
         return blocks
     if message.parts:
         return [_block(part) for part in message.parts]

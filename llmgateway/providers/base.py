@@ -252,8 +252,10 @@ def classify_upstream_error(
         return ModelNotFound(f"The {provider} provider does not know this model: {safe}" if safe else None)
     if status in (408, 504):
         return GatewayTimeout(f"The {provider} provider timed out.")
-    if status == 413 or upstream_code == "context_length_exceeded" or (
-        400 <= status < 500 and safe and _CONTEXT_PATTERNS.search(safe)
+    if (
+        status == 413
+        or upstream_code == "context_length_exceeded"
+        or (400 <= status < 500 and safe and _CONTEXT_PATTERNS.search(safe))
     ):
         return ContextLengthExceeded(safe or None, param="messages")
     if 400 <= status < 500 and status != 424:  # 424 Failed Dependency: the upstream's own backend failed

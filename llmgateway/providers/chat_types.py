@@ -129,8 +129,7 @@ class ToolCallAssembler:
     def calls(self) -> tuple[ToolCall, ...]:
         """The calls in index order."""
         return tuple(
-            ToolCall(entry[0] or "", entry[1] or "", "".join(entry[2]))
-            for _, entry in sorted(self._calls.items())
+            ToolCall(entry[0] or "", entry[1] or "", "".join(entry[2])) for _, entry in sorted(self._calls.items())
         )
 
 

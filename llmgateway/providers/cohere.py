@@ -177,9 +177,11 @@ class CohereProvider(Provider):
                 call = stream_tool_call(delta)
                 index = calls[data.get("index")] = len(calls)
                 function = call.get("function") or {}
-                yield ChatDelta(tool_calls=(
-                    ToolCallDelta(index, call.get("id"), function.get("name"), function.get("arguments") or ""),
-                ))
+                yield ChatDelta(
+                    tool_calls=(
+                        ToolCallDelta(index, call.get("id"), function.get("name"), function.get("arguments") or ""),
+                    )
+                )
             elif kind == "tool-call-delta":
                 fragment = (stream_tool_call(delta).get("function") or {}).get("arguments")
                 if fragment and data.get("index") in calls:

@@ -70,8 +70,13 @@ def answer_parts(message: dict[str, Any]) -> tuple[str | None, tuple[ToolCall, .
     for item in message.get("tool_calls") or ():
         function = item.get("function") or {}
         arguments = function.get("arguments")
-        calls.append(ToolCall(item.get("id") or "", function.get("name") or "",
-                              arguments if isinstance(arguments, str) else json_text(arguments or {})))
+        calls.append(
+            ToolCall(
+                item.get("id") or "",
+                function.get("name") or "",
+                arguments if isinstance(arguments, str) else json_text(arguments or {}),
+            )
+        )
     return ("".join(texts) if texts else None), tuple(calls)
 
 

@@ -145,8 +145,9 @@ class OpenAIProvider(Provider):
         native = self.native_responses(request)
         if native is not None:
             body = openai_responses.responses_body(native, request.model, stream=False)
-            data = self.checked_json(self.transport.post(
-                f"{self.base_url}{self.responses_path}", body, self.headers(request.request_id)))
+            data = self.checked_json(
+                self.transport.post(f"{self.base_url}{self.responses_path}", body, self.headers(request.request_id))
+            )
             return openai_responses.answer(data)
         reply = self.transport.post(
             self.chat_url(request.model), self.chat_body(request, stream=False), self.headers(request.request_id)

@@ -35,8 +35,12 @@ def usage(raw: Any) -> Usage | None:
         return None
     inputs: dict[str, Any] = raw["input_tokens_details"] if isinstance(raw.get("input_tokens_details"), dict) else {}
     outputs: dict[str, Any] = raw["output_tokens_details"] if isinstance(raw.get("output_tokens_details"), dict) else {}
-    return Usage(raw.get("input_tokens") or 0, raw.get("output_tokens") or 0,
-                 cached_tokens=inputs.get("cached_tokens") or 0, reasoning_tokens=outputs.get("reasoning_tokens") or 0)
+    return Usage(
+        raw.get("input_tokens") or 0,
+        raw.get("output_tokens") or 0,
+        cached_tokens=inputs.get("cached_tokens") or 0,
+        reasoning_tokens=outputs.get("reasoning_tokens") or 0,
+    )
 
 
 def finish_reason(response: dict[str, Any], has_calls: bool) -> str:

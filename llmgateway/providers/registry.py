@@ -60,8 +60,9 @@ def available_provider_classes() -> dict[str, type[Provider]]:
 
 def named_provider_class(base: type[Provider], name: str) -> type[Provider]:
     """A subclass of `base` under a configured name; it infers no unprefixed model ids (the built-in does)."""
-    return type(f"{base.__name__}[{name}]", (base,), {"name": name, "inferred_prefixes": (),
-                                                     "__module__": base.__module__})
+    return type(
+        f"{base.__name__}[{name}]", (base,), {"name": name, "inferred_prefixes": (), "__module__": base.__module__}
+    )
 
 
 def configured_provider_classes(providers: Mapping[str, Any], source: str) -> dict[str, type[Provider]]:
@@ -76,8 +77,11 @@ def configured_provider_classes(providers: Mapping[str, Any], source: str) -> di
         kind = getattr(cfg, "type", None)
         if kind is None:
             if name not in builtins:
-                raise ConfigError(source, f"providers.{name}.type",
-                                  "unknown provider: give its type (openai_compatible or azure_openai)")
+                raise ConfigError(
+                    source,
+                    f"providers.{name}.type",
+                    "unknown provider: give its type (openai_compatible or azure_openai)",
+                )
             continue
         if name in builtins and kind != name:
             raise ConfigError(source, f"providers.{name}.type", f"'{name}' is a built-in provider's name")

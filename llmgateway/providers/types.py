@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 #: The largest token count the ledger stores (a 32-bit integer column); anything above is an upstream bug.
 MAX_TOKEN_COUNT = 2**31 - 1
 #: Counts that are a part of another (a cached prompt token is also a prompt token): never more than the whole.
-PART_OF = {"cached_tokens": "prompt_tokens", "cache_read_tokens": "prompt_tokens",
-           "cache_write_tokens": "prompt_tokens", "reasoning_tokens": "completion_tokens",
-           "cache_write_1h_tokens": "cache_write_tokens"}
+PART_OF = {
+    "cached_tokens": "prompt_tokens",
+    "cache_read_tokens": "prompt_tokens",
+    "cache_write_tokens": "prompt_tokens",
+    "reasoning_tokens": "completion_tokens",
+    "cache_write_1h_tokens": "cache_write_tokens",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,9 +194,7 @@ def bound_counts(usage: Usage) -> list[str]:
         if getattr(usage, part) > getattr(usage, whole):
             problems.append(f"{part}={getattr(usage, part)} > {whole}={getattr(usage, whole)}")
             object.__setattr__(usage, part, getattr(usage, whole))
-    if _HAS_CACHE_PARTS and (
-        usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens
-    ):
+    if _HAS_CACHE_PARTS and (usage.cached_tokens + usage.cache_write_tokens > usage.prompt_tokens):
         problems.append("cache reads and writes over prompt_tokens")
         object.__setattr__(usage, "cache_write_tokens", usage.prompt_tokens - usage.cached_tokens)
     if usage.prompt_tokens + usage.completion_tokens > MAX_TOKEN_COUNT:  # the total is stored too
@@ -284,6 +286,33 @@ class ChatStream:
             closer()
         if self._close is not None:
             self._close()
+
+
+class RelayedStream(ChatStream):
+    """A stream relaying another one through `deltas` (bookkeeping around it): its usage is the inner stream's,
+    which the provider sets as it reads, and closing it closes the relay, then the inner stream."""
+
+    def __init__(self, inner: ChatStream, deltas: Iterator[ChatDelta]) -> None:
+        # Not calling ChatStream.__init__: usage and usage_so_far stay the inner stream's.
+        self._inner = inner
+        self._deltas = deltas
+        self._close = inner.close
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._inner.usage
+
+    @usage.setter
+    def usage(self, value: Usage | None) -> None:
+        self._inner.usage = value
+
+    @property
+    def usage_so_far(self) -> Usage | None:
+        return self._inner.usage_so_far
+
+    @usage_so_far.setter
+    def usage_so_far(self, value: Usage | None) -> None:
+        self._inner.usage_so_far = value
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,16 +14,21 @@ HELLO = [{"role": "user", "content": "hello there"}]
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_native_request_falls_back_from_anthropic_to_openai(make_app, serve, fake_openai, fakes, stream):
     rule = {"model_id": MODELS["anthropic"], "fallback_models": [MODELS["openai"]]}
-    app = make_app(providers=all_providers_config(fake_openai, fakes), fallbacks={"enabled": True, "rules": [rule]},
-                   circuit_breaker={"enabled": False})
+    app = make_app(
+        providers=all_providers_config(fake_openai, fakes),
+        fallbacks={"enabled": True, "rules": [rule]},
+        circuit_breaker={"enabled": False},
+    )
     live = serve(app)
     client = anthropic.Anthropic(base_url=live.url, api_key=COMPLETION_KEY, max_retries=0)
-    fakes["anthropic"].push("status", status=529, body={"type": "error", "error": {"type": "overloaded_error",
-                                                                                   "message": "Overloaded"}})
+    fakes["anthropic"].push(
+        "status", status=529, body={"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    )
     thinking = {"type": "enabled", "budget_tokens": 1024}
     if stream:
-        with client.messages.stream(model=MODELS["anthropic"], max_tokens=500, messages=HELLO,
-                                    thinking=thinking) as events:
+        with client.messages.stream(
+            model=MODELS["anthropic"], max_tokens=500, messages=HELLO, thinking=thinking
+        ) as events:
             message = events.get_final_message()
     else:
         message = client.messages.create(model=MODELS["anthropic"], max_tokens=500, messages=HELLO, thinking=thinking)
@@ -38,8 +43,9 @@ def test_a_native_request_falls_back_from_anthropic_to_openai(make_app, serve, f
 
 
 def test_the_keys_rate_limit_holds_and_answers_in_anthropics_shape(make_app, serve, fake_openai, fakes):
-    app = make_app(providers=all_providers_config(fake_openai, fakes),
-                   rate_limits={"enabled": True, "default": "2/hour"})
+    app = make_app(
+        providers=all_providers_config(fake_openai, fakes), rate_limits={"enabled": True, "default": "2/hour"}
+    )
     live = serve(app)
     client = anthropic.Anthropic(base_url=live.url, api_key=COMPLETION_KEY, max_retries=0)
     for _ in range(2):

@@ -13,8 +13,9 @@ HELLO = [{"role": "user", "content": "hello there"}]
 
 @pytest.mark.parametrize("provider", list(MODELS))
 def test_messages_create_for_every_provider(live, claude, fakes, provider):
-    raw = claude.messages.with_raw_response.create(model=MODELS[provider], max_tokens=200, messages=HELLO,
-                                                   system="Be brief.", metadata={"user_id": "alice"})
+    raw = claude.messages.with_raw_response.create(
+        model=MODELS[provider], max_tokens=200, messages=HELLO, system="Be brief.", metadata={"user_id": "alice"}
+    )
     message = raw.parse()
 
     served = fakes[provider].served[-1]
@@ -22,8 +23,7 @@ def test_messages_create_for_every_provider(live, claude, fakes, provider):
     assert message.id.startswith("msg_") and message.model == MODELS[provider]
     assert message.content[0].type == "text" and message.content[0].text == fakes[provider].reply_text
     assert message.stop_reason == "end_turn"
-    assert (message.usage.input_tokens, message.usage.output_tokens) == (served.prompt_tokens,
-                                                                         served.completion_tokens)
+    assert (message.usage.input_tokens, message.usage.output_tokens) == (served.prompt_tokens, served.completion_tokens)
     assert raw.headers["request-id"] == raw.headers["X-LLMGateway-Request-ID"]
     [row] = live.rows(1)
     assert row["endpoint"] == "anthropic_messages" and row["status_code"] == 200
@@ -73,19 +73,36 @@ def test_upstream_failure_is_an_api_error(claude, fakes):
     assert failed.value.status_code == 502 and failed.value.body["error"]["type"] == "api_error"
 
 
-@pytest.mark.parametrize("body, param", [
-    ({"model": MODELS["openai"], "messages": HELLO}, "max_tokens"),
-    ({"model": MODELS["openai"], "max_tokens": 5,
-      "messages": [{"role": "user", "content": [{"type": "hologram", "data": "x"}]}]}, "messages.0.content.0.type"),
-    ({"model": MODELS["openai"], "max_tokens": 5,
-      "messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "1"}]}]},
-     "messages.0.content.0.tool_use_id"),
-])
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"model": MODELS["openai"], "messages": HELLO}, "max_tokens"),
+        (
+            {
+                "model": MODELS["openai"],
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": [{"type": "hologram", "data": "x"}]}],
+            },
+            "messages.0.content.0.type",
+        ),
+        (
+            {
+                "model": MODELS["openai"],
+                "max_tokens": 5,
+                "messages": [
+                    {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_x", "content": "1"}]}
+                ],
+            },
+            "messages.0.content.0.tool_use_id",
+        ),
+    ],
+)
 def test_bad_input_is_a_400_before_any_upstream_call_with_one_record(live, fakes, body, param):
     import requests
 
-    response = requests.post(f"{live.url}/v1/messages", json=body, headers={"x-api-key": COMPLETION_KEY,
-                                                                            "anthropic-version": "2023-06-01"})
+    response = requests.post(
+        f"{live.url}/v1/messages", json=body, headers={"x-api-key": COMPLETION_KEY, "anthropic-version": "2023-06-01"}
+    )
     assert response.status_code == 400
     error = response.json()
     assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"

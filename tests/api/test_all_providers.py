@@ -38,8 +38,11 @@ CASES = [
 @pytest.mark.parametrize(("model", "provider", "provider_model"), CASES)
 def test_completion_and_stream_for_every_provider(gateway, model, provider, provider_model):
     app, client, fakes = gateway
-    chat = {"model": model, "messages": [{"role": "system", "content": "be terse"},
-                                         {"role": "user", "content": "say hello please"}], "max_tokens": 50}
+    chat = {
+        "model": model,
+        "messages": [{"role": "system", "content": "be terse"}, {"role": "user", "content": "say hello please"}],
+        "max_tokens": 50,
+    }
     plain = client.post("/api/v1/completion", json=chat, headers=auth(ADMIN_KEY))
     assert plain.status_code == 200, plain.json
     body = plain.json
@@ -63,13 +66,17 @@ def test_completion_and_stream_for_every_provider(gateway, model, provider, prov
 
 @pytest.mark.parametrize(
     ("model", "provider"),
-    [("cohere.embed-v4.0", "cohere"), ("embed-english-v3.0", "cohere"),
-     ("huggingface.sentence-transformers/all-MiniLM-L6-v2", "huggingface")],
+    [
+        ("cohere.embed-v4.0", "cohere"),
+        ("embed-english-v3.0", "cohere"),
+        ("huggingface.sentence-transformers/all-MiniLM-L6-v2", "huggingface"),
+    ],
 )
 def test_embeddings_for_providers_that_have_them(gateway, model, provider):
     app, client, _fakes = gateway
-    response = client.post("/api/v1/embedding", json={"model": model, "input": ["one two", "three"]},
-                           headers=auth(ADMIN_KEY))
+    response = client.post(
+        "/api/v1/embedding", json={"model": model, "input": ["one two", "three"]}, headers=auth(ADMIN_KEY)
+    )
     assert response.status_code == 200, response.json
     assert [item["index"] for item in response.json["data"]] == [0, 1]
     assert response.json["provider"] == provider
@@ -79,16 +86,19 @@ def test_embeddings_for_providers_that_have_them(gateway, model, provider):
 
 def test_anthropic_has_no_embeddings(gateway):
     _app, client, fakes = gateway
-    response = client.post("/api/v1/embedding", json={"model": "anthropic.claude-sonnet-4-5", "input": "x"},
-                           headers=auth(ADMIN_KEY))
+    response = client.post(
+        "/api/v1/embedding", json={"model": "anthropic.claude-sonnet-4-5", "input": "x"}, headers=auth(ADMIN_KEY)
+    )
     assert response.status_code == 400 and response.json["error"]["code"] == "unsupported_operation"
     assert fakes["anthropic"].requests == []
 
 
 def test_anthropic_gets_max_tokens_and_system_when_the_caller_omits_them(gateway):
     _app, client, fakes = gateway
-    chat = {"model": "claude-sonnet-4-5", "messages": [{"role": "system", "content": "rules"},
-                                                       {"role": "user", "content": "hi"}]}
+    chat = {
+        "model": "claude-sonnet-4-5",
+        "messages": [{"role": "system", "content": "rules"}, {"role": "user", "content": "hi"}],
+    }
     assert client.post("/api/v1/completion", json=chat, headers=auth(ADMIN_KEY)).status_code == 200
     sent = fakes["anthropic"].requests[-1]["json"]
     assert sent["system"] == "rules" and sent["max_tokens"] > 0
@@ -98,24 +108,50 @@ def test_anthropic_gets_max_tokens_and_system_when_the_caller_omits_them(gateway
 @pytest.mark.parametrize(
     ("provider", "status", "body", "code", "gateway_status"),
     [
-        ("anthropic", 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-         "server_error", 502),
-        ("anthropic", 429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
-         "rate_limit_exceeded", 429),
+        (
+            "anthropic",
+            529,
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+            "server_error",
+            502,
+        ),
+        (
+            "anthropic",
+            429,
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+            "rate_limit_exceeded",
+            429,
+        ),
         ("cohere", 498, {"id": "x", "message": "invalid api token"}, "server_error", 502),
-        ("cohere", 400, {"id": "x", "message": "too many tokens: size limit exceeded by 11 tokens."},
-         "context_length_exceeded", 400),
-        ("huggingface", 503, {"error": "Model x is currently loading", "estimated_time": 20.0},
-         "service_unavailable", 503),
+        (
+            "cohere",
+            400,
+            {"id": "x", "message": "too many tokens: size limit exceeded by 11 tokens."},
+            "context_length_exceeded",
+            400,
+        ),
+        (
+            "huggingface",
+            503,
+            {"error": "Model x is currently loading", "estimated_time": 20.0},
+            "service_unavailable",
+            503,
+        ),
     ],
 )
 def test_provider_errors_map_to_gateway_codes(gateway, provider, status, body, code, gateway_status):
     app, client, fakes = gateway
     fakes[provider].push("status", status=status, body=body, headers={"retry-after": "7"})
-    model = {"anthropic": "claude-sonnet-4-5", "cohere": "command-r",
-             "huggingface": "meta-llama/Llama-3.1-8B-Instruct"}[provider]
-    response = client.post("/api/v1/completion", json={"model": model, "messages": [{"role": "user", "content": "x"}]},
-                           headers=auth(ADMIN_KEY))
+    model = {
+        "anthropic": "claude-sonnet-4-5",
+        "cohere": "command-r",
+        "huggingface": "meta-llama/Llama-3.1-8B-Instruct",
+    }[provider]
+    response = client.post(
+        "/api/v1/completion",
+        json={"model": model, "messages": [{"role": "user", "content": "x"}]},
+        headers=auth(ADMIN_KEY),
+    )
     assert response.status_code == gateway_status
     assert response.json["error"]["code"] == code
     if gateway_status in (429, 503):

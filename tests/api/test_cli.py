@@ -20,8 +20,15 @@ def flask_cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> 
         "DATABASE_URL": f"sqlite:///{tmp_path}/cli.db",
         **(env or {}),
     }
-    return subprocess.run([sys.executable, "-m", "flask", "--app", "llmgateway", *args], cwd=tmp_path, env=environ,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "llmgateway", *args],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.mark.slow

@@ -92,8 +92,11 @@ def test_stream_cut_upstream_ends_with_one_error_event_and_partial_record(client
 
 def test_upstream_error_before_stream_is_a_plain_json_error(client, app, fake_openai):
     for _ in range(3):  # every attempt fails (retries are covered in tests/resilience)
-        fake_openai.push("status", status=500, body={"error": {"message": "boom", "type": "server_error",
-                                                               "param": None, "code": None}})
+        fake_openai.push(
+            "status",
+            status=500,
+            body={"error": {"message": "boom", "type": "server_error", "param": None, "code": None}},
+        )
     response = client.post("/api/v1/completion/stream", json=CHAT, headers=auth(COMPLETION_KEY))
     assert response.status_code == 502
     assert response.json["error"]["code"] == "server_error"

@@ -8,8 +8,9 @@ import pytest
 from tests.conftest import ADMIN_KEY, COMPLETION_KEY, auth
 
 
-@pytest.mark.parametrize("name, value", [("startDate", "not-a-date"), ("endDate", "2026-13-40"),
-                                         ("groupBy", "planet"), ("format", "xml")])
+@pytest.mark.parametrize(
+    "name, value", [("startDate", "not-a-date"), ("endDate", "2026-13-40"), ("groupBy", "planet"), ("format", "xml")]
+)
 def test_a_bad_query_parameter_is_named_as_sent(client, name, value):
     response = client.get("/api/v1/admin/usage", query_string={name: value}, headers=auth(ADMIN_KEY))
     assert response.status_code == 400
@@ -19,7 +20,8 @@ def test_a_bad_query_parameter_is_named_as_sent(client, name, value):
 
 
 def test_a_bad_body_field_is_named_as_sent(client):
-    response = client.post("/api/v1/completion", json={"model": "openai.gpt-4o-mini", "messages": "hi"},
-                           headers=auth(COMPLETION_KEY))
+    response = client.post(
+        "/api/v1/completion", json={"model": "openai.gpt-4o-mini", "messages": "hi"}, headers=auth(COMPLETION_KEY)
+    )
     assert response.status_code == 400
     assert response.json["error"]["param"] == "messages"

@@ -60,8 +60,11 @@ class Browser:
 
     def errors(self) -> list[str]:
         """The page's console errors so far (script errors, Content-Security-Policy violations, failed loads)."""
-        return [entry["message"] for entry in self.driver.get_log("browser")
-                if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]]
+        return [
+            entry["message"]
+            for entry in self.driver.get_log("browser")
+            if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]
+        ]
 
     def shot(self, name: str) -> Path:
         """The whole page (the window grown to the page's height for the picture, then put back)."""
@@ -81,8 +84,9 @@ class Browser:
 def browser(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Browser]:
     """Debian's chromium + chromium-driver with explicit paths: Selenium Manager is never asked for anything."""
     if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        service_missing("Chromium", FileNotFoundError(f"{CHROMIUM} / {CHROMEDRIVER} (apt-get install chromium "
-                                                      "chromium-driver)"))
+        service_missing(
+            "Chromium", FileNotFoundError(f"{CHROMIUM} / {CHROMEDRIVER} (apt-get install chromium chromium-driver)")
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -93,16 +97,28 @@ def browser(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.
     shots.mkdir()
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--no-default-browser-check", "--window-size=1280,900", "--lang=en-US",
-                 f"--user-data-dir={tmp_path / 'profile'}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--window-size=1280,900",
+        "--lang=en-US",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console errors, CSP violations
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                              "download.prompt_for_download": False})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")),
-                              options=options)
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
+    driver = webdriver.Chrome(
+        service=Service(CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log")), options=options
+    )
     driver.set_page_load_timeout(30)
     session = Browser(driver, shots)
     try:

@@ -47,10 +47,23 @@ def seed_usage(app: Flask, today: date | None = None) -> list[dict[str, Any]]:
     ]
     for days_ago, model, provider, key, owner, user, prompt, completion, cost, saved, status, cached in plan:
         moment = datetime.combine(today - timedelta(days=days_ago), datetime.min.time()) + timedelta(hours=10)
-        rows.append(usage_row(created_at=moment, model=model, provider=provider, api_key_id=key, owner=owner,
-                              user=user, prompt_tokens=prompt, completion_tokens=completion,
-                              total_tokens=prompt + completion, cost_usd=cost, saved_cost_usd=saved,
-                              status_code=status, cached=cached))
+        rows.append(
+            usage_row(
+                created_at=moment,
+                model=model,
+                provider=provider,
+                api_key_id=key,
+                owner=owner,
+                user=user,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                total_tokens=prompt + completion,
+                cost_usd=cost,
+                saved_cost_usd=saved,
+                status_code=status,
+                cached=cached,
+            )
+        )
     with app.extensions["llmgateway"].sessions.begin() as session:
         session.add_all(UsageRecord(**row) for row in rows)
     return rows

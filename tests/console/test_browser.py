@@ -25,9 +25,12 @@ def wait_for(driver, condition, seconds: float = 10):
 
 
 def api_report(base: str, start: str, end: str, group_by: str) -> dict:
-    response = requests.get(f"{base}/api/v1/admin/usage", params={"startDate": start, "endDate": end,
-                                                                  "groupBy": group_by}, headers=auth(ADMIN_KEY),
-                            timeout=10)
+    response = requests.get(
+        f"{base}/api/v1/admin/usage",
+        params={"startDate": start, "endDate": end, "groupBy": group_by},
+        headers=auth(ADMIN_KEY),
+        timeout=10,
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -88,7 +91,8 @@ def test_the_console_scenario_in_chromium(app, live_server, browser, fake_openai
     models = api_report(base, start, end, "model")["groups"]
     assert sorted(model_chart["labels"]) == sorted(g["key"] for g in models)
     assert dict(zip(model_chart["labels"], model_chart["datasets"][0]["data"], strict=True)) == {
-        g["key"]: g["cost_usd"] for g in models}
+        g["key"]: g["cost_usd"] for g in models
+    }
 
     # Another metric, then another range.
     driver.find_element(By.ID, "day-metric").send_keys("Cost")
@@ -97,8 +101,11 @@ def test_the_console_scenario_in_chromium(app, live_server, browser, fake_openai
     costs = {group["key"]: group["cost_usd"] for group in api_report(base, start, end, "day")["groups"]}
     assert chart["datasets"][0]["data"] == [costs.get(day, 0) for day in chart["labels"]]
     start, end = (today - timedelta(days=13)).isoformat(), (today - timedelta(days=1)).isoformat()
-    driver.execute_script("document.getElementById('start').value = arguments[0];"
-                          "document.getElementById('end').value = arguments[1];", start, end)
+    driver.execute_script(
+        "document.getElementById('start').value = arguments[0];document.getElementById('end').value = arguments[1];",
+        start,
+        end,
+    )
     driver.find_element(By.ID, "apply-range").click()
     wait_for(driver, lambda d: f"start={start}" in d.current_url)
     wait_for(driver, lambda d: d.execute_script("return !!Chart.getChart(document.getElementById('day-chart'))"))
@@ -109,8 +116,12 @@ def test_the_console_scenario_in_chromium(app, live_server, browser, fake_openai
     # Export CSV: the file the browser saves is the API's CSV for that range.
     driver.find_element(By.ID, "csv-model").click()
     saved = wait_for_download(tmp_path / "downloads")
-    api_csv = requests.get(f"{base}/api/v1/admin/usage", headers=auth(ADMIN_KEY), timeout=10,
-                           params={"startDate": start, "endDate": end, "groupBy": "model", "format": "csv"}).text
+    api_csv = requests.get(
+        f"{base}/api/v1/admin/usage",
+        headers=auth(ADMIN_KEY),
+        timeout=10,
+        params={"startDate": start, "endDate": end, "groupBy": "model", "format": "csv"},
+    ).text
     assert saved.name == f"usage-model-{start}-{end}.csv"
     assert saved.read_text() == api_csv
 
@@ -126,22 +137,31 @@ def test_the_console_scenario_in_chromium(app, live_server, browser, fake_openai
     driver.find_element(By.ID, "copy-key").click()
     wait_for(driver, lambda d: d.find_element(By.ID, "copy-status").text != "")
     assert driver.execute_script("return window.localStorage.length + window.sessionStorage.length") == 0
-    chat = requests.post(f"{base}/v1/chat/completions", json={**CHAT, "model": "gpt-4o-mini"},
-                         headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    chat = requests.post(
+        f"{base}/v1/chat/completions",
+        json={**CHAT, "model": "gpt-4o-mini"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
     assert chat.status_code == 200, chat.text
 
     # Revoke it, with a confirmation; it is refused from then on.
     driver.find_element(By.ID, "back-to-keys").click()
-    revoke = wait_for(driver, ec.element_to_be_clickable(
-        (By.CSS_SELECTOR, "a[aria-label^='Revoke the key of Browser Team']")))
+    revoke = wait_for(
+        driver, ec.element_to_be_clickable((By.CSS_SELECTOR, "a[aria-label^='Revoke the key of Browser Team']"))
+    )
     revoke.click()
     wait_for(driver, ec.presence_of_element_located((By.ID, "confirm-revoke")))
     assert driver.find_element(By.ID, "revoke-owner").text == "Browser Team"
     browser.shot("revoke-confirm")
     driver.find_element(By.ID, "confirm-revoke").click()
     wait_for(driver, ec.presence_of_element_located((By.ID, "revoked-notice")))
-    refused = requests.post(f"{base}/v1/chat/completions", json={**CHAT, "model": "gpt-4o-mini"},
-                            headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    refused = requests.post(
+        f"{base}/v1/chat/completions",
+        json={**CHAT, "model": "gpt-4o-mini"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=10,
+    )
     assert refused.status_code == 401
 
     # Health, then sign out: the console is closed again.

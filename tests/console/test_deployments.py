@@ -40,9 +40,9 @@ def test_health_page_shows_the_deployments_the_api_reports(make_app, two_upstrea
     for name, row in api.items():
         cells = re.search(rf'<th scope="row">{re.escape(name)}</th>(.*?)</tr>', table.group(1), re.S)
         assert cells, name
-        assert f'state-{row["state"]}' in cells.group(1)
+        assert f"state-{row['state']}" in cells.group(1)
         assert f'<td class="num">{row["requests"]}</td>' in cells.group(1)
-        assert f'{row["error_rate"] * 100:.1f}%' in cells.group(1)
+        assert f"{row['error_rate'] * 100:.1f}%" in cells.group(1)
     assert api["beta/llama-b"]["state"] in ("open", "half_open", "cooling")
     assert "Breaker open" in page or "half-open" in page or "Cooling down" in page
 

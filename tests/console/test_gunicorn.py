@@ -19,15 +19,17 @@ def csrf(html: str) -> str:
 
 
 def test_the_console_under_gunicorn_gevent_workers(tmp_path, fake_openai):
-    config = base_config(f"sqlite:///{tmp_path / 'ledger.db'}", fake_openai.url,
-                         ledger={"spool_dir": str(tmp_path / "spool")})
+    config = base_config(
+        f"sqlite:///{tmp_path / 'ledger.db'}", fake_openai.url, ledger={"spool_dir": str(tmp_path / "spool")}
+    )
     with GunicornGateway(tmp_path, config, workers=2, env={"GUNICORN_LOG_LEVEL": "warning"}) as gateway:
         browser = requests.Session()
         browser.headers["Connection"] = "close"  # a new connection each time: any worker may take it
         base = gateway.url
         token = csrf(browser.get(f"{base}/admin/sign-in", timeout=10).text)
-        signed_in = browser.post(f"{base}/admin/sign-in", data={"csrf_token": token, "api_key": ADMIN_KEY},
-                                 allow_redirects=False, timeout=10)
+        signed_in = browser.post(
+            f"{base}/admin/sign-in", data={"csrf_token": token, "api_key": ADMIN_KEY}, allow_redirects=False, timeout=10
+        )
         assert signed_in.status_code == 303
         pages = [browser.get(f"{base}/admin/{page}", timeout=10) for page in ("usage", "keys", "health") * 4]
         assert all(page.status_code == 200 and "<h1>" in page.text for page in pages)
@@ -36,7 +38,11 @@ def test_the_console_under_gunicorn_gevent_workers(tmp_path, fake_openai):
         exported = browser.get(f"{base}/admin/usage.csv?by=model", timeout=10)
         assert exported.status_code == 200 and exported.text.startswith("key,requests,")
         session_token = csrf(pages[0].text)
-        assert browser.post(f"{base}/admin/sign-out", data={"csrf_token": session_token}, allow_redirects=False,
-                            timeout=10).status_code == 303
+        assert (
+            browser.post(
+                f"{base}/admin/sign-out", data={"csrf_token": session_token}, allow_redirects=False, timeout=10
+            ).status_code
+            == 303
+        )
         assert browser.get(f"{base}/admin/usage", allow_redirects=False, timeout=10).status_code == 303
     assert "Traceback" not in gateway.log()

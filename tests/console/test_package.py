@@ -38,24 +38,39 @@ print("rendered from", llmgateway.__file__)
 
 def test_a_built_wheel_carries_and_renders_the_console(tmp_path):
     source = tmp_path / "src"  # a clean copy: a stale build/ directory in the checkout could hide a missing file
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "*.db*", "spool"))
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis", "*.db*", "spool"
+        ),
+    )
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(source)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = next(tmp_path.glob("llmgateway-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         archive.extractall(tmp_path / "site")
-    for name in ("templates/console/base.html", "templates/console/usage.html", "static/console.js",
-                 "static/vendor/chartjs/chart.umd.min.js", "static/vendor/chartjs/LICENSE.md",
-                 "static/vendor/chartjs/VERSION.md"):
+    for name in (
+        "templates/console/base.html",
+        "templates/console/usage.html",
+        "static/console.js",
+        "static/vendor/chartjs/chart.umd.min.js",
+        "static/vendor/chartjs/LICENSE.md",
+        "static/vendor/chartjs/VERSION.md",
+    ):
         assert f"llmgateway/api/console/{name}" in names, name
     rendered = subprocess.run(
         [sys.executable, "-c", RENDER, str(tmp_path / "site"), str(tmp_path / "ledger.db"), str(ROOT / "migrations")],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert rendered.returncode == 0, rendered.stderr[-3000:]
     assert f"rendered from {tmp_path / 'site'}" in rendered.stdout

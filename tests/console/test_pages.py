@@ -52,7 +52,8 @@ def test_usage_page_shows_the_api_report_for_the_last_30_days(app, client):
         groups = api_report(client, start, end, dimension)["groups"]
         chart = data["breakdowns"][dimension]
         assert sorted(zip(chart["labels"], chart["series"]["cost_usd"], strict=True)) == sorted(
-            (str(g["key"]) if g["key"] is not None else "(none)", g["cost_usd"]) for g in groups)
+            (str(g["key"]) if g["key"] is not None else "(none)", g["cost_usd"]) for g in groups
+        )
         assert sorted(chart["series"]["requests"]) == sorted(g["requests"] for g in groups)
     key_groups = api_report(client, start, end, "api_key")["groups"]
     assert sorted(data["breakdowns"]["api_key"]["series"]["requests"]) == sorted(g["requests"] for g in key_groups)
@@ -80,16 +81,20 @@ def test_csv_export_is_the_api_csv(app, client, dimension):
     assert exported.status_code == 200
     assert exported.mimetype == "text/csv"
     assert f'filename="usage-{dimension}-{start}-{end}.csv"' in exported.headers["Content-Disposition"]
-    api_csv = client.get(f"/api/v1/admin/usage?startDate={start}&endDate={end}&groupBy={dimension}&format=csv",
-                         headers=auth(ADMIN_KEY))
+    api_csv = client.get(
+        f"/api/v1/admin/usage?startDate={start}&endDate={end}&groupBy={dimension}&format=csv", headers=auth(ADMIN_KEY)
+    )
     assert exported.text == api_csv.text
     assert exported.text.splitlines()[-1].startswith("TOTAL,7,")
 
 
 @pytest.mark.parametrize(
     ("query", "message"),
-    [("start=2026-13-01", "YYYY-MM-DD"), ("start=2026-05-02&end=2026-05-01", "must not be before"),
-     ("start=2020-01-01&end=2026-01-01", "at most 366 days")],
+    [
+        ("start=2026-13-01", "YYYY-MM-DD"),
+        ("start=2026-05-02&end=2026-05-01", "must not be before"),
+        ("start=2020-01-01&end=2026-01-01", "at most 366 days"),
+    ],
 )
 def test_a_bad_range_is_a_400_page_that_keeps_the_form(client, query, message):
     sign_in(client)
@@ -131,20 +136,30 @@ def test_the_usage_page_shows_figures_the_report_gains(app, client, monkeypatch)
 
 def test_create_a_key_use_it_revoke_it(app, client, fake_openai):
     csrf = sign_in(client)
-    created = client.post("/admin/keys", data={"csrf_token": csrf, "owner": "Team Console",
-                                               "permissions": ["completion"], "rate_limit": "100/minute",
-                                               "budget_usd": "5", "budget_period": "month"})
+    created = client.post(
+        "/admin/keys",
+        data={
+            "csrf_token": csrf,
+            "owner": "Team Console",
+            "permissions": ["completion"],
+            "rate_limit": "100/minute",
+            "budget_usd": "5",
+            "budget_period": "month",
+        },
+    )
     assert created.status_code == 201
     assert created.headers["Cache-Control"] == "no-store"
     key = re.search(r'id="new-key" type="text" readonly value="([^"]+)"', created.text).group(1)
     assert 'id="copy-key"' in created.text
 
-    answer = client.post("/v1/chat/completions", json={**CHAT, "model": "gpt-4o-mini"},
-                         headers={"Authorization": f"Bearer {key}"})
+    answer = client.post(
+        "/v1/chat/completions", json={**CHAT, "model": "gpt-4o-mini"}, headers={"Authorization": f"Bearer {key}"}
+    )
     assert answer.status_code == 200, answer.json
     listing = client.get("/admin/keys").text
-    row = re.search(r'<tr data-key-id="([^"]+)">\s*<th scope="row" class="owner">Team Console</th>(.*?)</tr>',
-                    listing, re.S)
+    row = re.search(
+        r'<tr data-key-id="([^"]+)">\s*<th scope="row" class="owner">Team Console</th>(.*?)</tr>', listing, re.S
+    )
     assert row and "100/minute" in row.group(2) and "5.00 / month" in row.group(2) and "live" in row.group(2)
     assert key not in listing  # shown once, never again
     key_id = row.group(1)
@@ -155,8 +170,9 @@ def test_create_a_key_use_it_revoke_it(app, client, fake_openai):
     assert confirm.status_code == 200 and "Team Console" in confirm.text
     revoked = client.post(f"/admin/keys/{key_id}/revoke", data={"csrf_token": csrf_from(confirm.text)})
     assert revoked.status_code == 303
-    refused = client.post("/v1/chat/completions", json={**CHAT, "model": "gpt-4o-mini"},
-                          headers={"Authorization": f"Bearer {key}"})
+    refused = client.post(
+        "/v1/chat/completions", json={**CHAT, "model": "gpt-4o-mini"}, headers={"Authorization": f"Bearer {key}"}
+    )
     assert refused.status_code == 401
     assert client.get(f"/admin/keys/{key_id}/revoke").status_code == 404
     assert client.post(f"/admin/keys/{key_id}/revoke", data={"csrf_token": csrf}).status_code == 404
@@ -182,8 +198,16 @@ def test_keys_page_shows_last_use_and_spend_this_period(app, client, fake_openai
 
 def test_create_key_errors_are_shown_with_the_form_kept(client):
     csrf = sign_in(client)
-    page = client.post("/admin/keys", data={"csrf_token": csrf, "owner": "Team X", "permissions": ["completion"],
-                                            "rate_limit": "lots", "budget_usd": "3"})
+    page = client.post(
+        "/admin/keys",
+        data={
+            "csrf_token": csrf,
+            "owner": "Team X",
+            "permissions": ["completion"],
+            "rate_limit": "lots",
+            "budget_usd": "3",
+        },
+    )
     assert page.status_code == 400
     assert 'id="create-errors"' in page.text and "rate_limit" in page.text and "budget_period" in page.text
     assert 'value="Team X"' in page.text
@@ -212,4 +236,3 @@ def test_index_redirects_to_usage_and_static_assets_are_served(client):
     with client.get("/admin/static/vendor/chartjs/LICENSE.md") as licence:
         assert licence.status_code == 200 and b"MIT" in licence.data
     assert client.get("/admin/static/../views.py").status_code == 404
-

@@ -89,15 +89,23 @@ def test_another_sessions_csrf_token_is_refused(app):
     first_token = sign_in(first)
     second_token = sign_in(second)
     assert first_token != second_token
-    assert second.post("/admin/keys", data={"csrf_token": first_token, "owner": "x",
-                                            "permissions": ["completion"]}).status_code == 403
+    assert (
+        second.post(
+            "/admin/keys", data={"csrf_token": first_token, "owner": "x", "permissions": ["completion"]}
+        ).status_code
+        == 403
+    )
 
 
 def test_a_cookie_signed_by_another_instance_is_refused(make_app, tmp_path):
     ours = make_app()
-    theirs = create_app(base_config(f"sqlite:///{tmp_path / 'other.db'}",
-                                    jwt={"secret": "another-instance-jwt-secret-" + "z" * 40},
-                                    ledger={"spool_dir": str(tmp_path / "other-spool")}))
+    theirs = create_app(
+        base_config(
+            f"sqlite:///{tmp_path / 'other.db'}",
+            jwt={"secret": "another-instance-jwt-secret-" + "z" * 40},
+            ledger={"spool_dir": str(tmp_path / "other-spool")},
+        )
+    )
     try:
         other = theirs.test_client()
         sign_in(other)
@@ -143,8 +151,9 @@ def test_the_cookie_is_secure_over_https(client):
     page = client.get("/admin/sign-in", base_url="https://localhost")
     token = csrf_from(page.text)
     assert "Secure" in set_cookie_headers(page)[0]
-    response = client.post("/admin/sign-in", data={"csrf_token": token, "api_key": ADMIN_KEY},
-                           base_url="https://localhost")
+    response = client.post(
+        "/admin/sign-in", data={"csrf_token": token, "api_key": ADMIN_KEY}, base_url="https://localhost"
+    )
     assert response.status_code == 303
     header = next(h for h in set_cookie_headers(response) if h.startswith(f"{COOKIE}="))
     assert "Secure" in [part.strip() for part in header.split(";")]
@@ -194,11 +203,14 @@ def test_no_page_reflects_unescaped_input(app, client):
     from tests.ledger.helpers import usage_row
 
     with app.extensions["llmgateway"].sessions.begin() as session:
-        session.add(UsageRecord(**usage_row(created_at=rows[0]["created_at"], user=evil, model=evil,
-                                            api_key_id=evil)))
-    pages = [created.text, client.get("/admin/keys").text, client.get("/admin/usage").text,
-             client.get(f"/admin/usage?start={evil}").text,
-             client.get(f"/admin/sign-in?next={evil}").text]
+        session.add(UsageRecord(**usage_row(created_at=rows[0]["created_at"], user=evil, model=evil, api_key_id=evil)))
+    pages = [
+        created.text,
+        client.get("/admin/keys").text,
+        client.get("/admin/usage").text,
+        client.get(f"/admin/usage?start={evil}").text,
+        client.get(f"/admin/sign-in?next={evil}").text,
+    ]
     key_id = re.search(r'data-key-id="([^"]+)">\s*<th scope="row" class="owner">&lt;script&gt;', pages[1]).group(1)
     pages.append(client.get(f"/admin/keys/{key_id}/revoke").text)
     for page in pages:
@@ -217,8 +229,9 @@ def test_next_never_leaves_the_console(client):
         assert location == "/admin/usage", (target, location)
     client.delete_cookie(COOKIE, path="/admin")
     token = csrf_from(client.get("/admin/sign-in").text)
-    response = client.post("/admin/sign-in?next=/admin/keys?revoked=1",
-                           data={"csrf_token": token, "api_key": ADMIN_KEY})
+    response = client.post(
+        "/admin/sign-in?next=/admin/keys?revoked=1", data={"csrf_token": token, "api_key": ADMIN_KEY}
+    )
     assert response.headers["Location"] == "/admin/keys?revoked=1"
 
 
@@ -249,6 +262,7 @@ def test_sign_in_attempts_are_rate_limited_per_address(make_app):
     app = make_app(rate_limits={"enabled": True, "default": "5/minute"})
     client = app.test_client()
     token = csrf_from(client.get("/admin/sign-in").text)
-    statuses = [client.post("/admin/sign-in", data={"csrf_token": token, "api_key": f"guess-{n}"}).status_code
-                for n in range(6)]
+    statuses = [
+        client.post("/admin/sign-in", data={"csrf_token": token, "api_key": f"guess-{n}"}).status_code for n in range(6)
+    ]
     assert statuses[:4] == [401] * 4 and statuses[-1] == 429

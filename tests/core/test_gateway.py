@@ -78,8 +78,13 @@ def provider() -> MemoryProvider:
     return MemoryProvider()
 
 
-def make_gateway(provider: MemoryProvider, *, store: DictStore | None = None, fallback: bool = False,
-                 breakers: BreakerBoard | None = None) -> Gateway:
+def make_gateway(
+    provider: MemoryProvider,
+    *,
+    store: DictStore | None = None,
+    fallback: bool = False,
+    breakers: BreakerBoard | None = None,
+) -> Gateway:
     catalogue = ModelCatalogue((), {"memory": MemoryProvider}, ["memory"])
     rules = (FallbackRule("memory.primary", ("memory.backup",)),) if fallback else ()
     executor = Executor(
@@ -219,3 +224,16 @@ def test_a_client_leaving_mid_stream_is_not_a_breaker_failure(provider):
         stream.close()
     assert board.snapshot()[0]["state"] == "closed" and board.snapshot()[0]["failures"] == 0
 
+
+def test_wrapped_streams_report_the_usage_known_so_far_of_the_upstream():
+    from llmgateway.core.deployments import InFlightStream
+    from llmgateway.core.executor import WatchedStream
+
+    inner = ChatStream(iter([ChatDelta(content="a")]))
+    inner.usage_so_far = Usage(7, 0)
+    ended: list[bool] = []
+    wrapped = WatchedStream(InFlightStream(inner, ended.append), lambda exc: None)
+    assert wrapped.usage_so_far == Usage(7, 0) and wrapped.usage is None
+    assert [d.content for d in wrapped] == ["a"] and ended == [False]
+    inner.usage = Usage(7, 1)
+    assert wrapped.usage == Usage(7, 1)

@@ -15,8 +15,9 @@ RATIOS = {name: cls.cache_price_ratios() for name, cls in CLASSES.items()}
 
 def catalogue_price(model_id: str, prices: PriceList | None = None) -> Pricing:
     route = ModelCatalogue([], CLASSES, list(CLASSES)).resolve(model_id)
-    return (prices or PriceList(None, RATIOS)).price_for(route.model_id, route.provider, route.provider_model,
-                                                         route.pricing)
+    return (prices or PriceList(None, RATIOS)).price_for(
+        route.model_id, route.provider, route.provider_model, route.pricing
+    )
 
 
 def test_anthropic_reads_cost_a_tenth_and_writes_a_quarter_more_than_input():
@@ -49,13 +50,22 @@ def test_openai_cached_tokens_are_part_of_the_prompt():
 
 
 def test_config_override_keeps_the_providers_ratio_unless_it_names_cached_prices():
-    ratio_only = PriceList({"anthropic.claude-haiku-4-5-20251001": {"input_per_million": 2.0,
-                                                                   "output_per_million": 8.0}}, RATIOS)
+    ratio_only = PriceList(
+        {"anthropic.claude-haiku-4-5-20251001": {"input_per_million": 2.0, "output_per_million": 8.0}}, RATIOS
+    )
     pricing = catalogue_price("anthropic.claude-haiku-4-5-20251001", ratio_only)
     assert (pricing.cached_input_per_million, pricing.cache_write_per_million) == (pytest.approx(0.2), 2.5)
-    explicit = PriceList({"anthropic.claude-haiku-4-5-20251001": {
-        "input_per_million": 2.0, "output_per_million": 8.0, "cached_input_per_million": 0.1,
-        "cache_write_per_million": 4.0}}, RATIOS)
+    explicit = PriceList(
+        {
+            "anthropic.claude-haiku-4-5-20251001": {
+                "input_per_million": 2.0,
+                "output_per_million": 8.0,
+                "cached_input_per_million": 0.1,
+                "cache_write_per_million": 4.0,
+            }
+        },
+        RATIOS,
+    )
     pricing = catalogue_price("anthropic.claude-haiku-4-5-20251001", explicit)
     assert (pricing.cached_input_per_million, pricing.cache_write_per_million) == (0.1, 4.0)
 

@@ -13,8 +13,15 @@ from llmgateway.providers.registry import available_provider_classes
 @pytest.fixture
 def catalogue() -> ModelCatalogue:
     mappings = [
-        ModelMapping("gpt-4", "openai", "gpt-4-0125-preview", "GPT-4 Turbo", 128000, ("completion",),
-                     {"input_per_million": 10.0, "output_per_million": 30.0}),
+        ModelMapping(
+            "gpt-4",
+            "openai",
+            "gpt-4-0125-preview",
+            "GPT-4 Turbo",
+            128000,
+            ("completion",),
+            {"input_per_million": 10.0, "output_per_million": 30.0},
+        ),
         ModelMapping("house-model", "openai", "gpt-4o-mini"),
     ]
     return ModelCatalogue(mappings, available_provider_classes(), ["openai"])
@@ -22,8 +29,7 @@ def catalogue() -> ModelCatalogue:
 
 def test_mapping_wins_over_everything(catalogue):
     route = catalogue.resolve("gpt-4")
-    assert (route.provider, route.provider_model, route.display_name) == ("openai", "gpt-4-0125-preview",
-                                                                          "GPT-4 Turbo")
+    assert (route.provider, route.provider_model, route.display_name) == ("openai", "gpt-4-0125-preview", "GPT-4 Turbo")
     assert route.pricing.input_per_million == 10.0
     inherited = catalogue.resolve("HOUSE-MODEL")
     assert inherited.provider_model == "gpt-4o-mini" and inherited.context_window == 128000
@@ -57,8 +63,16 @@ def test_catalogue_lists_mappings_and_enabled_providers_models(catalogue):
     assert entries["gpt-4"]["provider_model_id"] == "gpt-4-0125-preview"
     assert entries["openai.gpt-4o"]["capabilities"] == ["completion", "tools", "vision", "json_schema"]
     assert entries["openai.text-embedding-3-small"]["capabilities"] == ["embedding"]
-    assert set(entries["openai.gpt-4o"]) == {"id", "object", "provider", "provider_model_id", "display_name",
-                                             "context_window", "capabilities", "pricing"}
+    assert set(entries["openai.gpt-4o"]) == {
+        "id",
+        "object",
+        "provider",
+        "provider_model_id",
+        "display_name",
+        "context_window",
+        "capabilities",
+        "pricing",
+    }
     assert all(e["provider"] == "openai" for e in catalogue.entries_for_provider("OPENAI"))
     with pytest.raises(ProviderNotFound):
         catalogue.entries_for_provider("nope")

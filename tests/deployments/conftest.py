@@ -55,23 +55,32 @@ def azure(_azure: FakeAzureOpenAI) -> Iterator[FakeAzureOpenAI]:
     yield from _fresh(_azure)
 
 
-def pool_config(alpha: FakeOpenAI, beta: FakeOpenAI, strategy: str = "weighted", weights: tuple[float, float] = (1, 1),
-                **extra: Any) -> dict[str, Any]:
+def pool_config(
+    alpha: FakeOpenAI, beta: FakeOpenAI, strategy: str = "weighted", weights: tuple[float, float] = (1, 1), **extra: Any
+) -> dict[str, Any]:
     """Providers alpha and beta (OpenAI-compatible) serving the model `pool` as two deployments."""
     return {
         "providers": {
             "alpha": {"type": "openai_compatible", "base_url": alpha.url + "/v1", "api_key": FakeOpenAI.api_key},
-            "beta": {"type": "openai_compatible", "base_url": beta.url + "/v1", "api_key": FakeOpenAI.api_key,
-                     "headers": {"X-Team": "beta-team"}},
+            "beta": {
+                "type": "openai_compatible",
+                "base_url": beta.url + "/v1",
+                "api_key": FakeOpenAI.api_key,
+                "headers": {"X-Team": "beta-team"},
+            },
         },
-        "routing": {"model_mappings": [{
-            "model_id": "pool",
-            "deployments": [
-                {"provider": "alpha", "provider_model_id": "llama-a", "weight": weights[0]},
-                {"provider": "beta", "provider_model_id": "llama-b", "weight": weights[1]},
-            ],
-            "strategy": strategy,
-        }]},
+        "routing": {
+            "model_mappings": [
+                {
+                    "model_id": "pool",
+                    "deployments": [
+                        {"provider": "alpha", "provider_model_id": "llama-a", "weight": weights[0]},
+                        {"provider": "beta", "provider_model_id": "llama-b", "weight": weights[1]},
+                    ],
+                    "strategy": strategy,
+                }
+            ]
+        },
         **extra,
     }
 

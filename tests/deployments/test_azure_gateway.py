@@ -16,18 +16,32 @@ from tests.fakes.openai import FakeOpenAI
 def azure_config(azure: FakeAzureOpenAI, alpha: FakeOpenAI) -> dict:
     return {
         "providers": {
-            "azure-eu": {"type": "azure_openai", "api_key": azure.api_key, "base_url": azure.url,
-                         "api_version": "2024-10-21"},
+            "azure-eu": {
+                "type": "azure_openai",
+                "api_key": azure.api_key,
+                "base_url": azure.url,
+                "api_version": "2024-10-21",
+            },
             "alpha": {"type": "openai_compatible", "base_url": alpha.url + "/v1", "api_key": FakeOpenAI.api_key},
         },
-        "routing": {"model_mappings": [
-            {"model_id": "gpt-4o", "strategy": "ordered", "deployments": [
-                {"provider": "azure-eu", "provider_model_id": "my-gpt4o"},
-                {"provider": "alpha", "provider_model_id": "gpt-4o"},
-            ]},
-            {"model_id": "embedder", "provider": "azure-eu", "provider_model_id": "my-embedding",
-             "capabilities": ["embedding"]},
-        ]},
+        "routing": {
+            "model_mappings": [
+                {
+                    "model_id": "gpt-4o",
+                    "strategy": "ordered",
+                    "deployments": [
+                        {"provider": "azure-eu", "provider_model_id": "my-gpt4o"},
+                        {"provider": "alpha", "provider_model_id": "gpt-4o"},
+                    ],
+                },
+                {
+                    "model_id": "embedder",
+                    "provider": "azure-eu",
+                    "provider_model_id": "my-embedding",
+                    "capabilities": ["embedding"],
+                },
+            ]
+        },
     }
 
 
@@ -37,8 +51,9 @@ def client(make_app, azure, alpha):
 
 
 def chat(client, model: str, content: str = "hello there", path: str = "/api/v1/completion"):
-    return client.post(path, json={"model": model, "messages": [{"role": "user", "content": content}]},
-                       headers=auth(COMPLETION_KEY))
+    return client.post(
+        path, json={"model": model, "messages": [{"role": "user", "content": content}]}, headers=auth(COMPLETION_KEY)
+    )
 
 
 def test_azure_serves_chat_by_provider_prefix_and_mapping(client, azure):
@@ -56,13 +71,17 @@ def test_azure_serves_chat_by_provider_prefix_and_mapping(client, azure):
 
 def test_azure_streams_on_both_surfaces(client, azure):
     for path, body in (("/api/v1/completion/stream", {}), ("/v1/chat/completions", {"stream": True})):
-        answer = client.post(path, json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], **body},
-                             headers=auth(COMPLETION_KEY))
+        answer = client.post(
+            path,
+            json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], **body},
+            headers=auth(COMPLETION_KEY),
+        )
         assert answer.status_code == 200 and answer.mimetype == "text/event-stream"
         events = [line[6:] for line in answer.data.decode().split("\n") if line.startswith("data: ")]
         assert events[-1] == "[DONE]"
-        text = "".join(c["choices"][0]["delta"].get("content") or "" for c in map(json.loads, events[:-1])
-                       if c["choices"])
+        text = "".join(
+            c["choices"][0]["delta"].get("content") or "" for c in map(json.loads, events[:-1]) if c["choices"]
+        )
         assert text == azure.reply_text
         assert answer.headers["X-LLMGateway-Deployment"] == "azure-eu/my-gpt4o"
 

@@ -26,35 +26,77 @@ def start(tmp_path, text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "key", "problem"),
     [
-        (GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: nope, "
-         "provider_model_id: x}]}]}", "routing.model_mappings.0.deployments.0.provider", "unknown provider 'nope'"),
-        ("routing: {model_mappings: [{model_id: m, provider: nope, provider_model_id: x}]}",
-         "routing.model_mappings.0.provider", "unknown provider 'nope'"),
-        (GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: groq, "
-         "provider_model_id: x, weight: 0}]}]}", "routing.model_mappings.0.deployments.0.weight", "greater than 0"),
-        (GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: groq, "
-         "provider_model_id: x, weight: -2}]}]}", "routing.model_mappings.0.deployments.0.weight", "greater than 0"),
-        ("providers: {vllm: {type: openai_compatible, base_url: 'ftp://vllm.internal/v1'}}",
-         "providers.vllm.base_url", "Not a valid URL"),
+        (
+            GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: nope, "
+            "provider_model_id: x}]}]}",
+            "routing.model_mappings.0.deployments.0.provider",
+            "unknown provider 'nope'",
+        ),
+        (
+            "routing: {model_mappings: [{model_id: m, provider: nope, provider_model_id: x}]}",
+            "routing.model_mappings.0.provider",
+            "unknown provider 'nope'",
+        ),
+        (
+            GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: groq, "
+            "provider_model_id: x, weight: 0}]}]}",
+            "routing.model_mappings.0.deployments.0.weight",
+            "greater than 0",
+        ),
+        (
+            GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: groq, "
+            "provider_model_id: x, weight: -2}]}]}",
+            "routing.model_mappings.0.deployments.0.weight",
+            "greater than 0",
+        ),
+        (
+            "providers: {vllm: {type: openai_compatible, base_url: 'ftp://vllm.internal/v1'}}",
+            "providers.vllm.base_url",
+            "Not a valid URL",
+        ),
         ("providers: {vllm: {type: openai_compatible}}", "providers.vllm.base_url", "needs a base_url"),
-        ("providers: {az: {type: azure_openai, base_url: 'https://x.openai.azure.com'}}", "providers.az.api_key",
-         "needs an api_key"),
+        (
+            "providers: {az: {type: azure_openai, base_url: 'https://x.openai.azure.com'}}",
+            "providers.az.api_key",
+            "needs an api_key",
+        ),
         ("providers: {vllm: {type: grpc, base_url: 'http://x'}}", "providers.vllm.type", "Must be one of"),
         ("providers: {vllm: {base_url: 'http://x/v1'}}", "providers.vllm.type", "unknown provider"),
-        ("providers: {openai: {type: azure_openai, base_url: 'https://x', api_key: k}}", "providers.openai.type",
-         "built-in provider's name"),
-        ("providers:\n  groq: {type: openai_compatible, base_url: 'http://a'}\n"
-         "  Groq: {type: openai_compatible, base_url: 'http://b'}\n", "providers.Groq", "two providers are named"),
-        ("providers:\n  groq: {type: openai_compatible, base_url: 'http://a'}\n"
-         "  groq: {type: openai_compatible, base_url: 'http://b'}\n", "(file)", "the key 'groq' appears twice"),
-        (GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, strategy: random, deployments: [{provider: groq,"
-         " provider_model_id: x}]}]}", "routing.model_mappings.0.strategy", "Must be one of"),
-        (GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, provider: groq, provider_model_id: x, "
-         "deployments: [{provider: groq, provider_model_id: y}]}]}", "routing.model_mappings.0.deployments",
-         "list deployments, or give provider"),
-        (GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: groq, "
-         "provider_model_id: x}, {provider: groq, provider_model_id: x}]}]}",
-         "routing.model_mappings.0.deployments.1", "listed twice"),
+        (
+            "providers: {openai: {type: azure_openai, base_url: 'https://x', api_key: k}}",
+            "providers.openai.type",
+            "built-in provider's name",
+        ),
+        (
+            "providers:\n  groq: {type: openai_compatible, base_url: 'http://a'}\n"
+            "  Groq: {type: openai_compatible, base_url: 'http://b'}\n",
+            "providers.Groq",
+            "two providers are named",
+        ),
+        (
+            "providers:\n  groq: {type: openai_compatible, base_url: 'http://a'}\n"
+            "  groq: {type: openai_compatible, base_url: 'http://b'}\n",
+            "(file)",
+            "the key 'groq' appears twice",
+        ),
+        (
+            GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, strategy: random, deployments: [{provider: groq,"
+            " provider_model_id: x}]}]}",
+            "routing.model_mappings.0.strategy",
+            "Must be one of",
+        ),
+        (
+            GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, provider: groq, provider_model_id: x, "
+            "deployments: [{provider: groq, provider_model_id: y}]}]}",
+            "routing.model_mappings.0.deployments",
+            "list deployments, or give provider",
+        ),
+        (
+            GOOD_PROVIDERS + "routing: {model_mappings: [{model_id: m, deployments: [{provider: groq, "
+            "provider_model_id: x}, {provider: groq, provider_model_id: x}]}]}",
+            "routing.model_mappings.0.deployments.1",
+            "listed twice",
+        ),
     ],
 )
 def test_bad_deployment_config_names_the_key(tmp_path, text, key, problem):
@@ -65,7 +107,10 @@ def test_bad_deployment_config_names_the_key(tmp_path, text, key, problem):
 
 
 def test_a_good_deployment_config_starts(tmp_path):
-    start(tmp_path, GOOD_PROVIDERS + """
+    start(
+        tmp_path,
+        GOOD_PROVIDERS
+        + """
 routing:
   model_mappings:
     - model_id: gpt-4o
@@ -75,4 +120,5 @@ routing:
         - {provider: groq, provider_model_id: llama-3.3-70b, weight: 1}
 fallbacks:
   rules: [{model_id: gpt-4o, fallback_models: [groq.llama-3.1-8b]}]
-""")
+""",
+    )

@@ -89,8 +89,13 @@ def test_azure_errors_map_to_gateway_codes(azure_fake):
 def test_openai_compatible_sends_extra_headers_and_no_key_when_none_is_configured(compatible):
     compatible.reset()
     cls = named_provider_class(OpenAICompatibleProvider, "local-vllm")
-    provider = cls(ProviderSettings(api_key=None, base_url=compatible.url + "/v1",
-                                    options={"headers": {"X-Team": "search", "Content-Length": "1"}}))
+    provider = cls(
+        ProviderSettings(
+            api_key=None,
+            base_url=compatible.url + "/v1",
+            options={"headers": {"X-Team": "search", "Content-Length": "1"}},
+        )
+    )
     with pytest.raises(ServerError):  # the fake wants OpenAI's key: no key was sent
         provider.chat(ChatRequest("llama-3", HELLO, max_tokens=20))
     seen = compatible.headers_seen[-1]

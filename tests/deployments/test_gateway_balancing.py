@@ -47,8 +47,11 @@ def test_weights_3_to_1_split_400_requests_3_to_1(pool_app, alpha, beta):
 def test_a_failing_deployment_is_skipped_and_its_breaker_opens(pool_app, alpha, beta, sqlite_url):
     client = pool_app(extra={"circuit_breaker": {"fail_max": 3, "reset_timeout": 60}}).test_client()
     for _ in range(200):
-        beta.push("status", status=500, body={"error": {"message": "boom", "type": "server_error",
-                                                        "param": None, "code": None}})
+        beta.push(
+            "status",
+            status=500,
+            body={"error": {"message": "boom", "type": "server_error", "param": None, "code": None}},
+        )
     answers = [ask(client) for _ in range(40)]
     assert all(a.status_code == 200 for a in answers)
     assert all(a.headers["X-LLMGateway-Deployment"] == "alpha/llama-a" for a in answers)
@@ -115,8 +118,11 @@ def test_a_deployment_turned_to_500s_mid_load_loses_no_request(pool_app, alpha, 
         for index in range(15):
             if worker == 0 and index == 5:  # a third of the way in, beta starts failing every call
                 for _ in range(500):
-                    beta.push("status", status=503, body={"error": {"message": "overloaded", "type": "server_error",
-                                                                    "param": None, "code": None}})
+                    beta.push(
+                        "status",
+                        status=503,
+                        body={"error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}},
+                    )
                 turned.set()
             answers.append(ask(client))
 
@@ -138,22 +144,47 @@ def test_the_admin_view_is_admin_only_and_documented(pool_app):
     rows = deployments(client)
     assert set(rows) == {"alpha/llama-a", "beta/llama-b"}
     assert rows["alpha/llama-a"] == {
-        "model": "pool", "name": "alpha/llama-a", "provider": "alpha", "provider_model": "llama-a",
-        "strategy": "weighted", "weight": 1.0, "state": "healthy", "in_flight": 0, "latency_ms": None,
-        "error_rate": 0.0, "requests": 0, "errors": 0, "cooldown_until": None,
+        "model": "pool",
+        "name": "alpha/llama-a",
+        "provider": "alpha",
+        "provider_model": "llama-a",
+        "strategy": "weighted",
+        "weight": 1.0,
+        "state": "healthy",
+        "in_flight": 0,
+        "latency_ms": None,
+        "error_rate": 0.0,
+        "requests": 0,
+        "errors": 0,
+        "cooldown_until": None,
     }
 
 
 def test_each_deployment_has_its_own_connection_pool(make_app, alpha):
     provider = {"type": "openai_compatible", "base_url": alpha.url + "/v1", "api_key": "sk-fake-openai-key"}
-    app = make_app(providers={"alpha": provider}, routing={"model_mappings": [{"model_id": "pool", "deployments": [
-        {"provider": "alpha", "provider_model_id": "small"}, {"provider": "alpha", "provider_model_id": "large"}]}]})
+    app = make_app(
+        providers={"alpha": provider},
+        routing={
+            "model_mappings": [
+                {
+                    "model_id": "pool",
+                    "deployments": [
+                        {"provider": "alpha", "provider_model_id": "small"},
+                        {"provider": "alpha", "provider_model_id": "large"},
+                    ],
+                }
+            ]
+        },
+    )
     client = app.test_client()
     assert [ask(client).headers["X-LLMGateway-Deployment"] for _ in range(2)] == ["alpha/small", "alpha/large"]
     svc = app.extensions["llmgateway"]
     pools = svc.extras["deployment_pools"]
-    adapters = {id(pools["alpha/small"].transport.adapter), id(pools["alpha/large"].transport.adapter),
-                id(svc.providers["alpha"].transport.adapter)}
+    adapters = {
+        id(pools["alpha/small"].transport.adapter),
+        id(pools["alpha/large"].transport.adapter),
+        id(svc.providers["alpha"].transport.adapter),
+    }
     assert len(adapters) == 3
     assert all(len(p.transport.adapter.poolmanager.pools) == 1 for p in (pools["alpha/small"], pools["alpha/large"]))
     assert len(svc.providers["alpha"].transport.adapter.poolmanager.pools) == 0  # the deployments used their own

@@ -47,9 +47,17 @@ def wait_for(predicate, timeout: float) -> bool:
 
 
 def test_a_killed_workers_in_flight_counts_expire(tmp_path, alpha, beta, redis_url):
-    config = base_config(f"sqlite:///{tmp_path}/gw.db", None,
-                         **pool_config(alpha, beta, "least_busy", redis={"url": redis_url},
-                                       balancing={"entry_ttl": ENTRY_TTL, "sync_interval": 0.1}))
+    config = base_config(
+        f"sqlite:///{tmp_path}/gw.db",
+        None,
+        **pool_config(
+            alpha,
+            beta,
+            "least_busy",
+            redis={"url": redis_url},
+            balancing={"entry_ttl": ENTRY_TTL, "sync_interval": 0.1},
+        ),
+    )
     for fake in (alpha, beta):
         for _ in range(40):
             fake.push("delay", seconds=3.0)
@@ -57,8 +65,12 @@ def test_a_killed_workers_in_flight_counts_expire(tmp_path, alpha, beta, redis_u
 
     def ask() -> None:
         try:
-            answer = requests.post(f"{gateway.url}/api/v1/completion", headers={"X-API-Key": COMPLETION_KEY},
-                                   json={"model": "pool", "messages": [{"role": "user", "content": "hi"}]}, timeout=15)
+            answer = requests.post(
+                f"{gateway.url}/api/v1/completion",
+                headers={"X-API-Key": COMPLETION_KEY},
+                json={"model": "pool", "messages": [{"role": "user", "content": "hi"}]},
+                timeout=15,
+            )
             outcomes.append(answer.status_code)
         except requests.RequestException as exc:  # the killed worker's clients lose their connection
             outcomes.append(type(exc).__name__)
@@ -82,8 +94,14 @@ def test_a_killed_workers_in_flight_counts_expire(tmp_path, alpha, beta, redis_u
         lost = [o for o in outcomes if o != 200]
         assert len(outcomes) == 16 and len(lost) == per_worker[victim] and set(lost) == {"ConnectionError"}
         assert victim not in gateway.workers()
-        after = requests.post(f"{gateway.url}/api/v1/completion", headers={"X-API-Key": COMPLETION_KEY},
-                              json={"model": "pool", "messages": [{"role": "user", "content": "hi"}]}, timeout=15)
+        after = requests.post(
+            f"{gateway.url}/api/v1/completion",
+            headers={"X-API-Key": COMPLETION_KEY},
+            json={"model": "pool", "messages": [{"role": "user", "content": "hi"}]},
+            timeout=15,
+        )
         assert after.status_code == 200
-    print(f"\n[R14 kill -9] the victim held {per_worker[victim]} of 16 requests; {outcomes.count(200)} answered; "
-          f"counts at 0 {waited:.1f}s after the other requests ended")
+    print(
+        f"\n[R14 kill -9] the victim held {per_worker[victim]} of 16 requests; {outcomes.count(200)} answered; "
+        f"counts at 0 {waited:.1f}s after the other requests ended"
+    )

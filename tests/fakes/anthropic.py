@@ -62,8 +62,11 @@ def _event(name: str, data: dict[str, Any]) -> bytes:
 
 
 #: The extended-thinking block the fake answers with when `thinking` is enabled (its signature must come back).
-THINKING = {"type": "thinking", "thinking": "The user greets me; I greet back.",
-            "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"}
+THINKING = {
+    "type": "thinking",
+    "thinking": "The user greets me; I greet back.",
+    "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds",
+}
 
 
 def thinks(payload: dict[str, Any]) -> bool:
@@ -155,7 +158,7 @@ class FakeAnthropic(FakeServer):
                 "type": "message",
                 "role": "assistant",
                 "model": payload["model"],
-                "content": thinking + text + ([TOOL_USE] if self.tool_call else []) + answer_blocks(plan)[len(text):],
+                "content": thinking + text + ([TOOL_USE] if self.tool_call else []) + answer_blocks(plan)[len(text) :],
                 "stop_reason": stop_reason,
                 "stop_sequence": stop_sequence,
                 "usage": usage,
@@ -192,8 +195,10 @@ class FakeAnthropic(FakeServer):
             "input_tokens": prompt,
             "cache_creation_input_tokens": written,
             "cache_read_input_tokens": read,
-            "cache_creation": {"ephemeral_5m_input_tokens": written - min(self.detail.cache_write_1h, written),
-                               "ephemeral_1h_input_tokens": min(self.detail.cache_write_1h, written)},
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": written - min(self.detail.cache_write_1h, written),
+                "ephemeral_1h_input_tokens": min(self.detail.cache_write_1h, written),
+            },
             "output_tokens": output,
             "service_tier": "standard",
         }

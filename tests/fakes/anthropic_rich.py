@@ -74,13 +74,17 @@ def _turns_problem(messages: list[dict[str, Any]]) -> str | None:
         blocks = message["content"] if isinstance(message["content"], list) else []
         results = [b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"]
         if open_calls and (message["role"] != "user" or set(results) != open_calls):
-            return (f"messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: "
-                    f"{', '.join(sorted(open_calls - set(results)))}. Each `tool_use` block must have a "
-                    "corresponding `tool_result` block in the next message.")
+            return (
+                f"messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                f"{', '.join(sorted(open_calls - set(results)))}. Each `tool_use` block must have a "
+                "corresponding `tool_result` block in the next message."
+            )
         if set(results) - open_calls:
-            return (f"messages.{i}.content: unexpected `tool_use_id` found in `tool_result` blocks: "
-                    f"{sorted(set(results) - open_calls)[0]}. Each `tool_result` block must have a corresponding "
-                    "`tool_use` block in the previous message.")
+            return (
+                f"messages.{i}.content: unexpected `tool_use_id` found in `tool_result` blocks: "
+                f"{sorted(set(results) - open_calls)[0]}. Each `tool_result` block must have a corresponding "
+                "`tool_use` block in the previous message."
+            )
         kinds = [b.get("type") for b in blocks]
         if results and any(kind != "tool_result" for kind in kinds[: len(results)]):
             return f"messages.{i}.content: tool_result blocks must come first in the user message content"

@@ -83,14 +83,22 @@ class FakeAzureOpenAI(FakeOpenAI):
                 param="prompt",
                 type=None,
                 status=400,
-                innererror={"code": "ResponsibleAIPolicyViolation", "content_filter_result": {
-                    **FILTER_RESULTS, "violence": {"filtered": True, "severity": "medium"}}},
+                innererror={
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_result": {**FILTER_RESULTS, "violence": {"filtered": True, "severity": "medium"}},
+                },
             )
         return self.chat(payload, fault, environ)
 
     def chunks(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
         # Azure's first event carries the prompt's filter results and no choices (and an empty model).
-        first = {"choices": [], "created": 0, "id": "", "model": "", "object": "",
-                 "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": FILTER_RESULTS}]}
+        first = {
+            "choices": [],
+            "created": 0,
+            "id": "",
+            "model": "",
+            "object": "",
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": FILTER_RESULTS}],
+        }
         yield b"data: " + json.dumps(first).encode() + b"\n\n"
         yield from super().chunks(*args, **kwargs)

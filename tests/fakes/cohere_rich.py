@@ -90,8 +90,7 @@ def answer_message(plan: Plan, words: list[str]) -> dict[str, Any]:
         "role": "assistant",
         "tool_plan": TOOL_PLAN,
         "tool_calls": [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in plan.calls
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in plan.calls
         ],
     }
 
@@ -101,9 +100,17 @@ def tool_events(plan: Plan) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "tool-plan-delta", {"type": "tool-plan-delta", "delta": {"message": {"tool_plan": TOOL_PLAN}}}
     for index, call in enumerate(plan.calls):
         start = {"id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
-        yield "tool-call-start", {"type": "tool-call-start", "index": index,
-                                  "delta": {"message": {"tool_calls": start}}}
+        yield (
+            "tool-call-start",
+            {"type": "tool-call-start", "index": index, "delta": {"message": {"tool_calls": start}}},
+        )
         for piece in fragments(call.arguments):
-            yield "tool-call-delta", {"type": "tool-call-delta", "index": index,
-                                      "delta": {"message": {"tool_calls": {"function": {"arguments": piece}}}}}
+            yield (
+                "tool-call-delta",
+                {
+                    "type": "tool-call-delta",
+                    "index": index,
+                    "delta": {"message": {"tool_calls": {"function": {"arguments": piece}}}},
+                },
+            )
         yield "tool-call-end", {"type": "tool-call-end", "index": index}

@@ -130,8 +130,11 @@ class FakeHuggingFace(FakeServer):
 
     def usage(self, prompt: int, completion: int) -> dict[str, Any]:
         """OpenAI's usage; the router adds the detail objects its provider sent, TGI has none."""
-        usage: dict[str, Any] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                                 "total_tokens": prompt + completion}
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
         cached, _, reasoning = self.served_detail(prompt, completion)
         if self.mode == "router" and (cached or reasoning):
             usage["prompt_tokens_details"] = {"cached_tokens": cached}

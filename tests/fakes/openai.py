@@ -55,8 +55,10 @@ KNOWN_CHAT_FIELDS = {
 
 def logprobs_of(words: list[str]) -> dict[str, Any]:
     """OpenAI's logprobs object for the given tokens."""
-    return {"content": [{"token": w, "logprob": -0.25, "bytes": list(w.encode()), "top_logprobs": []} for w in words],
-            "refusal": None}
+    return {
+        "content": [{"token": w, "logprob": -0.25, "bytes": list(w.encode()), "top_logprobs": []} for w in words],
+        "refusal": None,
+    }
 
 
 def openai_error(message: str, type_: str, code: str | None = None, param: str | None = None) -> dict[str, Any]:
@@ -136,8 +138,18 @@ class FakeOpenAI(FakeServer):
             include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
             return sse_response(
                 self.stream(
-                    self.chunks(payload["model"], words, finish, prompt, include_usage, fault, environ, plan,
-                                payload.get("n") or 1, bool(payload.get("logprobs"))),
+                    self.chunks(
+                        payload["model"],
+                        words,
+                        finish,
+                        prompt,
+                        include_usage,
+                        fault,
+                        environ,
+                        plan,
+                        payload.get("n") or 1,
+                        bool(payload.get("logprobs")),
+                    ),
                     environ,
                 ),
                 RATE_HEADERS,
@@ -219,8 +231,17 @@ class FakeOpenAI(FakeServer):
                     return
             if self.chunk_delay:
                 time.sleep(self.chunk_delay)
-            yield event([{"index": i, "delta": {"content": piece}, "finish_reason": None,
-                          "logprobs": logprobs_of([piece]) if logprobs else None} for i in range(choices)])
+            yield event(
+                [
+                    {
+                        "index": i,
+                        "delta": {"content": piece},
+                        "finish_reason": None,
+                        "logprobs": logprobs_of([piece]) if logprobs else None,
+                    }
+                    for i in range(choices)
+                ]
+            )
             sent += 1
         for delta in tool_call_deltas(plan.calls if plan else []):
             yield event([{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}])

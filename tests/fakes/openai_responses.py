@@ -77,27 +77,61 @@ def output_items(payload: dict[str, Any], plan: Plan, words: list[str]) -> list[
             reasoning["encrypted_content"] = ENCRYPTED
         items.append(reasoning)
     if words or not plan.calls:
-        items.append({"type": "message", "id": "msg_fake1", "status": "completed", "role": "assistant",
-                      "content": [{"type": "output_text", "text": " ".join(words), "annotations": [],
-                                   "logprobs": []}]})
+        items.append(
+            {
+                "type": "message",
+                "id": "msg_fake1",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": " ".join(words), "annotations": [], "logprobs": []}],
+            }
+        )
     for i, call in enumerate(plan.calls):
-        items.append({"type": "function_call", "id": f"fc_fake{i}", "call_id": call.id, "name": call.name,
-                      "arguments": call.arguments, "status": "completed"})
+        items.append(
+            {
+                "type": "function_call",
+                "id": f"fc_fake{i}",
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": call.arguments,
+                "status": "completed",
+            }
+        )
     return items
 
 
-def response_object(payload: dict[str, Any], status: str, output: list[dict[str, Any]],
-                    usage: dict[str, Any] | None) -> dict[str, Any]:
-    return {"id": "resp_fake0001", "object": "response", "created_at": 1741290958, "status": status,
-            "error": None, "incomplete_details": None, "instructions": payload.get("instructions"),
-            "model": payload["model"], "output": output, "parallel_tool_calls": True, "tools": payload.get("tools")
-            or [], "tool_choice": "auto", "temperature": 1.0, "top_p": 1.0, "usage": usage, "metadata": {},
-            "store": payload.get("store", True)}
+def response_object(
+    payload: dict[str, Any], status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None
+) -> dict[str, Any]:
+    return {
+        "id": "resp_fake0001",
+        "object": "response",
+        "created_at": 1741290958,
+        "status": status,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": payload.get("instructions"),
+        "model": payload["model"],
+        "output": output,
+        "parallel_tool_calls": True,
+        "tools": payload.get("tools") or [],
+        "tool_choice": "auto",
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "usage": usage,
+        "metadata": {},
+        "store": payload.get("store", True),
+    }
 
 
 def usage_of(prompt: int, completion: int) -> dict[str, Any]:
-    return {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": completion,
-            "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": prompt + completion}
+    return {
+        "input_tokens": prompt,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": completion,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": prompt + completion,
+    }
 
 
 def answer(payload: dict[str, Any], reply_text: str) -> tuple[Plan, list[str], int, dict[str, Any]]:
@@ -125,28 +159,56 @@ def events(payload: dict[str, Any], final: dict[str, Any]) -> Iterator[bytes]:
     yield event("response.in_progress", response=started)
     for index, item in enumerate(final["output"]):
         if item["type"] == "message":
-            yield event("response.output_item.added", output_index=index, item={**item, "status": "in_progress",
-                                                                                 "content": []})
+            yield event(
+                "response.output_item.added", output_index=index, item={**item, "status": "in_progress", "content": []}
+            )
             part = {"type": "output_text", "text": "", "annotations": []}
-            yield event("response.content_part.added", item_id=item["id"], output_index=index, content_index=0,
-                        part=part)
+            yield event(
+                "response.content_part.added", item_id=item["id"], output_index=index, content_index=0, part=part
+            )
             text = item["content"][0]["text"]
             words = text.split()
             for j, word in enumerate(words):
-                yield event("response.output_text.delta", item_id=item["id"], output_index=index, content_index=0,
-                            delta=word if j == 0 else " " + word, logprobs=[])
-            yield event("response.output_text.done", item_id=item["id"], output_index=index, content_index=0,
-                        text=text, logprobs=[])
-            yield event("response.content_part.done", item_id=item["id"], output_index=index, content_index=0,
-                        part={**part, "text": text})
+                yield event(
+                    "response.output_text.delta",
+                    item_id=item["id"],
+                    output_index=index,
+                    content_index=0,
+                    delta=word if j == 0 else " " + word,
+                    logprobs=[],
+                )
+            yield event(
+                "response.output_text.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                text=text,
+                logprobs=[],
+            )
+            yield event(
+                "response.content_part.done",
+                item_id=item["id"],
+                output_index=index,
+                content_index=0,
+                part={**part, "text": text},
+            )
         elif item["type"] == "function_call":
-            yield event("response.output_item.added", output_index=index,
-                        item={**item, "arguments": "", "status": "in_progress"})
+            yield event(
+                "response.output_item.added",
+                output_index=index,
+                item={**item, "arguments": "", "status": "in_progress"},
+            )
             for piece in fragments(item["arguments"]):
-                yield event("response.function_call_arguments.delta", item_id=item["id"], output_index=index,
-                            delta=piece)
-            yield event("response.function_call_arguments.done", item_id=item["id"], output_index=index,
-                        name=item["name"], arguments=item["arguments"])
+                yield event(
+                    "response.function_call_arguments.delta", item_id=item["id"], output_index=index, delta=piece
+                )
+            yield event(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                name=item["name"],
+                arguments=item["arguments"],
+            )
         else:
             yield event("response.output_item.added", output_index=index, item=item)
         yield event("response.output_item.done", output_index=index, item=item)

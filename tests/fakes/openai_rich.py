@@ -82,13 +82,19 @@ def _messages_problem(messages: list[dict[str, Any]]) -> tuple[str, str] | None:
     for i, message in enumerate(messages):
         role = message.get("role")
         if pending and role != "tool":
-            return ("An assistant message with 'tool_calls' must be followed by tool messages responding to each "
-                    f"'tool_call_id'. The following tool_call_ids did not have response messages: "
-                    f"{', '.join(sorted(pending))}", f"messages.[{i}].role")
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each "
+                f"'tool_call_id'. The following tool_call_ids did not have response messages: "
+                f"{', '.join(sorted(pending))}",
+                f"messages.[{i}].role",
+            )
         if role == "tool":
             if message.get("tool_call_id") not in pending:
-                return ("Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
-                        "with 'tool_calls'.", f"messages.[{i}].role")
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message "
+                    "with 'tool_calls'.",
+                    f"messages.[{i}].role",
+                )
             pending.discard(message["tool_call_id"])
         for j, call in enumerate(message.get("tool_calls") or ()):
             if role != "assistant" or not isinstance((call.get("function") or {}).get("arguments"), str):
@@ -98,8 +104,11 @@ def _messages_problem(messages: list[dict[str, Any]]) -> tuple[str, str] | None:
         for j, part in enumerate(content if isinstance(content, list) else ()):
             if part.get("type") == "image_url":
                 if role != "user":
-                    return f"Image URLs are only allowed for messages with role 'user', but this message with role " \
-                           f"'{role}' contains an image URL.", f"messages.[{i}].content.[{j}].image_url"
+                    return (
+                        f"Image URLs are only allowed for messages with role 'user', but this message with role "
+                        f"'{role}' contains an image URL.",
+                        f"messages.[{i}].content.[{j}].image_url",
+                    )
                 problem = data_uri_problem((part.get("image_url") or {}).get("url"))
                 if problem:
                     return problem, f"messages.[{i}].content.[{j}].image_url.url"
@@ -136,7 +145,10 @@ def tool_call_message(calls: list[PlannedCall]) -> dict[str, Any]:
 def tool_call_deltas(calls: list[PlannedCall]) -> Iterator[dict[str, Any]]:
     """Per call: a first delta with index, id, type, name and empty arguments, then argument fragments."""
     for index, call in enumerate(calls):
-        yield {"tool_calls": [{"index": index, "id": call.id, "type": "function",
-                               "function": {"name": call.name, "arguments": ""}}]}
+        yield {
+            "tool_calls": [
+                {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+            ]
+        }
         for piece in fragments(call.arguments):
             yield {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}

@@ -42,5 +42,10 @@ def _tgi_received(messages: list[dict[str, Any]], calls: tuple[ToolCall, ...]) -
     assert messages[3]["role"] == "tool"
 
 
-RECEIVED = {"openai": _openai_received, "router": _openai_received, "anthropic": _anthropic_received,
-            "cohere": _cohere_received, "tgi": _tgi_received}
+RECEIVED = {
+    "openai": _openai_received,
+    "router": _openai_received,
+    "anthropic": _anthropic_received,
+    "cohere": _cohere_received,
+    "tgi": _tgi_received,
+}

@@ -21,9 +21,13 @@ def _stream(url: str) -> tuple[float, list[str]]:
     started = time.perf_counter()
     first = None
     events: list[str] = []
-    with requests.post(f"{url}/api/v1/completion/stream", headers={"X-API-Key": COMPLETION_KEY}, stream=True,
-                       json={"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
-                       timeout=30) as response:
+    with requests.post(
+        f"{url}/api/v1/completion/stream",
+        headers={"X-API-Key": COMPLETION_KEY},
+        stream=True,
+        json={"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=30,
+    ) as response:
         assert response.status_code == 200
         for data in streamed_data(response):
             first = first or time.perf_counter() - started
@@ -40,8 +44,12 @@ def test_streams_through_gunicorn_gevent_workers(tmp_path, pg_url, fake_openai):
         with ThreadPoolExecutor(max_workers=30) as pool:
             results = list(pool.map(lambda _: _stream(gateway.url), range(30)))
         elapsed = time.perf_counter() - started
-        plain = requests.post(f"{gateway.url}/api/v1/completion", headers={"X-API-Key": ADMIN_KEY}, timeout=10,
-                              json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]})
+        plain = requests.post(
+            f"{gateway.url}/api/v1/completion",
+            headers={"X-API-Key": ADMIN_KEY},
+            timeout=10,
+            json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]},
+        )
         assert plain.status_code == 200 and plain.headers["X-LLMGateway-Request-ID"]
         gateway.stop()  # worker_exit drains the ledger
         log = gateway.log()
@@ -56,9 +64,9 @@ def test_streams_through_gunicorn_gevent_workers(tmp_path, pg_url, fake_openai):
     engine = create_engine(pg_url)
     try:
         with engine.connect() as connection:
-            counts = connection.execute(text(
-                "SELECT count(*), sum(completion_tokens) FROM usage_records WHERE endpoint = 'completion_stream'"
-            )).one()
+            counts = connection.execute(
+                text("SELECT count(*), sum(completion_tokens) FROM usage_records WHERE endpoint = 'completion_stream'")
+            ).one()
     finally:
         engine.dispose()
     assert tuple(counts) == (30, 300)

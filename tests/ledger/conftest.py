@@ -32,13 +32,34 @@ class OwnPostgres:
         subprocess.run(argv, check=True, timeout=timeout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def init(self) -> None:
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.directory / "data"), "-U", "postgres", "-A", "trust",
-                  "--no-sync", "-E", "UTF8")
+        self._run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.directory / "data"),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
 
     def start(self) -> None:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off"
-        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), "-l", str(self.directory / "log"),
-                  "-w", "-t", "30", "-o", f"'{options}'", "start")
+        self._run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(self.directory / "data"),
+            "-l",
+            str(self.directory / "log"),
+            "-w",
+            "-t",
+            "30",
+            "-o",
+            f"'{options}'",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "-w", "stop")

@@ -27,9 +27,17 @@ def quota_sections(request):
 
 
 def test_a_budget_is_not_forgiven_while_the_ledger_is_down(make_app, own_postgres, quota_sections, fake_openai):
-    keys = [{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-            {"id": BUDGET_KEY_ID, "key": BUDGET_KEY, "owner": "Team B", "permissions": ["completion"],
-             "budget_usd": 1.0, "budget_period": "month"}]
+    keys = [
+        {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+        {
+            "id": BUDGET_KEY_ID,
+            "key": BUDGET_KEY,
+            "owner": "Team B",
+            "permissions": ["completion"],
+            "budget_usd": 1.0,
+            "budget_period": "month",
+        },
+    ]
     app = make_app(own_postgres.url, api_keys=keys, pricing=PRICING, **quota_sections)
     client = app.test_client()
     svc = app.extensions["llmgateway"]
@@ -63,8 +71,18 @@ def test_an_unreadable_spend_seeds_nothing_in_memory():
     store = MemoryQuotaStore(load)
     now = datetime.now(UTC).timestamp()
     period, start, left = budget_period(now, "day")
-    ask = QuotaAsk(key_id="k", tokens=0, tpm_limit=None, prev_weight=0.0, window=0, budget_nano=10**9,
-                   cost_nano=10**6, period=period, period_start=start, period_seconds_left=left)
+    ask = QuotaAsk(
+        key_id="k",
+        tokens=0,
+        tpm_limit=None,
+        prev_weight=0.0,
+        window=0,
+        budget_nano=10**9,
+        cost_nano=10**6,
+        period=period,
+        period_start=start,
+        period_seconds_left=left,
+    )
     with pytest.raises(SpendUnavailable):
         store.reserve(ask)
     verdict = store.reserve(ask)  # loaded again (nothing was cached), and the real spend applies

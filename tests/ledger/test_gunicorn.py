@@ -26,8 +26,9 @@ GRACEFUL = 6
 def gunicorn(tmp_path: Path, db_url: str, fake_url: str, workers: int, **ledger) -> GunicornGateway:
     """The gateway under gunicorn, its ledger spool in `tmp_path/spool`, started."""
     config = base_config(db_url, fake_url, ledger={"spool_dir": str(tmp_path / "spool"), **ledger})
-    return GunicornGateway(tmp_path, config, workers=workers, graceful_timeout=GRACEFUL,
-                           env={"GUNICORN_LOG_LEVEL": "warning"}).start()
+    return GunicornGateway(
+        tmp_path, config, workers=workers, graceful_timeout=GRACEFUL, env={"GUNICORN_LOG_LEVEL": "warning"}
+    ).start()
 
 
 def records(db_url: str) -> dict[str, UsageRecord]:
@@ -54,8 +55,13 @@ def recovered_records(tmp_path: Path, db_url: str, fake_url: str) -> tuple[dict[
 
 
 def stream(url: str, body: dict, out: dict) -> None:
-    with requests.post(url + "/api/v1/completion/stream", json=body, headers={"X-API-Key": COMPLETION_KEY},
-                       stream=True, timeout=(5, 30)) as response:
+    with requests.post(
+        url + "/api/v1/completion/stream",
+        json=body,
+        headers={"X-API-Key": COMPLETION_KEY},
+        stream=True,
+        timeout=(5, 30),
+    ) as response:
         out["id"] = response.headers["X-LLMGateway-Request-ID"]
         events = []
         try:
@@ -71,9 +77,7 @@ def stream(url: str, body: dict, out: dict) -> None:
 # bounded by the shutdown margin, and what misses it stays in the spool for the next start, so the records are
 # now checked after a new process has recovered the spool. One rerun is kept until this is seen to hold in CI.
 @pytest.mark.flaky(reruns=1)
-def test_sigterm_with_open_streams_finishes_or_ends_them_in_band_and_records_each_once(
-    tmp_path, pg_url, fake_openai
-):
+def test_sigterm_with_open_streams_finishes_or_ends_them_in_band_and_records_each_once(tmp_path, pg_url, fake_openai):
     fake_openai.reply_text = " ".join(f"w{i}" for i in range(120))
     fake_openai.chunk_delay = 0.1  # 12 s for a long stream; 1.2 s for 12 tokens
     server = gunicorn(tmp_path, pg_url, fake_openai.url, workers=2)
@@ -111,13 +115,12 @@ def test_sigterm_with_open_streams_finishes_or_ends_them_in_band_and_records_eac
         assert row.completion_tokens > 0
 
 
-def test_a_worker_killed_right_after_answering_still_gets_its_record_into_the_ledger(
-    tmp_path, pg_url, fake_openai
-):
+def test_a_worker_killed_right_after_answering_still_gets_its_record_into_the_ledger(tmp_path, pg_url, fake_openai):
     server = gunicorn(tmp_path, pg_url, fake_openai.url, workers=1, flush_interval=30)
     try:
-        response = requests.post(server.url + "/api/v1/completion", json=CHAT,
-                                 headers={"X-API-Key": COMPLETION_KEY}, timeout=10)
+        response = requests.post(
+            server.url + "/api/v1/completion", json=CHAT, headers={"X-API-Key": COMPLETION_KEY}, timeout=10
+        )
         assert response.status_code == 200
         request_id = response.headers["X-LLMGateway-Request-ID"]
         [worker] = server.workers()

@@ -42,20 +42,25 @@ def test_token_detail_migration_keeps_existing_records(empty_db):
     engine = create_engine(empty_db)
     try:
         with engine.begin() as connection:
-            connection.execute(text(
-                "INSERT INTO usage_records (request_id, created_at, endpoint, prompt_tokens, completion_tokens, "
-                "total_tokens, tokens_estimated, cost_usd, saved_cost_usd, status_code, cached, streamed) "
-                "VALUES ('old-1', '2026-03-01 10:00:00', 'completion', 120, 30, 150, false, 0.25, 0, 200, false, false)"
-            ))
+            connection.execute(
+                text(
+                    "INSERT INTO usage_records (request_id, created_at, endpoint, prompt_tokens, completion_tokens, "
+                    "total_tokens, tokens_estimated, cost_usd, saved_cost_usd, status_code, cached, streamed) "
+                    "VALUES ('old-1', '2026-03-01 10:00:00', 'completion', 120, 30, 150, false, 0.25, 0, 200, "
+                    "false, false)"
+                )
+            )
         upgrade_schema(empty_db)
         with engine.begin() as connection:
             row = connection.execute(text("SELECT * FROM usage_records WHERE request_id = 'old-1'")).mappings().one()
             # an instance still on the old code inserts without the new columns during a rolling upgrade
-            connection.execute(text(
-                "INSERT INTO usage_records (request_id, created_at, endpoint, prompt_tokens, completion_tokens, "
-                "total_tokens, tokens_estimated, cost_usd, saved_cost_usd, status_code, cached, streamed) "
-                "VALUES ('old-2', '2026-03-01 10:00:01', 'completion', 1, 1, 2, false, 0, 0, 200, false, false)"
-            ))
+            connection.execute(
+                text(
+                    "INSERT INTO usage_records (request_id, created_at, endpoint, prompt_tokens, completion_tokens, "
+                    "total_tokens, tokens_estimated, cost_usd, saved_cost_usd, status_code, cached, streamed) "
+                    "VALUES ('old-2', '2026-03-01 10:00:01', 'completion', 1, 1, 2, false, 0, 0, 200, false, false)"
+                )
+            )
             later = connection.execute(text("SELECT cached_tokens FROM usage_records WHERE request_id = 'old-2'"))
             assert later.scalar_one() == 0
     finally:

@@ -47,13 +47,12 @@ def totals(app) -> tuple[int, int, int, int]:
     """
     svc = app.extensions["llmgateway"]
     with svc.sessions() as session:
-        rows, distinct = session.execute(
-            select(func.count(), func.count(func.distinct(UsageRecord.request_id)))
-        ).one()
+        rows, distinct = session.execute(select(func.count(), func.count(func.distinct(UsageRecord.request_id)))).one()
         prompt, completion = session.execute(
-            select(func.coalesce(func.sum(UsageRecord.prompt_tokens), 0),
-                   func.coalesce(func.sum(UsageRecord.completion_tokens), 0))
-            .where(UsageRecord.tokens_estimated.is_(False), UsageRecord.cached.is_(False))
+            select(
+                func.coalesce(func.sum(UsageRecord.prompt_tokens), 0),
+                func.coalesce(func.sum(UsageRecord.completion_tokens), 0),
+            ).where(UsageRecord.tokens_estimated.is_(False), UsageRecord.cached.is_(False))
         ).one()
     return int(rows), int(distinct), int(prompt), int(completion)
 
@@ -63,9 +62,15 @@ def breakdown(app, fake) -> str:
     svc = app.extensions["llmgateway"]
     with svc.sessions() as session:
         rows = session.execute(
-            select(UsageRecord.endpoint, UsageRecord.cached, UsageRecord.tokens_estimated, UsageRecord.status_code,
-                   func.count(), func.sum(UsageRecord.prompt_tokens), func.sum(UsageRecord.completion_tokens))
-            .group_by(UsageRecord.endpoint, UsageRecord.cached, UsageRecord.tokens_estimated, UsageRecord.status_code)
+            select(
+                UsageRecord.endpoint,
+                UsageRecord.cached,
+                UsageRecord.tokens_estimated,
+                UsageRecord.status_code,
+                func.count(),
+                func.sum(UsageRecord.prompt_tokens),
+                func.sum(UsageRecord.completion_tokens),
+            ).group_by(UsageRecord.endpoint, UsageRecord.cached, UsageRecord.tokens_estimated, UsageRecord.status_code)
         ).all()
     served: dict[tuple[str, bool], list[int]] = {}
     for s in fake.served:

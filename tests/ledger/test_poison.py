@@ -23,7 +23,10 @@ def chat(i: int) -> dict:
 
 def completion_body(usage: dict) -> dict:
     return {
-        "id": "chatcmpl-poison", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+        "id": "chatcmpl-poison",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "absurd"}, "finish_reason": "stop"}],
         "usage": usage,
     }
@@ -54,8 +57,11 @@ def test_absurd_upstream_counts_do_not_stop_billing_on_postgresql(make_app, pg_u
     PostgreSQL within 30 s, and readiness stays 200."""
     app = make_app(pg_url)
     client = app.test_client()
-    fake_openai.push("status", status=200, body=completion_body(
-        {"prompt_tokens": 10**10, "completion_tokens": 3, "total_tokens": 10**10 + 3}))
+    fake_openai.push(
+        "status",
+        status=200,
+        body=completion_body({"prompt_tokens": 10**10, "completion_tokens": 3, "total_tokens": 10**10 + 3}),
+    )
     with client.post("/api/v1/completion", json=chat(0), headers=auth(COMPLETION_KEY)) as poisoned:
         assert poisoned.status_code == 200, poisoned.data
     for i in range(1, 41):
@@ -71,13 +77,16 @@ def test_absurd_upstream_counts_do_not_stop_billing_on_postgresql(make_app, pg_u
     assert metric(client, "llmgateway_usage_clamped_total") == 1
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ({"prompt_tokens": -5, "completion_tokens": 2}, (0, 2)),
-    ({"prompt_tokens": 2.5, "completion_tokens": 2}, (2, 2)),
-    ({"prompt_tokens": "many", "completion_tokens": 2}, (0, 2)),
-    ({"prompt_tokens": 2**31, "completion_tokens": 2}, (MAX_TOKEN_COUNT, 0)),
-    ({"prompt_tokens": 2**30, "completion_tokens": 2**30}, (2**30, MAX_TOKEN_COUNT - 2**30)),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ({"prompt_tokens": -5, "completion_tokens": 2}, (0, 2)),
+        ({"prompt_tokens": 2.5, "completion_tokens": 2}, (2, 2)),
+        ({"prompt_tokens": "many", "completion_tokens": 2}, (0, 2)),
+        ({"prompt_tokens": 2**31, "completion_tokens": 2}, (MAX_TOKEN_COUNT, 0)),
+        ({"prompt_tokens": 2**30, "completion_tokens": 2**30}, (2**30, MAX_TOKEN_COUNT - 2**30)),
+    ],
+)
 def test_out_of_bound_counts_are_clamped_and_flagged(raw, expected, caplog):
     usage = OpenAIProvider.usage(raw)
     assert (usage.prompt_tokens, usage.completion_tokens, usage.clamped) == (*expected, True)
@@ -85,12 +94,15 @@ def test_out_of_bound_counts_are_clamped_and_flagged(raw, expected, caplog):
     assert "out of bounds" in caplog.text
 
 
-@pytest.mark.parametrize("counts, expected", [
-    ({"prompt_tokens": 10, "cached_tokens": 15}, {"cached_tokens": 10}),
-    ({"prompt_tokens": 10, "cache_write_tokens": -3}, {"cache_write_tokens": 0}),
-    ({"prompt_tokens": 10, "cached_tokens": 6, "cache_write_tokens": 6}, {"cache_write_tokens": 4}),
-    ({"completion_tokens": 4, "reasoning_tokens": 2**40}, {"reasoning_tokens": 4}),
-])
+@pytest.mark.parametrize(
+    "counts, expected",
+    [
+        ({"prompt_tokens": 10, "cached_tokens": 15}, {"cached_tokens": 10}),
+        ({"prompt_tokens": 10, "cache_write_tokens": -3}, {"cache_write_tokens": 0}),
+        ({"prompt_tokens": 10, "cached_tokens": 6, "cache_write_tokens": 6}, {"cache_write_tokens": 4}),
+        ({"completion_tokens": 4, "reasoning_tokens": 2**40}, {"reasoning_tokens": 4}),
+    ],
+)
 def test_detail_counts_are_bounded_by_their_whole(counts, expected):
     usage = Usage(**counts)
     assert usage.clamped and {name: getattr(usage, name) for name in expected} == expected

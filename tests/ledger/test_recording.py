@@ -20,8 +20,11 @@ def test_each_outcome_leaves_one_record_with_its_status(app, client, fake_openai
     ids["upstream"] = client.post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY))
     ids["invalid"] = client.post("/api/v1/completion", json={"model": 5}, headers=auth(COMPLETION_KEY))
     ids["forbidden"] = client.post("/api/v1/completion", json=CHAT, headers=auth(EMBEDDING_KEY))
-    ids["embedding"] = client.post("/api/v1/embedding", json={"model": "openai.text-embedding-3-small",
-                                                               "input": ["a b c"]}, headers=auth(EMBEDDING_KEY))
+    ids["embedding"] = client.post(
+        "/api/v1/embedding",
+        json={"model": "openai.text-embedding-3-small", "input": ["a b c"]},
+        headers=auth(EMBEDDING_KEY),
+    )
     unauthenticated = client.post("/api/v1/completion", json=CHAT)
     client.get("/api/v1/models", headers=auth(COMPLETION_KEY))  # not usage
 
@@ -30,8 +33,11 @@ def test_each_outcome_leaves_one_record_with_its_status(app, client, fake_openai
     assert len(rows) == len(ids)
     got = {name: rows[resp.headers["X-LLMGateway-Request-ID"]] for name, resp in ids.items()}
     assert {n: (r["status_code"], r["error_code"]) for n, r in got.items()} == {
-        "ok": (200, None), "upstream": (502, "server_error"), "invalid": (400, "invalid_request"),
-        "forbidden": (403, got["forbidden"]["error_code"]), "embedding": (200, None),
+        "ok": (200, None),
+        "upstream": (502, "server_error"),
+        "invalid": (400, "invalid_request"),
+        "forbidden": (403, got["forbidden"]["error_code"]),
+        "embedding": (200, None),
     }
     assert got["forbidden"]["error_code"] and got["forbidden"]["owner"] == "Team B"
     assert got["invalid"]["total_tokens"] == 0 and got["forbidden"]["total_tokens"] == 0

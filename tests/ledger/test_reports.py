@@ -28,13 +28,37 @@ EDGES = [
 def seed(app) -> None:
     rows = []
     for i, (name, when) in enumerate(EDGES):
-        rows.append(usage_row(created_at=when, user=name if i % 2 else None, owner="Team A",
-                              model=f"model-{i % 2}", provider=f"p{i % 3}", api_key_id=f"key-{i % 2}",
-                              prompt_tokens=10 * (i + 1), completion_tokens=i + 1, total_tokens=11 * (i + 1),
-                              cost_usd=0.5 * (i + 1), status_code=502 if name == "mid" else 200,
-                              cached_tokens=2 * i, cache_write_tokens=i, reasoning_tokens=i % 2))
-    rows.append(usage_row(created_at=datetime(2026, 3, 20), cached=True, cost_usd=0.0, saved_cost_usd=0.25,
-                          prompt_tokens=7, completion_tokens=3, total_tokens=10, model="model-0", provider="p0"))
+        rows.append(
+            usage_row(
+                created_at=when,
+                user=name if i % 2 else None,
+                owner="Team A",
+                model=f"model-{i % 2}",
+                provider=f"p{i % 3}",
+                api_key_id=f"key-{i % 2}",
+                prompt_tokens=10 * (i + 1),
+                completion_tokens=i + 1,
+                total_tokens=11 * (i + 1),
+                cost_usd=0.5 * (i + 1),
+                status_code=502 if name == "mid" else 200,
+                cached_tokens=2 * i,
+                cache_write_tokens=i,
+                reasoning_tokens=i % 2,
+            )
+        )
+    rows.append(
+        usage_row(
+            created_at=datetime(2026, 3, 20),
+            cached=True,
+            cost_usd=0.0,
+            saved_cost_usd=0.25,
+            prompt_tokens=7,
+            completion_tokens=3,
+            total_tokens=10,
+            model="model-0",
+            provider="p0",
+        )
+    )
     SqlUsageWriter(app.extensions["llmgateway"].engine).write(rows)
 
 
@@ -82,8 +106,11 @@ def test_group_keys_follow_the_spec(report_app):
     client = report_app.test_client()
 
     def keys(group_by):
-        body = client.get("/api/v1/admin/usage", headers=auth(ADMIN_KEY),
-                          query_string={"startDate": "2026-03-01", "endDate": "2026-03-31", "groupBy": group_by}).json
+        body = client.get(
+            "/api/v1/admin/usage",
+            headers=auth(ADMIN_KEY),
+            query_string={"startDate": "2026-03-01", "endDate": "2026-03-31", "groupBy": group_by},
+        ).json
         return {g["key"]: g["requests"] for g in body["groups"]}
 
     assert keys("day") == {"2026-03-01": 1, "2026-03-15": 1, "2026-03-20": 1, "2026-03-31": 1}
@@ -93,21 +120,37 @@ def test_group_keys_follow_the_spec(report_app):
 
 def test_both_dates_are_inclusive_to_the_last_microsecond(report_app):
     client = report_app.test_client()
-    one_day = client.get("/api/v1/admin/usage", headers=auth(ADMIN_KEY),
-                         query_string={"startDate": "2026-03-31", "endDate": "2026-03-31"}).json
+    one_day = client.get(
+        "/api/v1/admin/usage",
+        headers=auth(ADMIN_KEY),
+        query_string={"startDate": "2026-03-31", "endDate": "2026-03-31"},
+    ).json
     assert one_day["totals"]["requests"] == 1
-    assert json.loads(cli(report_app, "--start", "2026-03-01", "--end", "2026-03-01", "--format", "json"))[
-        "totals"]["requests"] == 1
+    assert (
+        json.loads(cli(report_app, "--start", "2026-03-01", "--end", "2026-03-01", "--format", "json"))["totals"][
+            "requests"
+        ]
+        == 1
+    )
 
 
-PAYLOADS = ["2026-03-01' OR '1'='1", "2026-03-01; DROP TABLE usage_records; --", "provider; DELETE FROM api_keys",
-            "model) UNION SELECT key_hash FROM api_keys --", "' OR 1=1 --", "\x00", "1 OR 1=1"]
+PAYLOADS = [
+    "2026-03-01' OR '1'='1",
+    "2026-03-01; DROP TABLE usage_records; --",
+    "provider; DELETE FROM api_keys",
+    "model) UNION SELECT key_hash FROM api_keys --",
+    "' OR 1=1 --",
+    "\x00",
+    "1 OR 1=1",
+]
 
 
 def table_counts(app) -> tuple[int, int]:
     with app.extensions["llmgateway"].sessions() as session:
-        return (session.scalar(select(func.count()).select_from(UsageRecord)),
-                session.scalar(select(func.count()).select_from(ApiKey)))
+        return (
+            session.scalar(select(func.count()).select_from(UsageRecord)),
+            session.scalar(select(func.count()).select_from(ApiKey)),
+        )
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
@@ -126,8 +169,11 @@ def test_sql_injection_in_filters_and_key_lookup_gets_a_4xx_and_changes_nothing(
 
 
 def test_end_before_start_is_a_400_and_a_cli_error(report_app):
-    response = report_app.test_client().get("/api/v1/admin/usage", headers=auth(ADMIN_KEY),
-                                            query_string={"startDate": "2026-03-31", "endDate": "2026-03-01"})
+    response = report_app.test_client().get(
+        "/api/v1/admin/usage",
+        headers=auth(ADMIN_KEY),
+        query_string={"startDate": "2026-03-31", "endDate": "2026-03-01"},
+    )
     assert response.status_code == 400
     runner = report_app.test_cli_runner()
     result = runner.invoke(args=["usage", "report", "--start", "2026-03-31", "--end", "2026-03-01"])

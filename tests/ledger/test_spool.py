@@ -86,8 +86,11 @@ time.sleep(60)
 def test_segments_of_a_killed_process_are_recovered_once_its_lock_is_gone(engine, tmp_path):
     directory = tmp_path / "spool"
     directory.mkdir()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(directory), "25"], stdout=subprocess.PIPE,
-                             cwd=Path(__file__).resolve().parents[2])
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(directory), "25"],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     ledger = make_ledger(engine, directory)
     try:
         assert child.stdout.readline().strip() == b"spooled"

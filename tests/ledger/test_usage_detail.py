@@ -23,9 +23,14 @@ PRICED = {
     "cohere.command-a-03-2025": ("cohere", 2.5, 2.5, 2.5, 10.0),  # no published cache price
     "house-llama": ("huggingface", 0.2, 0.05, 0.2, 0.4),  # config: a cached price, writes at the input price
 }
-MAPPINGS = [{"model_id": "house-llama", "provider": "huggingface",
-             "provider_model_id": "meta-llama/Llama-3.1-8B-Instruct",
-             "pricing": {"input_per_million": 0.2, "output_per_million": 0.4, "cached_input_per_million": 0.05}}]
+MAPPINGS = [
+    {
+        "model_id": "house-llama",
+        "provider": "huggingface",
+        "provider_model_id": "meta-llama/Llama-3.1-8B-Instruct",
+        "pricing": {"input_per_million": 0.2, "output_per_million": 0.4, "cached_input_per_million": 0.05},
+    }
+]
 DETAIL_FIELDS = ("cached_tokens", "cache_write_tokens", "reasoning_tokens")
 
 
@@ -43,13 +48,20 @@ def gateway(request, make_app, fake_openai, other_fakes):
 def expected_cost(model: str, served) -> float:
     _, inp, cached, write, out = PRICED[model]
     uncached = served.prompt_tokens - served.cached_tokens - served.cache_write_tokens
-    return (uncached * inp + served.cached_tokens * cached + served.cache_write_tokens * write
-            + served.completion_tokens * out) / 1_000_000
+    return (
+        uncached * inp
+        + served.cached_tokens * cached
+        + served.cache_write_tokens * write
+        + served.completion_tokens * out
+    ) / 1_000_000
 
 
 def chat(model: str, **fields) -> dict:
-    return {"model": model, "messages": [{"role": "system", "content": LONG_SYSTEM},
-                                         {"role": "user", "content": "what is in the context"}], **fields}
+    return {
+        "model": model,
+        "messages": [{"role": "system", "content": LONG_SYSTEM}, {"role": "user", "content": "what is in the context"}],
+        **fields,
+    }
 
 
 def usage_of(client, path: str, body: dict) -> dict:
@@ -75,7 +87,7 @@ def test_records_usage_and_report_equal_what_the_fake_served(gateway, model):
         ("/v1/chat/completions", chat(model, stream=True, stream_options={"include_usage": True})),
     ]
     answered = [usage_of(client, path, body) for path, body in calls]
-    served = fake.served[-len(calls):]
+    served = fake.served[-len(calls) :]
     assert len(fake.served) == len(calls) and all(s.complete for s in served)
     rows = ledger_rows(app)
     assert len(rows) == len(calls)
@@ -89,15 +101,21 @@ def test_records_usage_and_report_equal_what_the_fake_served(gateway, model):
         assert usage["cost_usd"] == cost and "estimated" not in usage
         assert (row["prompt_tokens"], row["completion_tokens"]) == (truth.prompt_tokens, truth.completion_tokens)
         assert tuple(row[name] for name in DETAIL_FIELDS) == (
-            truth.cached_tokens, truth.cache_write_tokens, truth.reasoning_tokens)
+            truth.cached_tokens,
+            truth.cache_write_tokens,
+            truth.reasoning_tokens,
+        )
         assert row["cost_usd"] == cost and not row["tokens_estimated"]
     # every provider reported some detail the price depends on
     assert any(s.cached_tokens for s in served)
 
     today = datetime.now(UTC).date().isoformat()
     for group_by in ("provider", "model", "api_key", "user", "day"):
-        report = client.get("/api/v1/admin/usage", headers=auth(ADMIN_KEY),
-                            query_string={"startDate": today, "endDate": today, "groupBy": group_by}).json
+        report = client.get(
+            "/api/v1/admin/usage",
+            headers=auth(ADMIN_KEY),
+            query_string={"startDate": today, "endDate": today, "groupBy": group_by},
+        ).json
         totals = report["totals"]
         assert totals["prompt_tokens"] == sum(s.prompt_tokens for s in served)
         assert totals["completion_tokens"] == sum(s.completion_tokens for s in served)
@@ -107,8 +125,9 @@ def test_records_usage_and_report_equal_what_the_fake_served(gateway, model):
         assert totals["cost_usd"] == pytest.approx(sum(expected_cost(model, s) for s in served), abs=1e-8)
         [group] = report["groups"]
         assert {name: group[name] for name in totals} == totals
-    result = app.test_cli_runner().invoke(args=["usage", "report", "--start", today, "--end", today,
-                                                "--group-by", "model", "--format", "json"])
+    result = app.test_cli_runner().invoke(
+        args=["usage", "report", "--start", today, "--end", today, "--group-by", "model", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["totals"] == totals
 
@@ -136,8 +155,13 @@ def test_a_stream_cut_by_the_client_records_the_usage_known_so_far_with_its_cach
     model = "anthropic.claude-sonnet-4-5-20250929"
     body = chat(model, stream=True, max_tokens=400)
     if path == "/v1/messages":  # the Anthropic surface: system at the top level
-        body = {"model": model, "system": LONG_SYSTEM, "max_tokens": 400, "stream": True,
-                "messages": [{"role": "user", "content": "what is in the context"}]}
+        body = {
+            "model": model,
+            "system": LONG_SYSTEM,
+            "max_tokens": 400,
+            "stream": True,
+            "messages": [{"role": "user", "content": "what is in the context"}],
+        }
     response = client.post(path, json=body, headers=auth(ADMIN_KEY), buffered=False)
     if response.status_code == 404:
         pytest.skip(f"{path} is not served yet")
@@ -153,5 +177,5 @@ def test_a_stream_cut_by_the_client_records_the_usage_known_so_far_with_its_cach
     assert (row["cached_tokens"], row["cache_write_tokens"]) == (DETAIL.cached, DETAIL.cache_write)
     assert 0 < row["completion_tokens"] < 200
     _, inp, cached, write, out = PRICED[model]
-    expected = (uncached * inp + DETAIL.cached * cached + DETAIL.cache_write * write + row["completion_tokens"] * out)
+    expected = uncached * inp + DETAIL.cached * cached + DETAIL.cache_write * write + row["completion_tokens"] * out
     assert row["cost_usd"] == pytest.approx(expected / 1e6, abs=1e-12)

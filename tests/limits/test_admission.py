@@ -28,8 +28,10 @@ def store_sections(request, redis_url):
 
 
 def quota_app(make_app, sections, **key_fields):
-    keys = [{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-            {"key": TPM_KEY, "owner": "Team T", "permissions": ["completion"], **key_fields}]
+    keys = [
+        {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+        {"key": TPM_KEY, "owner": "Team T", "permissions": ["completion"], **key_fields},
+    ]
     return make_app(api_keys=keys, pricing=PRICING, **sections)
 
 
@@ -70,8 +72,11 @@ def test_reservations_settle_to_the_real_usage(make_app, redis_url, fake_openai)
 
 def test_a_failed_call_gives_its_reservation_back(make_app, redis_url, fake_openai):
     app = quota_app(make_app, {"redis": {"url": redis_url}}, tpm_limit=100)
-    fake_openai.push("status", status=400, body={"error": {"message": "bad", "type": "invalid_request_error",
-                                                           "param": None, "code": None}})
+    fake_openai.push(
+        "status",
+        status=400,
+        body={"error": {"message": "bad", "type": "invalid_request_error", "param": None, "code": None}},
+    )
     client = app.test_client()
     assert client.post("/api/v1/completion", json={**CHAT, "max_tokens": 80}, headers=auth(TPM_KEY)).status_code == 400
     assert client.post("/api/v1/completion", json={**CHAT, "max_tokens": 80}, headers=auth(TPM_KEY)).status_code == 200
@@ -128,8 +133,18 @@ def test_spend_already_in_the_ledger_counts_when_redis_lost_the_counter(make_app
 
 def ask(tokens: int, limit: int) -> QuotaAsk:
     period, start, left = budget_period(1_700_000_000.0, "month")
-    return QuotaAsk(key_id="k1", tokens=tokens, tpm_limit=limit, window=28_333_333, prev_weight=0.5,
-                    budget_nano=None, cost_nano=0, period=period, period_start=start, period_seconds_left=left)
+    return QuotaAsk(
+        key_id="k1",
+        tokens=tokens,
+        tpm_limit=limit,
+        window=28_333_333,
+        prev_weight=0.5,
+        budget_nano=None,
+        cost_nano=0,
+        period=period,
+        period_start=start,
+        period_seconds_left=left,
+    )
 
 
 @pytest.mark.parametrize("backend", ["redis", "memory"])
@@ -163,11 +178,17 @@ def test_fleet_budget_settles_the_exact_cost_of_cached_and_reasoning_tokens(make
     """The spend counter every instance reads holds each call's exact cost: cached input at its own price."""
     from tests.fakes.server import UsageDetail
 
-    pricing = {"openai.gpt-4o-mini": {"input_per_million": 1000.0, "output_per_million": 2000.0,
-                                      "cached_input_per_million": 100.0}}
-    keys = [{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-            {"key": TPM_KEY, "owner": "Team T", "permissions": ["completion"], "budget_usd": 1.0,
-             "budget_period": "month"}]
+    pricing = {
+        "openai.gpt-4o-mini": {
+            "input_per_million": 1000.0,
+            "output_per_million": 2000.0,
+            "cached_input_per_million": 100.0,
+        }
+    }
+    keys = [
+        {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+        {"key": TPM_KEY, "owner": "Team T", "permissions": ["completion"], "budget_usd": 1.0, "budget_period": "month"},
+    ]
     app = make_app(api_keys=keys, pricing=pricing, redis={"url": redis_url})
     fake_openai.detail = UsageDetail(cached=6, reasoning=2)
     body = {**CHAT, "messages": [{"role": "user", "content": "one two three four five six seven eight nine ten"}]}
@@ -176,8 +197,13 @@ def test_fleet_budget_settles_the_exact_cost_of_cached_and_reasoning_tokens(make
 
     served = fake_openai.served
     assert [(s.prompt_tokens, s.cached_tokens, s.reasoning_tokens) for s in served] == [(10, 6, 2)] * 2
-    exact = sum((s.prompt_tokens - s.cached_tokens) * 1000.0 + s.cached_tokens * 100.0
-                + s.completion_tokens * 2000.0 for s in served) / 1e6
+    exact = (
+        sum(
+            (s.prompt_tokens - s.cached_tokens) * 1000.0 + s.cached_tokens * 100.0 + s.completion_tokens * 2000.0
+            for s in served
+        )
+        / 1e6
+    )
     raw = redis.Redis.from_url(redis_url)
     [spend_key] = raw.keys("LLMGateway:quota:spend:*")
     assert int(raw.get(spend_key)) == round(exact * 1e9)

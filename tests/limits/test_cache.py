@@ -164,8 +164,9 @@ def test_a_cut_stream_is_not_cached(cached_app, fake_openai):
 def test_a_stream_the_client_abandons_is_not_cached(cached_app, fake_openai):
     client = cached_app.test_client()
     fake_openai.reply_text = " ".join(f"w{i}" for i in range(20))
-    response = client.post("/api/v1/completion/stream", json=DETERMINISTIC, headers=auth(COMPLETION_KEY),
-                           buffered=False)
+    response = client.post(
+        "/api/v1/completion/stream", json=DETERMINISTIC, headers=auth(COMPLETION_KEY), buffered=False
+    )
     iterator = iter(response.response)
     next(iterator)
     response.close()
@@ -191,9 +192,13 @@ def test_embeddings_are_always_cacheable(cached_app, fake_openai):
 
 
 def test_cache_is_scoped_per_key_owner_by_default(make_app, redis_url, fake_openai):
-    keys = {"api_keys": [{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-                         {"key": COMPLETION_KEY, "owner": "Team A", "permissions": ["completion"]},
-                         {"key": OTHER_COMPLETION_KEY, "owner": "Team C", "permissions": ["completion"]}]}
+    keys = {
+        "api_keys": [
+            {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+            {"key": COMPLETION_KEY, "owner": "Team A", "permissions": ["completion"]},
+            {"key": OTHER_COMPLETION_KEY, "owner": "Team C", "permissions": ["completion"]},
+        ]
+    }
     client = make_app(redis={"url": redis_url}, **keys).test_client()
     post(client, DETERMINISTIC, key=COMPLETION_KEY)
     assert post(client, DETERMINISTIC, key=OTHER_COMPLETION_KEY).headers["X-LLMGateway-Cache"] == "MISS"
@@ -201,9 +206,13 @@ def test_cache_is_scoped_per_key_owner_by_default(make_app, redis_url, fake_open
 
 
 def test_global_scope_shares_answers_between_owners(make_app, redis_url, fake_openai):
-    keys = {"api_keys": [{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-                         {"key": COMPLETION_KEY, "owner": "Team A", "permissions": ["completion"]},
-                         {"key": OTHER_COMPLETION_KEY, "owner": "Team C", "permissions": ["completion"]}]}
+    keys = {
+        "api_keys": [
+            {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+            {"key": COMPLETION_KEY, "owner": "Team A", "permissions": ["completion"]},
+            {"key": OTHER_COMPLETION_KEY, "owner": "Team C", "permissions": ["completion"]},
+        ]
+    }
     client = make_app(redis={"url": redis_url}, cache={"scope": "global"}, **keys).test_client()
     post(client, DETERMINISTIC, key=COMPLETION_KEY)
     assert post(client, DETERMINISTIC, key=OTHER_COMPLETION_KEY).headers["X-LLMGateway-Cache"] == "HIT"

@@ -29,8 +29,9 @@ def fire(urls: list[str], count: int, path: str, body: dict, headers: dict) -> l
     """`count` requests at once, spread over the instances, each with random forwarded headers."""
 
     def send(i: int) -> int:
-        return requests.post(urls[i % len(urls)] + path, json=body, headers={**headers, **spoofed()},
-                             timeout=30).status_code
+        return requests.post(
+            urls[i % len(urls)] + path, json=body, headers={**headers, **spoofed()}, timeout=30
+        ).status_code
 
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(send, range(count)))
@@ -38,18 +39,28 @@ def fire(urls: list[str], count: int, path: str, body: dict, headers: dict) -> l
 
 def test_two_instances_share_limits_exactly(tmp_path, pg_url, redis_url, fake_openai):
     config = base_config(
-        pg_url, fake_openai.url,
+        pg_url,
+        fake_openai.url,
         rate_limits={"enabled": True, "default": f"{LIMIT}/hour"},
         redis={"url": redis_url},
         cache={"enabled": False},
-        api_keys=[{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-                  {"key": FLEET_KEY, "owner": "Fleet", "permissions": ["completion"]},
-                  {"key": TPM_KEY, "owner": "Tpm", "permissions": ["completion"], "tpm_limit": TPM_LIMIT,
-                   "rate_limit": "1000/hour"}],
+        api_keys=[
+            {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+            {"key": FLEET_KEY, "owner": "Fleet", "permissions": ["completion"]},
+            {
+                "key": TPM_KEY,
+                "owner": "Tpm",
+                "permissions": ["completion"],
+                "tpm_limit": TPM_LIMIT,
+                "rate_limit": "1000/hour",
+            },
+        ],
     )
     quiet = {"GUNICORN_LOG_LEVEL": "warning"}
-    with GunicornGateway(tmp_path, config, name="a", env=quiet) as first, \
-            GunicornGateway(tmp_path, config, name="b", env=quiet) as second:
+    with (
+        GunicornGateway(tmp_path, config, name="a", env=quiet) as first,
+        GunicornGateway(tmp_path, config, name="b", env=quiet) as second,
+    ):
         urls = [first.url, second.url]
 
         # R10 + S8: 3x the per-key limit in parallel, with random forwarded headers → exactly the limit.
@@ -67,5 +78,7 @@ def test_two_instances_share_limits_exactly(tmp_path, pg_url, redis_url, fake_op
             fake_openai.push("delay", seconds=1.5)
         statuses = fire(urls, 18, "/api/v1/completion", {**CHAT, "max_tokens": 60}, {"X-API-Key": TPM_KEY})
         assert statuses.count(200) == TPM_LIMIT // TOKENS_PER_CALL, statuses
-        print(f"\nfleet: {accepted} of {3 * LIMIT} accepted for a limit of {LIMIT}; "
-              f"TPM: {statuses.count(200)} of 18 admitted x {TOKENS_PER_CALL} tokens ≤ {TPM_LIMIT}")
+        print(
+            f"\nfleet: {accepted} of {3 * LIMIT} accepted for a limit of {LIMIT}; "
+            f"TPM: {statuses.count(200)} of 18 admitted x {TOKENS_PER_CALL} tokens ≤ {TPM_LIMIT}"
+        )

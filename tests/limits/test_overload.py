@@ -81,8 +81,10 @@ def test_a_stream_in_progress_is_never_cut_to_admit_new_work(make_app, fake_open
     reader = threading.Thread(target=stream)
     reader.start()
     time.sleep(0.2)
-    refused = [app.test_client().post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY)).status_code
-               for _ in range(5)]
+    refused = [
+        app.test_client().post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY)).status_code
+        for _ in range(5)
+    ]
     reader.join(10)
     assert refused == [503] * 5
     assert out["status"] == 200 and out["body"].rstrip().endswith("data: [DONE]")
@@ -102,8 +104,9 @@ def test_r12_overload_is_refused_fast_under_gunicorn(tmp_path: Path, fake_openai
     """160 concurrent requests against 2 workers x 20 in flight with a 1.5 s upstream."""
     for _ in range(200):
         fake_openai.push("delay", seconds=1.5)
-    config = base_config(sqlite_url, fake_openai.url, server={"max_in_flight": 20},
-                         ledger={"spool_dir": str(tmp_path / "spool")})
+    config = base_config(
+        sqlite_url, fake_openai.url, server={"max_in_flight": 20}, ledger={"spool_dir": str(tmp_path / "spool")}
+    )
     gateway = GunicornGateway(tmp_path, config, workers=2, env={"GUNICORN_LOG_LEVEL": "warning"}).start()
     barrier = threading.Barrier(160)
     for _ in range(8):  # both workers have met the key (a cold key lookup is not what this test measures)
@@ -113,8 +116,10 @@ def test_r12_overload_is_refused_fast_under_gunicorn(tmp_path: Path, fake_openai
         # Connected and the request bytes built before the barrier, so the time measured is the gateway's, not
         # this process's 160 threads preparing requests under one GIL.
         payload = json.dumps({**CHAT, "messages": [{"role": "user", "content": f"overload {i}"}]}).encode()
-        head = (f"POST /api/v1/completion HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {COMPLETION_KEY}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n")
+        head = (
+            f"POST /api/v1/completion HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {COMPLETION_KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
+        )
         with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as sock:
             barrier.wait(10)
             started = time.monotonic()
@@ -148,8 +153,11 @@ def test_r12_overload_is_refused_fast_under_gunicorn(tmp_path: Path, fake_openai
         deadline = time.monotonic() + 20
         while True:
             with engine.connect() as connection:
-                statuses = dict(connection.execute(
-                    select(UsageRecord.status_code, func.count()).group_by(UsageRecord.status_code)).all())
+                statuses = dict(
+                    connection.execute(
+                        select(UsageRecord.status_code, func.count()).group_by(UsageRecord.status_code)
+                    ).all()
+                )
             if sum(statuses.values()) >= 160 or time.monotonic() > deadline:
                 break
             time.sleep(0.3)

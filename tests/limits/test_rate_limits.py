@@ -14,14 +14,15 @@ LIMITED_KEY = "test-limited-key-0123456789abcdefg"
 
 
 def limited_app(make_app, redis_url, default="3/hour", **sections):
-    keys = {"api_keys": [
-        {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-        {"key": COMPLETION_KEY, "owner": "Team A", "permissions": ["completion", "embedding"]},
-        {"key": EMBEDDING_KEY, "owner": "Team B", "permissions": ["embedding"]},
-        {"key": LIMITED_KEY, "owner": "Team L", "permissions": ["completion"], "rate_limit": "2/hour"},
-    ]}
-    return make_app(rate_limits={"enabled": True, "default": default}, redis={"url": redis_url},
-                    **{**keys, **sections})
+    keys = {
+        "api_keys": [
+            {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+            {"key": COMPLETION_KEY, "owner": "Team A", "permissions": ["completion", "embedding"]},
+            {"key": EMBEDDING_KEY, "owner": "Team B", "permissions": ["embedding"]},
+            {"key": LIMITED_KEY, "owner": "Team L", "permissions": ["completion"], "rate_limit": "2/hour"},
+        ]
+    }
+    return make_app(rate_limits={"enabled": True, "default": default}, redis={"url": redis_url}, **{**keys, **sections})
 
 
 def test_limit_answers_429_in_the_envelope_with_rate_limit_headers(make_app, redis_url, fake_openai):
@@ -76,8 +77,11 @@ def test_a_key_override_replaces_the_default(make_app, redis_url, fake_openai):
 
 def test_a_key_created_over_rest_with_a_rate_limit_is_limited(make_app, redis_url, fake_openai):
     client = limited_app(make_app, redis_url, default="10/hour").test_client()
-    created = client.post("/api/v1/admin/keys", headers=auth(ADMIN_KEY),
-                          json={"owner": "New", "permissions": ["completion"], "rate_limit": "1/hour"})
+    created = client.post(
+        "/api/v1/admin/keys",
+        headers=auth(ADMIN_KEY),
+        json={"owner": "New", "permissions": ["completion"], "rate_limit": "1/hour"},
+    )
     assert created.status_code == 201
     key = created.json["key"]
     assert client.post("/api/v1/completion", json=CHAT, headers=auth(key)).status_code == 200
@@ -102,8 +106,12 @@ def spoofed_headers() -> dict[str, str]:
 def test_forwarded_headers_do_not_dodge_the_per_key_limit(make_app, redis_url, fake_openai):
     client = limited_app(make_app, redis_url).test_client()
     statuses = [
-        client.post("/api/v1/completion", json=CHAT, headers={**auth(COMPLETION_KEY), **spoofed_headers()},
-                    environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}).status_code
+        client.post(
+            "/api/v1/completion",
+            json=CHAT,
+            headers={**auth(COMPLETION_KEY), **spoofed_headers()},
+            environ_base={"REMOTE_ADDR": f"10.0.0.{i}"},
+        ).status_code
         for i in range(9)
     ]
     assert statuses.count(200) == 3
@@ -112,8 +120,12 @@ def test_forwarded_headers_do_not_dodge_the_per_key_limit(make_app, redis_url, f
 def test_unauthenticated_token_requests_are_limited_per_peer_address(make_app, redis_url, fake_openai):
     client = limited_app(make_app, redis_url).test_client()
     bad = {"api_key": "not-a-valid-key-0123456789"}
-    statuses = [client.post("/api/v1/auth/token", json=bad, headers=spoofed_headers(),
-                            environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code for _ in range(9)]
+    statuses = [
+        client.post(
+            "/api/v1/auth/token", json=bad, headers=spoofed_headers(), environ_base={"REMOTE_ADDR": "192.0.2.7"}
+        ).status_code
+        for _ in range(9)
+    ]
     assert statuses == [401, 401, 401] + [429] * 6
     other_peer = client.post("/api/v1/auth/token", json=bad, environ_base={"REMOTE_ADDR": "192.0.2.8"})
     assert other_peer.status_code == 401
@@ -126,8 +138,9 @@ def test_forwarded_for_is_read_only_from_trusted_proxies(make_app, redis_url, fa
 
     def attempt(peer: str, forwarded: str | None) -> int:
         headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-        return client.post("/api/v1/auth/token", json=bad, headers=headers,
-                           environ_base={"REMOTE_ADDR": peer}).status_code
+        return client.post(
+            "/api/v1/auth/token", json=bad, headers=headers, environ_base={"REMOTE_ADDR": peer}
+        ).status_code
 
     # Through the trusted proxy, each real client has its own budget ...
     assert attempt("10.1.2.3", "198.51.100.1") == 401
@@ -142,15 +155,17 @@ def test_forwarded_for_is_read_only_from_trusted_proxies(make_app, redis_url, fa
 @pytest.mark.parametrize("strategy", ["fixed-window", "moving-window", "sliding-window-counter"])
 def test_every_strategy_works_with_the_in_process_store(make_app, fake_openai, strategy):
     client = make_app(rate_limits={"enabled": True, "default": "2/hour", "strategy": strategy}).test_client()
-    statuses = [client.post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY)).status_code
-                for _ in range(3)]
+    statuses = [
+        client.post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY)).status_code for _ in range(3)
+    ]
     assert statuses == [200, 200, 429]
 
 
 @pytest.mark.parametrize("strategy", ["fixed-window", "moving-window", "sliding-window-counter"])
 def test_every_strategy_counts_down_its_headers_in_redis(make_app, redis_url, fake_openai, strategy):
-    client = make_app(rate_limits={"enabled": True, "default": "2/hour", "strategy": strategy},
-                      redis={"url": redis_url}).test_client()
+    client = make_app(
+        rate_limits={"enabled": True, "default": "2/hour", "strategy": strategy}, redis={"url": redis_url}
+    ).test_client()
     answers = [client.post("/api/v1/completion", json=CHAT, headers=auth(COMPLETION_KEY)) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0", "0"]

@@ -58,12 +58,21 @@ def recovered(url: str, redis_client) -> bool:
 def test_redis_outage_under_load(tmp_path, pg_url, fake_openai, fault):
     with redis_process(tmp_path) as rds:
         config = base_config(
-            pg_url, fake_openai.url,
+            pg_url,
+            fake_openai.url,
             rate_limits={"enabled": True, "default": "100000/hour"},
             redis={"url": rds.url, "socket_timeout": 0.2},
-            api_keys=[{"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
-                      {"key": KEY, "owner": "Load", "permissions": ["completion", "embedding"],
-                       "tpm_limit": 10_000_000, "budget_usd": 1000.0, "budget_period": "month"}],
+            api_keys=[
+                {"key": ADMIN_KEY, "owner": "Admin Team", "permissions": ["admin"]},
+                {
+                    "key": KEY,
+                    "owner": "Load",
+                    "permissions": ["completion", "embedding"],
+                    "tpm_limit": 10_000_000,
+                    "budget_usd": 1000.0,
+                    "budget_period": "month",
+                },
+            ],
         )
         with GunicornGateway(tmp_path, config, name="gw", env={"GUNICORN_LOG_LEVEL": "warning"}) as gateway:
             url = gateway.url
@@ -110,17 +119,20 @@ def test_redis_outage_under_load(tmp_path, pg_url, fake_openai, fault):
                 assert time.monotonic() < deadline, "did not recover from the Redis outage"
                 time.sleep(0.5)
             recovery = time.monotonic() - fault_end
-            print(f"\n{fault}: {len(results)} requests, {len(during)} during the outage, all 200; "
-                  f"worst latency {worst * 1000:.0f} ms, p50 during {sorted(during)[len(during) // 2] * 1000:.0f} ms; "
-                  f"recovered {recovery:.1f} s after the fault ended")
+            print(
+                f"\n{fault}: {len(results)} requests, {len(during)} during the outage, all 200; "
+                f"worst latency {worst * 1000:.0f} ms, p50 during {sorted(during)[len(during) // 2] * 1000:.0f} ms; "
+                f"recovered {recovery:.1f} s after the fault ended"
+            )
 
 
 def test_starts_and_serves_with_redis_down_from_the_beginning(make_app, fake_openai):
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     app = make_app(redis={"url": url}, rate_limits={"enabled": True, "default": "2/hour"})
     client = app.test_client()
-    answers = [client.post("/api/v1/completion", json=DETERMINISTIC, headers={"X-API-Key": ADMIN_KEY})
-               for _ in range(3)]
+    answers = [
+        client.post("/api/v1/completion", json=DETERMINISTIC, headers={"X-API-Key": ADMIN_KEY}) for _ in range(3)
+    ]
 
     # Cache misses, and this worker's in-memory limits still apply.
     assert [a.status_code for a in answers] == [200, 200, 429]

@@ -41,8 +41,12 @@ def test_a_worker_opens_one_redis_pool_for_everything(make_app, redis_url, fake_
         plain_init(self, *args, **kwargs)
 
     monkeypatch.setattr(redis.ConnectionPool, "__init__", counting_init)
-    app = make_app(rate_limits={"enabled": True, "default": "100/hour"}, redis={"url": redis_url},
-                   limits={"max_tokens": 1000}, cache={"enabled": True})
+    app = make_app(
+        rate_limits={"enabled": True, "default": "100/hour"},
+        redis={"url": redis_url},
+        limits={"max_tokens": 1000},
+        cache={"enabled": True},
+    )
     client = app.test_client()
     for body in (CHAT, {**CHAT, "temperature": 0}, {**CHAT, "temperature": 0}):  # a miss, a store, a hit
         assert client.post("/api/v1/completion", json=body, headers=auth(COMPLETION_KEY)).status_code == 200

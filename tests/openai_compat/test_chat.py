@@ -29,7 +29,9 @@ def test_chat_completion_in_openai_exact_shape(gateway, sdk, fake_openai):
     assert completion.choices[0].finish_reason == "stop"
     served = fake_openai.served[-1]
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (
-        served.prompt_tokens, served.completion_tokens)
+        served.prompt_tokens,
+        served.completion_tokens,
+    )
     assert raw.headers["X-LLMGateway-Provider"] == "openai"
     assert raw.headers["X-LLMGateway-Model"] == "gpt-4o-mini"
     assert raw.headers["X-LLMGateway-Request-ID"]
@@ -155,9 +157,9 @@ def test_developer_role_and_text_parts_are_understood(gateway, sdk, fake_openai)
 
 
 def test_a_jwt_works_as_the_sdk_api_key(gateway, fake_openai):
-    token = requests.post(
-        f"{gateway.url}/api/v1/auth/token", headers={"X-API-Key": COMPLETION_KEY}, timeout=10
-    ).json()["access_token"]
+    token = requests.post(f"{gateway.url}/api/v1/auth/token", headers={"X-API-Key": COMPLETION_KEY}, timeout=10).json()[
+        "access_token"
+    ]
 
     completion = gateway.client(api_key=token).chat.completions.create(model=MODEL, messages=HELLO)
 
@@ -165,9 +167,13 @@ def test_a_jwt_works_as_the_sdk_api_key(gateway, fake_openai):
 
 
 def test_a_mapped_model_id_with_a_slash_routes(make_app, serve, fake_openai):
-    app = make_app(routing={"model_mappings": [
-        {"model_id": "team/chat-default", "provider": "openai", "provider_model_id": "gpt-4.1-mini"}
-    ]})
+    app = make_app(
+        routing={
+            "model_mappings": [
+                {"model_id": "team/chat-default", "provider": "openai", "provider_model_id": "gpt-4.1-mini"}
+            ]
+        }
+    )
     sdk = serve(app).client()
 
     completion = sdk.chat.completions.create(model="team/chat-default", messages=HELLO)

@@ -62,9 +62,13 @@ def test_models_list_in_openai_shape(gateway):
 
 
 def test_models_retrieve_with_dots_and_slashes(make_app, serve):
-    app = make_app(routing={"model_mappings": [
-        {"model_id": "team/chat-default", "provider": "openai", "provider_model_id": "gpt-4o-mini"}
-    ]})
+    app = make_app(
+        routing={
+            "model_mappings": [
+                {"model_id": "team/chat-default", "provider": "openai", "provider_model_id": "gpt-4o-mini"}
+            ]
+        }
+    )
     sdk = serve(app).client(api_key=EMBEDDING_KEY)  # any valid key may read the catalogue
 
     assert sdk.models.retrieve("openai.gpt-4.1").owned_by == "openai"

@@ -56,8 +56,12 @@ def test_unknown_model_is_not_found(gateway, sdk, fake_openai):
 
 
 def test_upstream_rate_limit_is_rate_limit_error_with_retry_after(gateway, sdk, fake_openai):
-    fake_openai.push("status", status=429, headers={"retry-after": "7"},
-                     body=openai_error("Rate limit reached for gpt-4o-mini", "requests", "rate_limit_exceeded"))
+    fake_openai.push(
+        "status",
+        status=429,
+        headers={"retry-after": "7"},
+        body=openai_error("Rate limit reached for gpt-4o-mini", "requests", "rate_limit_exceeded"),
+    )
     with pytest.raises(openai.RateLimitError) as caught:
         sdk.chat.completions.create(model=MODEL, messages=HELLO)
     assert caught.value.code == "rate_limit_exceeded" and caught.value.type == "rate_limit_error"
@@ -67,8 +71,12 @@ def test_upstream_rate_limit_is_rate_limit_error_with_retry_after(gateway, sdk, 
 
 
 def test_the_sdk_retries_a_gateway_429_by_itself_and_succeeds(gateway, fake_openai):
-    fake_openai.push("status", status=429, headers={"retry-after": "1"},
-                     body=openai_error("Rate limit reached", "requests", "rate_limit_exceeded"))
+    fake_openai.push(
+        "status",
+        status=429,
+        headers={"retry-after": "1"},
+        body=openai_error("Rate limit reached", "requests", "rate_limit_exceeded"),
+    )
     sdk = gateway.client(max_retries=1)
 
     started = time.monotonic()
@@ -86,17 +94,28 @@ def test_the_sdk_retries_a_gateway_429_by_itself_and_succeeds(gateway, fake_open
         ({"top_p": 1.5}, "top_p"),
         ({"n": 0}, "n"),
         ({"max_tokens": 0}, "max_tokens"),
-        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]},
-         "tools.0.function.parameters"),
+        (
+            {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]},
+            "tools.0.function.parameters",
+        ),
         ({"n": 129}, "n"),
         ({"extra_body": {"api_base": "http://attacker.example/v1"}}, "api_base"),
         ({"extra_body": {"base_url": "http://attacker.example/v1"}}, "base_url"),
         ({"extra_body": {"extra_headers": {"Authorization": "x"}}}, "extra_headers"),
         ({"stream_options": {"include_usage": True}}, "stream_options"),
-        ({"messages": [{"role": "user", "content": "hi"},
-                       {"role": "tool", "tool_call_id": "call_1", "content": "42"}]}, "messages.1.tool_call_id"),
-        ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
-         "messages.0.content.0.image_url.url"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+                ]
+            },
+            "messages.1.tool_call_id",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
+            "messages.0.content.0.image_url.url",
+        ),
         ({"messages": [{"role": "narrator", "content": "hi"}]}, "messages.0.role"),
         ({"messages": []}, "messages"),
     ],
@@ -146,8 +165,9 @@ def test_failure_mid_stream_raises_api_error_with_the_gateway_code(gateway, sdk,
 
 
 def test_upstream_timeout_is_504_which_the_sdk_raises_as_internal_server_error(make_app, serve, fake_openai):
-    app = make_app(providers={"openai": {"api_key": FakeOpenAI.api_key, "base_url": fake_openai.url + "/v1",
-                                         "timeout": 0.5}})
+    app = make_app(
+        providers={"openai": {"api_key": FakeOpenAI.api_key, "base_url": fake_openai.url + "/v1", "timeout": 0.5}}
+    )
     sdk = serve(app).client()
     fake_openai.push("silence", seconds=3)
 

@@ -48,9 +48,11 @@ def test_sdk_through_gunicorn_gevent_workers(gunicorn_url, pg_url, fake_openai):
     hello = [{"role": "user", "content": "hello there"}]
 
     def stream_text(_: int) -> tuple[str, int]:
-        chunks = list(client.chat.completions.create(
-            model="openai.gpt-4o-mini", messages=hello, stream=True, stream_options={"include_usage": True}
-        ))
+        chunks = list(
+            client.chat.completions.create(
+                model="openai.gpt-4o-mini", messages=hello, stream=True, stream_options={"include_usage": True}
+            )
+        )
         return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices), chunks[-1].usage.total_tokens
 
     try:

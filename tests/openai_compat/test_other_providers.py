@@ -47,10 +47,14 @@ def fake_cohere(_cohere_server: Any) -> Any:
 
 @pytest.fixture
 def live(make_app, serve, fake_anthropic, fake_cohere):
-    return serve(make_app(providers={
-        "anthropic": {"api_key": fake_anthropic.api_key, "base_url": fake_anthropic.url},
-        "cohere": {"api_key": fake_cohere.api_key, "base_url": fake_cohere.url},
-    }))
+    return serve(
+        make_app(
+            providers={
+                "anthropic": {"api_key": fake_anthropic.api_key, "base_url": fake_anthropic.url},
+                "cohere": {"api_key": fake_cohere.api_key, "base_url": fake_cohere.url},
+            }
+        )
+    )
 
 
 def test_an_anthropic_model_through_the_sdk(live, fake_anthropic):
@@ -68,9 +72,11 @@ def test_an_anthropic_model_through_the_sdk(live, fake_anthropic):
 
 
 def test_an_anthropic_stream_with_usage_through_the_sdk(live, fake_anthropic):
-    chunks = list(live.client().chat.completions.create(
-        model=CLAUDE, messages=HELLO, stream=True, stream_options={"include_usage": True}
-    ))
+    chunks = list(
+        live.client().chat.completions.create(
+            model=CLAUDE, messages=HELLO, stream=True, stream_options={"include_usage": True}
+        )
+    )
 
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == fake_anthropic.reply_text

@@ -17,8 +17,15 @@ import yaml
 from tests.conftest import base_config
 from tests.gunicorn_runner import ROOT, free_port
 
-SEED_ENV = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "COHERE_API_KEY", "HUGGINGFACE_API_KEY", "JWT_SECRET", "API_KEY",
-            "LLMGATEWAY_SECRET_KEY")
+SEED_ENV = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "COHERE_API_KEY",
+    "HUGGINGFACE_API_KEY",
+    "JWT_SECRET",
+    "API_KEY",
+    "LLMGATEWAY_SECRET_KEY",
+)
 
 
 def compose() -> dict:
@@ -30,8 +37,10 @@ def test_compose_runs_gateway_postgres_and_redis_with_healthchecks_and_a_volume(
     assert set(services) == {"gateway", "postgres", "redis"}
     assert all("healthcheck" in service for service in services.values())
     gateway = services["gateway"]
-    assert gateway["depends_on"] == {"postgres": {"condition": "service_healthy"},
-                                     "redis": {"condition": "service_healthy"}}
+    assert gateway["depends_on"] == {
+        "postgres": {"condition": "service_healthy"},
+        "redis": {"condition": "service_healthy"},
+    }
     env = gateway["environment"]
     assert set(SEED_ENV) <= set(env)
     for name in SEED_ENV:  # taken from .env / the shell, never written into the file
@@ -71,11 +80,18 @@ def test_hadolint_finds_nothing():
 def test_docker_compose_accepts_the_file_and_requires_the_shared_secrets():
     base = {"PATH": os.environ["PATH"], "HOME": "/tmp"}
     secrets = {"JWT_SECRET": "j" * 40, "LLMGATEWAY_SECRET_KEY": "s" * 40}
-    ok = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, env={**base, **secrets},
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        ["docker-compose", "config", "-q"],
+        cwd=ROOT,
+        env={**base, **secrets},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stderr
-    missing = subprocess.run(["docker-compose", "config", "-q"], cwd=ROOT, env=base,
-                             capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        ["docker-compose", "config", "-q"], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
+    )
     assert missing.returncode != 0 and "JWT_SECRET" in missing.stderr
 
 
@@ -84,8 +100,15 @@ def test_the_entrypoint_upgrades_the_schema_then_serves(tmp_path, pg_url, fake_o
     config = tmp_path / "gateway.yaml"
     config.write_text(yaml.safe_dump(base_config(pg_url, fake_openai.url, api_keys=[])))
     port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "LLMGATEWAY_CONFIG": str(config),
-           "PORT": str(port), "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "GRACEFUL_TIMEOUT": "5"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "LLMGATEWAY_CONFIG": str(config),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "WEB_CONCURRENCY": "1",
+        "GRACEFUL_TIMEOUT": "5",
+    }
     out = (tmp_path / "out").open("wb")
     process = subprocess.Popen(dockerfile_entrypoint(), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -21,7 +21,10 @@ def test_ready_when_database_and_a_provider_are_there(client):
     assert response.status_code == 200
     assert response.json["status"] == "healthy"
     assert response.json["checks"] == {
-        "database": "ok", "redis": "not_configured", "providers": ["openai"], "ledger": "ok",
+        "database": "ok",
+        "redis": "not_configured",
+        "providers": ["openai"],
+        "ledger": "ok",
         "admission": "ok",
     }
     assert response.json["ledger_backlog"] == 0

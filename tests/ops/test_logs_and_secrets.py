@@ -82,8 +82,9 @@ def test_no_secret_reaches_logs_or_responses_on_error_paths(tmp_path, pg_url, fa
             call("POST", "/api/v1/completion", json=CHAT, headers={"X-API-Key": canaries["embedding_key"]}).status_code,
             call("GET", "/api/v1/admin/keys", headers=bearer).status_code,  # 403 with a JWT
             call("POST", "/api/v1/completion", json={**CHAT, "temperature": 9}, headers=key).status_code,
-            call("POST", "/api/v1/completion", data=b"{not json", headers={**key, "Content-Type": "application/json"}
-                 ).status_code,
+            call(
+                "POST", "/api/v1/completion", data=b"{not json", headers={**key, "Content-Type": "application/json"}
+            ).status_code,
             call("POST", "/api/v1/completion", json={**CHAT, "api_key": "x"}, headers=bearer).status_code,
             call("GET", "/metrics").status_code,
             call("GET", "/metrics", headers={"Authorization": f"Bearer {canaries['wrong_key']}"}).status_code,
@@ -116,8 +117,10 @@ def test_a_forged_log_line_in_the_model_stays_one_json_record(tmp_path, pg_url, 
     config = base_config(pg_url, fake_openai.url, logging={"level": "DEBUG"})
     with GunicornGateway(tmp_path, config, workers=1) as gw:
         response = requests.post(
-            gw.url + "/api/v1/completion", json={**CHAT, "model": forged},
-            headers={"X-API-Key": COMPLETION_KEY, "X-Request-ID": "client-id-42"}, timeout=30,
+            gw.url + "/api/v1/completion",
+            json={**CHAT, "model": forged},
+            headers={"X-API-Key": COMPLETION_KEY, "X-Request-ID": "client-id-42"},
+            timeout=30,
         )
         request_id = response.headers["X-LLMGateway-Request-ID"]
         gw.wait_for_request_lines({request_id})

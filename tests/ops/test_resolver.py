@@ -59,11 +59,19 @@ def test_unknown_names_still_fail_as_lookups_do(lookups):
 def test_gunicorn_config_makes_it_gevents_resolver_unless_the_operator_chose_one(tmp_path):
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}  # else the config makes a directory
     env.pop("GEVENT_RESOLVER", None)
-    script = ("import runpy, gevent; runpy.run_path('gunicorn.conf.py'); "
-              "print(type(gevent.get_hub().resolver).__qualname__)")
-    chosen = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True,
-                            env=env)
+    script = (
+        "import runpy, gevent; runpy.run_path('gunicorn.conf.py'); print(type(gevent.get_hub().resolver).__qualname__)"
+    )
+    chosen = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
     assert chosen.stdout.strip().splitlines()[-1] == "CachingResolver"
-    kept = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True,
-                          env={**env, "GEVENT_RESOLVER": "block"})
+    kept = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={**env, "GEVENT_RESOLVER": "block"},
+    )
     assert kept.stdout.strip().splitlines()[-1] == "Resolver"

@@ -99,8 +99,10 @@ def test_catalogue_prices_and_windows():
     assert by_id["claude-3-opus-20240229"].pricing.input_per_million == 15.0
     assert by_id["claude-3-5-haiku-20241022"].pricing.output_per_million == 4.0
     assert by_id["claude-haiku-4-5-20251001"].pricing.input_per_million == 1.0
-    assert all(m.context_window == 200000 and {"completion", "tools", "json_schema"} <= set(m.capabilities)
-               for m in by_id.values())
+    assert all(
+        m.context_window == 200000 and {"completion", "tools", "json_schema"} <= set(m.capabilities)
+        for m in by_id.values()
+    )
     assert "vision" not in by_id["claude-3-5-haiku-20241022"].capabilities
     assert AnthropicProvider.model_info("claude-3-7-sonnet-latest").provider_model_id == "claude-3-7-sonnet-20250219"
     assert AnthropicProvider.model_info("claude-opus-4-0").provider_model_id == "claude-opus-4-20250514"

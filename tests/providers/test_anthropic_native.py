@@ -17,8 +17,11 @@ CONVERSATION = [
 
 
 def native_request(**body):
-    native = NativeRequest("anthropic.messages", {"max_tokens": 50, "messages": CONVERSATION, **body},
-                           {"anthropic-beta": "interleaved-thinking-2025-05-14", "x-forged": "no"})
+    native = NativeRequest(
+        "anthropic.messages",
+        {"max_tokens": 50, "messages": CONVERSATION, **body},
+        {"anthropic-beta": "interleaved-thinking-2025-05-14", "x-forged": "no"},
+    )
     # the neutral side is what other providers would get; here it must not leak into the native body
     return ChatRequest(model=MODEL, messages=(Message("user", "neutral only"),), max_tokens=7, native=native)
 

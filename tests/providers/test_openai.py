@@ -160,8 +160,9 @@ def test_connection_reset_is_a_server_error(make_openai, openai_fake):
 
 def test_requests_carry_json_framing_and_no_cookie_from_an_earlier_answer(make_openai, openai_fake):
     provider = make_openai()
-    openai_fake.faults.append(Fault("status", 429, openai_error("slow down", "rate_limit_error"),
-                                    {"Set-Cookie": "tenant=team-a; Path=/"}))
+    openai_fake.faults.append(
+        Fault("status", 429, openai_error("slow down", "rate_limit_error"), {"Set-Cookie": "tenant=team-a; Path=/"})
+    )
     with pytest.raises(RateLimitExceeded):
         provider.chat(chat())
     provider.chat(chat(request_id="req-43"))

@@ -16,8 +16,9 @@ def native_request(model="o4-mini", **body):
 
 
 def test_the_body_goes_to_the_responses_api_and_reasoning_comes_back_untouched(make_openai, openai_fake):
-    response = make_openai().chat(native_request(input=[{"role": "user", "content": "Hi"}, REASONING,
-                                                        {"role": "user", "content": "again"}]))
+    response = make_openai().chat(
+        native_request(input=[{"role": "user", "content": "Hi"}, REASONING, {"role": "user", "content": "again"}])
+    )
 
     seen = openai_fake.requests[-1]
     assert seen["path"] == "/v1/responses"

@@ -23,14 +23,21 @@ from tests.fakes.received import RECEIVED
 
 from .streams import drain, finish_of
 
-WEATHER = ToolSpec("get_weather", "Current weather", {"type": "object", "properties": {"city": {"type": "string"}},
-                                                       "required": ["city"]})
+WEATHER = ToolSpec(
+    "get_weather",
+    "Current weather",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
 TIME = ToolSpec("get_time", None, {"type": "object", "properties": {"zone": {"type": "string"}}})
 ASK = Message("user", "Weather and time in Paris?")
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 24
 PNG_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
-ANSWER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "temp_c": {"type": "integer"}},
-                 "required": ["city", "temp_c"], "additionalProperties": False}
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "temp_c": {"type": "integer"}},
+    "required": ["city", "temp_c"],
+    "additionalProperties": False,
+}
 
 UPSTREAMS = {
     "openai": ("make_openai", "openai_fake", "gpt-4o-mini", {}),
@@ -103,8 +110,11 @@ def test_tool_results_reach_each_upstream_in_its_format(upstream):
 @pytest.mark.parametrize("streamed", [False, True])
 def test_json_schema_answers_come_back_as_json_text(upstream, streamed):
     _name, provider, _fake, model = upstream
-    request = ChatRequest(model=model, messages=(Message("user", "Weather in Paris as JSON"),),
-                          response_format=ResponseFormat("json_schema", "weather", ANSWER_SCHEMA, True))
+    request = ChatRequest(
+        model=model,
+        messages=(Message("user", "Weather in Paris as JSON"),),
+        response_format=ResponseFormat("json_schema", "weather", ANSWER_SCHEMA, True),
+    )
     if streamed:
         text, deltas = drain(provider.stream_chat(request))
         finish = finish_of(deltas)[-1]
@@ -117,8 +127,11 @@ def test_json_schema_answers_come_back_as_json_text(upstream, streamed):
 
 # -- the formats each upstream receives ------------------------------------------------------------
 def test_anthropic_json_without_native_support_uses_one_forced_tool(make_anthropic, anthropic_fake):
-    request = ChatRequest(model="claude-3-5-haiku-20241022", messages=(Message("user", "JSON please"),),
-                          response_format=ResponseFormat("json_schema", "weather", ANSWER_SCHEMA))
+    request = ChatRequest(
+        model="claude-3-5-haiku-20241022",
+        messages=(Message("user", "JSON please"),),
+        response_format=ResponseFormat("json_schema", "weather", ANSWER_SCHEMA),
+    )
     response = make_anthropic().chat(request)
     sent = anthropic_fake.requests[-1]["json"]
     assert sent["tool_choice"] == {"type": "tool", "name": "json_answer"}
@@ -131,8 +144,13 @@ def test_anthropic_json_without_native_support_uses_one_forced_tool(make_anthrop
 
 
 def test_anthropic_native_structured_output(make_anthropic, anthropic_fake):
-    make_anthropic().chat(ChatRequest(model="claude-sonnet-4-5-20250929", messages=(Message("user", "JSON"),),
-                                      response_format=ResponseFormat("json_schema", "w", ANSWER_SCHEMA)))
+    make_anthropic().chat(
+        ChatRequest(
+            model="claude-sonnet-4-5-20250929",
+            messages=(Message("user", "JSON"),),
+            response_format=ResponseFormat("json_schema", "w", ANSWER_SCHEMA),
+        )
+    )
     sent = anthropic_fake.requests[-1]["json"]
     assert sent["output_config"] == {"format": {"type": "json_schema", "schema": ANSWER_SCHEMA}}
     assert "tools" not in sent
@@ -151,15 +169,21 @@ def test_anthropic_native_structured_output(make_anthropic, anthropic_fake):
 def test_anthropic_tool_definitions_and_choice(make_anthropic, anthropic_fake, choice, parallel, expected):
     make_anthropic().chat(tool_request("claude-sonnet-4-5-20250929", tool_choice=choice, parallel_tool_calls=parallel))
     sent = anthropic_fake.requests[-1]["json"]
-    assert sent["tools"][0] == {"name": "get_weather", "description": "Current weather",
-                                "input_schema": WEATHER.parameters}
+    assert sent["tools"][0] == {
+        "name": "get_weather",
+        "description": "Current weather",
+        "input_schema": WEATHER.parameters,
+    }
     assert sent.get("tool_choice") == expected
 
 
 @pytest.mark.parametrize(
     ("choice", "tools", "expected"),
-    [(ToolChoice("required"), ["get_weather", "get_time"], "REQUIRED"), (ToolChoice("none"), ["get_weather",
-     "get_time"], "NONE"), (ToolChoice("function", "get_time"), ["get_time"], "REQUIRED")],
+    [
+        (ToolChoice("required"), ["get_weather", "get_time"], "REQUIRED"),
+        (ToolChoice("none"), ["get_weather", "get_time"], "NONE"),
+        (ToolChoice("function", "get_time"), ["get_time"], "REQUIRED"),
+    ],
 )
 def test_cohere_tool_choice(make_cohere, cohere_fake, choice, tools, expected):
     make_cohere().chat(tool_request("command-a-03-2025", tool_choice=choice))
@@ -167,8 +191,11 @@ def test_cohere_tool_choice(make_cohere, cohere_fake, choice, tools, expected):
     assert [t["function"]["name"] for t in sent["tools"]] == tools and sent["tool_choice"] == expected
 
 
-IMAGE_MESSAGE = Message("user", "What is this?", parts=(TextPart("What is this?"), ImagePart(PNG_URI, "high"),
-                                                         ImagePart("https://example.com/cat.png")))
+IMAGE_MESSAGE = Message(
+    "user",
+    "What is this?",
+    parts=(TextPart("What is this?"), ImagePart(PNG_URI, "high"), ImagePart("https://example.com/cat.png")),
+)
 
 
 def test_images_reach_anthropic_as_base64_and_url_blocks(make_anthropic, anthropic_fake):
@@ -176,14 +203,18 @@ def test_images_reach_anthropic_as_base64_and_url_blocks(make_anthropic, anthrop
     assert response.content.endswith("(saw 2 images)")
     assert anthropic_fake.requests[-1]["json"]["messages"][0]["content"] == [
         {"type": "text", "text": "What is this?"},
-        {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                     "data": base64.b64encode(PNG).decode()}},
+        {
+            "type": "image",
+            "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(PNG).decode()},
+        },
         {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
     ]
 
 
-@pytest.mark.parametrize("factory,fake,model", [("make_cohere", "cohere_fake", "command-a-03-2025"),
-                                                ("make_openai", "openai_fake", "gpt-4o")])
+@pytest.mark.parametrize(
+    "factory,fake,model",
+    [("make_cohere", "cohere_fake", "command-a-03-2025"), ("make_openai", "openai_fake", "gpt-4o")],
+)
 def test_images_reach_openai_shaped_upstreams_as_image_url_parts(request, factory, fake, model):
     response = request.getfixturevalue(factory)().chat(ChatRequest(model=model, messages=(IMAGE_MESSAGE,)))
     assert response.content.endswith("(saw 2 images)")
@@ -198,8 +229,9 @@ def test_an_image_over_the_provider_limit_is_refused_before_sending(make_anthrop
     from llmgateway.errors import InvalidRequest
 
     big = "data:image/png;base64," + base64.b64encode(PNG + b"\x00" * (5 * 1024 * 1024)).decode()
-    request = ChatRequest(model="claude-sonnet-4-5-20250929",
-                          messages=(ASK, Message("user", "", parts=(TextPart("x"), ImagePart(big)))))
+    request = ChatRequest(
+        model="claude-sonnet-4-5-20250929", messages=(ASK, Message("user", "", parts=(TextPart("x"), ImagePart(big))))
+    )
     with pytest.raises(InvalidRequest) as caught:
         make_anthropic().chat(request)
     assert caught.value.param == "messages.1.content.1" and anthropic_fake.requests == []

@@ -13,14 +13,24 @@ from .streams import drain
 #: Enough words that the scripted cached and cache-write counts fit inside the counted prompt.
 LONG = (Message("system", " ".join(["context"] * 60)), Message("user", "What is in the context?"))
 DETAIL = UsageDetail(cached=40, cache_write=12, reasoning=3)
-MODELS = {"openai": "o4-mini", "anthropic": "claude-sonnet-4-5-20250929", "cohere": "command-a-03-2025",
-          "router": "meta-llama/Llama-3.1-8B-Instruct", "tgi": "tgi"}
+MODELS = {
+    "openai": "o4-mini",
+    "anthropic": "claude-sonnet-4-5-20250929",
+    "cohere": "command-a-03-2025",
+    "router": "meta-llama/Llama-3.1-8B-Instruct",
+    "tgi": "tgi",
+}
 
 
 def served_usage(fake) -> Usage:
     served = fake.served[-1]
-    return Usage(served.prompt_tokens, served.completion_tokens, cached_tokens=served.cached_tokens,
-                 cache_write_tokens=served.cache_write_tokens, reasoning_tokens=served.reasoning_tokens)
+    return Usage(
+        served.prompt_tokens,
+        served.completion_tokens,
+        cached_tokens=served.cached_tokens,
+        cache_write_tokens=served.cache_write_tokens,
+        reasoning_tokens=served.reasoning_tokens,
+    )
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -38,7 +48,11 @@ def test_each_provider_reports_what_its_fake_served(request, name, streamed):
         usage = provider.chat(chat).usage
     assert usage == served_usage(fake)
     expected = {  # which details each wire format carries
-        "openai": (40, 12, 3), "anthropic": (40, 12, 3), "cohere": (40, 0, 0), "router": (40, 0, 3), "tgi": (0, 0, 0),
+        "openai": (40, 12, 3),
+        "anthropic": (40, 12, 3),
+        "cohere": (40, 0, 0),
+        "router": (40, 0, 3),
+        "tgi": (0, 0, 0),
     }[name]
     assert (usage.cached_tokens, usage.cache_write_tokens, usage.reasoning_tokens) == expected
     assert not usage.clamped and not usage.estimated
@@ -68,17 +82,25 @@ def test_cohere_cached_tokens_beyond_the_billed_prompt_are_capped_not_flagged(ma
     """Cohere counts cache hits in raw tokens (with its prompt scaffolding), more than the billed input."""
     from llmgateway.providers.cohere import usage
 
-    counted = usage({"billed_units": {"input_tokens": 5.0, "output_tokens": 9.0},
-                     "tokens": {"input_tokens": 71.0, "output_tokens": 9.0}, "cached_tokens": 64.0})
+    counted = usage(
+        {
+            "billed_units": {"input_tokens": 5.0, "output_tokens": 9.0},
+            "tokens": {"input_tokens": 71.0, "output_tokens": 9.0},
+            "cached_tokens": 64.0,
+        }
+    )
     assert counted == Usage(5, 9, cached_tokens=5) and not counted.clamped
 
 
-@pytest.mark.parametrize("raw", [
-    {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 11}},
-    {"prompt_tokens": 10, "completion_tokens": 2, "completion_tokens_details": {"reasoning_tokens": -4}},
-    {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 2**40}},
-    {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": "lots"}},
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 11}},
+        {"prompt_tokens": 10, "completion_tokens": 2, "completion_tokens_details": {"reasoning_tokens": -4}},
+        {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": 2**40}},
+        {"prompt_tokens": 10, "completion_tokens": 2, "prompt_tokens_details": {"cached_tokens": "lots"}},
+    ],
+)
 def test_absurd_detail_counts_are_bounded_and_flagged(raw):
     from llmgateway.providers.openai import OpenAIProvider
 

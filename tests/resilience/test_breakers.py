@@ -134,8 +134,9 @@ def test_neutral_outcomes_leave_the_breaker_closed_and_a_fault_opens_it():
 
 
 def test_redis_down_at_start_keeps_local_breaker_state(make_app, fake_openai):
-    client = make_app(circuit_breaker=BREAKER, retries=ONE_ATTEMPT,
-                      redis={"url": "redis://127.0.0.1:1/0"}).test_client()  # nothing listens there
+    client = make_app(
+        circuit_breaker=BREAKER, retries=ONE_ATTEMPT, redis={"url": "redis://127.0.0.1:1/0"}
+    ).test_client()  # nothing listens there
     always_503(fake_openai)
 
     assert [complete(client).status_code for _ in range(4)] == [502, 502, 502, 503]

@@ -67,8 +67,11 @@ def test_matching_error_is_answered_by_the_fallback_with_headers_and_ledger(make
 
 
 def test_non_matching_error_is_returned_without_fallback(make_app, fake_openai):
-    app = make_app(fallbacks=rule("openai.gpt-4o-mini", codes=["rate_limit_exceeded"]), retries=TWO_ATTEMPTS,
-                   circuit_breaker={"enabled": False})
+    app = make_app(
+        fallbacks=rule("openai.gpt-4o-mini", codes=["rate_limit_exceeded"]),
+        retries=TWO_ATTEMPTS,
+        circuit_breaker={"enabled": False},
+    )
     fake_openai.push("status", status=503, body=ERROR_BODY)
     fake_openai.push("status", status=503, body=ERROR_BODY)
 
@@ -82,9 +85,12 @@ def test_non_matching_error_is_returned_without_fallback(make_app, fake_openai):
 
 def test_fallback_crosses_providers_and_works_for_streams(make_app, fake_openai, backup_fake):
     app = make_app(
-        providers={**openai_section(fake_openai),
-                   "backupai": {"api_key": FakeOpenAI.api_key, "base_url": backup_fake.url + "/v1"}},
-        fallbacks=rule("backupai.small-model"), retries={**FAST_RETRIES, "max_attempts": 1},
+        providers={
+            **openai_section(fake_openai),
+            "backupai": {"api_key": FakeOpenAI.api_key, "base_url": backup_fake.url + "/v1"},
+        },
+        fallbacks=rule("backupai.small-model"),
+        retries={**FAST_RETRIES, "max_attempts": 1},
         circuit_breaker={"enabled": False},
     )
     fake_openai.push("status", status=429, headers={"Retry-After": "60"}, body={"error": {"message": "slow down"}})
@@ -105,8 +111,11 @@ def test_fallback_crosses_providers_and_works_for_streams(make_app, fake_openai,
 
 
 def test_an_open_breaker_falls_back_without_calling_the_failing_deployment(make_app, fake_openai):
-    app = make_app(fallbacks=rule("openai.gpt-4o-mini"), retries={**FAST_RETRIES, "max_attempts": 1},
-                   circuit_breaker={"fail_max": 2, "reset_timeout": 30})
+    app = make_app(
+        fallbacks=rule("openai.gpt-4o-mini"),
+        retries={**FAST_RETRIES, "max_attempts": 1},
+        circuit_breaker={"fail_max": 2, "reset_timeout": 30},
+    )
     client = app.test_client()
     for _ in range(2):  # the primary fails, the fallback answers; twice
         fake_openai.push("status", status=500, body=ERROR_BODY)

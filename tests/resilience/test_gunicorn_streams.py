@@ -38,15 +38,17 @@ def ledger(db_url: str) -> list[dict]:
     engine = create_engine(db_url)
     try:
         with engine.connect() as connection:
-            rows = connection.execute(text(
-                "SELECT status_code, error_code, completion_tokens, tokens_estimated FROM usage_records"))
+            rows = connection.execute(
+                text("SELECT status_code, error_code, completion_tokens, tokens_estimated FROM usage_records")
+            )
             return [dict(row._mapping) for row in rows]
     finally:
         engine.dispose()
 
 
 def test_client_disconnect_closes_the_upstream_within_a_second_and_records_partial_usage(
-        gunicorn_gateway, fake_openai, tmp_path: Path, capsys):
+    gunicorn_gateway, fake_openai, tmp_path: Path, capsys
+):
     db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     url = gunicorn_gateway(db_url, fake_openai.url)
     fake_openai.reply_text = " ".join(f"w{i}" for i in range(100))
@@ -76,7 +78,8 @@ def test_client_disconnect_closes_the_upstream_within_a_second_and_records_parti
 def test_stream_faults_and_timeouts_on_gevent_sockets(gunicorn_gateway, fake_openai, tmp_path: Path):
     db_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     url = gunicorn_gateway(
-        db_url, fake_openai.url,
+        db_url,
+        fake_openai.url,
         providers=openai_section(fake_openai, timeout=1, stream_idle_timeout=0.5),
         retries={**FAST_RETRIES, "max_attempts": 2, "request_deadline": 3},
         circuit_breaker={"enabled": False},
@@ -85,8 +88,9 @@ def test_stream_faults_and_timeouts_on_gevent_sockets(gunicorn_gateway, fake_ope
 
     # R2: the upstream resets after 5 chunks -> one error event, no [DONE]
     fake_openai.push("cut_after", after=5)
-    events = list(streamed_data(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY),
-                                            stream=True, timeout=10)))
+    events = list(
+        streamed_data(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY), stream=True, timeout=10))
+    )
     assert json.loads(events[-1])["error"]["code"] == "server_error" and "[DONE]" not in events
 
     # an upstream that accepts and stays silent: 504 JSON before the stream, within the deadline
@@ -100,8 +104,9 @@ def test_stream_faults_and_timeouts_on_gevent_sockets(gunicorn_gateway, fake_ope
     # a stream that goes silent mid-way: cut by the idle timeout, not by the 2-s gap
     fake_openai.chunk_delay = 2.0
     started = time.monotonic()
-    events = list(streamed_data(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY),
-                                            stream=True, timeout=10)))
+    events = list(
+        streamed_data(requests.post(url + STREAM, json=CHAT, headers=auth(COMPLETION_KEY), stream=True, timeout=10))
+    )
     assert json.loads(events[-1])["error"]["code"] == "timeout"
     assert time.monotonic() - started < 1.8
 

@@ -41,7 +41,10 @@ def test_upstream_5xx_is_retried_then_mapped_to_502(client, app, fake_openai, st
     [row] = ledger_rows(app)
     assert row["status_code"] == 502 and row["total_tokens"] == 0
     assert [(a["attempt"], a["upstream_status"], a["error"]) for a in row["attempts"]] == [
-        (1, status, "server_error"), (2, status, "server_error"), (3, status, "server_error")]
+        (1, status, "server_error"),
+        (2, status, "server_error"),
+        (3, status, "server_error"),
+    ]
 
 
 def test_a_transient_5xx_is_hidden_by_a_retry(client, app, fake_openai):
@@ -57,8 +60,7 @@ def test_a_transient_5xx_is_hidden_by_a_retry(client, app, fake_openai):
 
 
 def test_429_waits_for_retry_after_then_succeeds(client, app, fake_openai):
-    fake_openai.push("status", status=429, headers={"Retry-After": "1"},
-                     body=RATE_BODY)
+    fake_openai.push("status", status=429, headers={"Retry-After": "1"}, body=RATE_BODY)
 
     response, elapsed = post(client)
 
@@ -68,8 +70,7 @@ def test_429_waits_for_retry_after_then_succeeds(client, app, fake_openai):
 
 
 def test_429_with_a_long_retry_after_is_returned_at_once(client, app, fake_openai):
-    fake_openai.push("status", status=429, headers={"Retry-After": "30"},
-                     body=RATE_BODY)
+    fake_openai.push("status", status=429, headers={"Retry-After": "30"}, body=RATE_BODY)
 
     response, elapsed = post(client)
 
@@ -81,8 +82,11 @@ def test_429_with_a_long_retry_after_is_returned_at_once(client, app, fake_opena
 
 
 def test_upstream_client_errors_are_not_retried(client, app, fake_openai):
-    fake_openai.push("status", status=400, body={"error": {"message": "bad", "type": "invalid_request_error",
-                                                           "param": None, "code": None}})
+    fake_openai.push(
+        "status",
+        status=400,
+        body={"error": {"message": "bad", "type": "invalid_request_error", "param": None, "code": None}},
+    )
     response, _ = post(client)
 
     assert response.status_code == 400
@@ -102,8 +106,11 @@ def test_connection_reset_is_retried_and_mapped_to_502(client, app, fake_openai)
 
 
 def test_silent_upstream_times_out_within_the_request_deadline(make_app, fake_openai):
-    app = make_app(providers=openai_section(fake_openai, timeout=1),
-                   retries={**FAST_RETRIES, "request_deadline": 2.5}, circuit_breaker={"enabled": False})
+    app = make_app(
+        providers=openai_section(fake_openai, timeout=1),
+        retries={**FAST_RETRIES, "request_deadline": 2.5},
+        circuit_breaker={"enabled": False},
+    )
     for _ in range(3):
         fake_openai.push("silence", seconds=6)
 

@@ -72,17 +72,20 @@ def test_retry_after_is_honoured_up_to_the_limit():
     assert policy.delay(Failure(ServerError(retry_after=3), 503), 1) == 3
 
 
-@pytest.mark.parametrize(("failure", "transient", "fault"), [
-    (Failure(ServerError(), 500), True, True),
-    (Failure(ServerError(), 529), True, True),
-    (Failure(ServerError(), None), True, True),          # connection refused / reset
-    (Failure(GatewayTimeout(), None), True, True),
-    (Failure(RateLimitExceeded(), 429), True, False),
-    (Failure(ServerError(), 401), False, False),         # the upstream refused the gateway's credentials
-    (Failure(ServerError(), 200), False, True),          # an unreadable answer
-    (Failure(InvalidRequest(), 400), False, False),
-    (Failure(ContextLengthExceeded(), 400), False, False),
-])
+@pytest.mark.parametrize(
+    ("failure", "transient", "fault"),
+    [
+        (Failure(ServerError(), 500), True, True),
+        (Failure(ServerError(), 529), True, True),
+        (Failure(ServerError(), None), True, True),  # connection refused / reset
+        (Failure(GatewayTimeout(), None), True, True),
+        (Failure(RateLimitExceeded(), 429), True, False),
+        (Failure(ServerError(), 401), False, False),  # the upstream refused the gateway's credentials
+        (Failure(ServerError(), 200), False, True),  # an unreadable answer
+        (Failure(InvalidRequest(), 400), False, False),
+        (Failure(ContextLengthExceeded(), 400), False, False),
+    ],
+)
 def test_failure_classification(failure, transient, fault):
     assert failure.transient is transient
     assert failure.upstream_fault is fault

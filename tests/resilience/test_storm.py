@@ -44,5 +44,7 @@ def test_always_failing_upstream_gets_no_retry_storm(make_app, fake_openai, brea
     if breaker:
         assert hits < 0.2 * REQUESTS  # once open, requests fail fast without an upstream call
     with capsys.disabled():
-        print(f"\n[R4 {'breaker' if breaker else 'budget only'}] {REQUESTS} requests -> {hits} upstream hits "
-              f"({hits / REQUESTS:.3f}/request) in {elapsed:.1f}s")
+        print(
+            f"\n[R4 {'breaker' if breaker else 'budget only'}] {REQUESTS} requests -> {hits} upstream hits "
+            f"({hits / REQUESTS:.3f}/request) in {elapsed:.1f}s"
+        )

@@ -26,13 +26,28 @@ def run(deltas, usage=Usage(7, 2), on_final_list=None, **body):
 
 
 def test_a_text_answer_has_the_exact_sequence_with_dense_sequence_numbers():
-    writer, events = run([ChatDelta(role="assistant"), ChatDelta(content="Hi"), ChatDelta(content=" there!"),
-                          ChatDelta(finish_reason="stop")], instructions="Be nice.")
+    writer, events = run(
+        [
+            ChatDelta(role="assistant"),
+            ChatDelta(content="Hi"),
+            ChatDelta(content=" there!"),
+            ChatDelta(finish_reason="stop"),
+        ],
+        instructions="Be nice.",
+    )
 
     assert [e["type"] for e in events] == [
-        "response.created", "response.in_progress", "response.output_item.added", "response.content_part.added",
-        "response.output_text.delta", "response.output_text.delta", "response.output_text.done",
-        "response.content_part.done", "response.output_item.done", "response.completed"]
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     ids = {e["response"]["id"] for e in events if "response" in e}
     assert ids == {"resp_0f1e2d3c000040008000000000000002"}
@@ -67,18 +82,23 @@ def test_a_failure_mid_stream_is_response_failed_with_the_same_id():
 def test_function_calls_are_items_with_argument_deltas_after_the_text():
     from llmgateway.providers.chat_types import ToolCallDelta
 
-    writer, events = run([
-        ChatDelta(content="Checking."),
-        ChatDelta(tool_calls=(ToolCallDelta(0, "call_a", "get_weather", '{"city":'),)),
-        ChatDelta(tool_calls=(ToolCallDelta(0, arguments='"Paris"}'),)),
-        ChatDelta(tool_calls=(ToolCallDelta(1, "call_b", "get_weather", '{"city":"Oslo"}'),)),
-        ChatDelta(finish_reason="tool_calls"),
-    ])
+    writer, events = run(
+        [
+            ChatDelta(content="Checking."),
+            ChatDelta(tool_calls=(ToolCallDelta(0, "call_a", "get_weather", '{"city":'),)),
+            ChatDelta(tool_calls=(ToolCallDelta(0, arguments='"Paris"}'),)),
+            ChatDelta(tool_calls=(ToolCallDelta(1, "call_b", "get_weather", '{"city":"Oslo"}'),)),
+            ChatDelta(finish_reason="tool_calls"),
+        ]
+    )
 
     assert [e["sequence_number"] for e in events] == list(range(len(events)))
     added = [e for e in events if e["type"] == "response.output_item.added"]
-    assert [(e["output_index"], e["item"]["type"]) for e in added] == [(0, "message"), (1, "function_call"),
-                                                                         (2, "function_call")]
+    assert [(e["output_index"], e["item"]["type"]) for e in added] == [
+        (0, "message"),
+        (1, "function_call"),
+        (2, "function_call"),
+    ]
     assert added[1]["item"]["arguments"] == "" and added[1]["item"]["call_id"] == "call_a"
     done = [e for e in events if e["type"] == "response.function_call_arguments.done"]
     assert [(e["output_index"], e["arguments"]) for e in done] == [(1, '{"city":"Paris"}'), (2, '{"city":"Oslo"}')]

@@ -14,16 +14,19 @@ openai = import_openai()
 
 @pytest.mark.parametrize("provider", list(MODELS))
 def test_responses_create_for_every_provider(live, sdk, fakes, provider):
-    raw = sdk.responses.with_raw_response.create(model=MODELS[provider], input="hello there",
-                                                 instructions="Be brief.", max_output_tokens=200)
+    raw = sdk.responses.with_raw_response.create(
+        model=MODELS[provider], input="hello there", instructions="Be brief.", max_output_tokens=200
+    )
     response = raw.parse()
 
     served = fakes[provider].served[-1]
     assert response.object == "response" and response.id.startswith("resp_") and response.status == "completed"
     assert response.output_text == fakes[provider].reply_text and response.model == MODELS[provider]
     assert response.instructions == "Be brief." and response.max_output_tokens == 200
-    assert (response.usage.input_tokens, response.usage.output_tokens) == (served.prompt_tokens,
-                                                                           served.completion_tokens)
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (
+        served.prompt_tokens,
+        served.completion_tokens,
+    )
     assert raw.headers["X-LLMGateway-Provider"] == provider
     [row] = live.rows(1)
     assert row["endpoint"] == "responses" and row["status_code"] == 200 and row["provider"] == provider
@@ -50,20 +53,24 @@ def test_responses_stream_for_every_provider(live, sdk, fakes, provider):
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
 def test_previous_response_id_continues_the_stored_conversation(sdk, fakes, provider):
     first = sdk.responses.create(model=MODELS[provider], input="My name is Ada.", instructions="Be brief.")
-    second = sdk.responses.create(model=MODELS[provider], input="What is my name?",
-                                  previous_response_id=first.id)
+    second = sdk.responses.create(model=MODELS[provider], input="What is my name?", previous_response_id=first.id)
 
     assert second.previous_response_id == first.id
     sent = fakes[provider].requests[-1]["json"]
     if provider == "openai":  # OpenAI's own Responses API gets the conversation spelled out as items
         assert [(item.get("role"), item["type"]) for item in sent["input"]] == [
-            ("user", "message"), ("assistant", "message"), ("user", "message")]
+            ("user", "message"),
+            ("assistant", "message"),
+            ("user", "message"),
+        ]
         assert sent["input"][1]["content"][0]["text"] == first.output_text
         assert "instructions" not in sent and "previous_response_id" not in sent
     else:
-        assert sent["messages"] == [{"role": "user", "content": "My name is Ada."},
-                                    {"role": "assistant", "content": first.output_text},
-                                    {"role": "user", "content": "What is my name?"}]
+        assert sent["messages"] == [
+            {"role": "user", "content": "My name is Ada."},
+            {"role": "assistant", "content": first.output_text},
+            {"role": "user", "content": "What is my name?"},
+        ]
         assert "system" not in sent  # instructions are not carried over
 
 
@@ -81,8 +88,11 @@ def test_a_stored_response_is_invisible_to_another_key_owner(live, sdk, fakes):
     mine = sdk.responses.create(model=MODELS["openai"], input="secret plans")
     other = live.client(ADMIN_KEY)  # owner "Admin Team": an admin of another owner is still another owner
     answers = []
-    for attempt in (lambda rid: other.responses.retrieve(rid), lambda rid: other.responses.delete(rid),
-                    lambda rid: other.responses.create(model=MODELS["openai"], input="x", previous_response_id=rid)):
+    for attempt in (
+        lambda rid: other.responses.retrieve(rid),
+        lambda rid: other.responses.delete(rid),
+        lambda rid: other.responses.create(model=MODELS["openai"], input="x", previous_response_id=rid),
+    ):
         for rid in (mine.id, "resp_doesnotexist"):
             with pytest.raises(openai.NotFoundError) as caught:
                 attempt(rid)
@@ -103,16 +113,29 @@ def test_delete_then_get_is_404(sdk):
         sdk.responses.delete(response.id)
 
 
-@pytest.mark.parametrize("body, status, param", [
-    ({"model": MODELS["openai"], "input": [{"type": "item_reference", "id": "x"}]}, 400, "input.0.type"),
-    ({"model": MODELS["openai"], "input": [{"type": "function_call_output", "call_id": "call_9", "output": "1"}]},
-     400, "input.0.call_id"),
-    ({"model": MODELS["openai"], "input": "x", "previous_response_id": "resp_missing"}, 404,
-     "previous_response_id"),
-])
+@pytest.mark.parametrize(
+    "body, status, param",
+    [
+        ({"model": MODELS["openai"], "input": [{"type": "item_reference", "id": "x"}]}, 400, "input.0.type"),
+        (
+            {
+                "model": MODELS["openai"],
+                "input": [{"type": "function_call_output", "call_id": "call_9", "output": "1"}],
+            },
+            400,
+            "input.0.call_id",
+        ),
+        (
+            {"model": MODELS["openai"], "input": "x", "previous_response_id": "resp_missing"},
+            404,
+            "previous_response_id",
+        ),
+    ],
+)
 def test_bad_input_is_refused_before_any_upstream_call_with_one_record(live, fakes, body, status, param):
-    response = requests.post(f"{live.url}/v1/responses", json=body,
-                             headers={"Authorization": f"Bearer {COMPLETION_KEY}"})
+    response = requests.post(
+        f"{live.url}/v1/responses", json=body, headers={"Authorization": f"Bearer {COMPLETION_KEY}"}
+    )
     assert response.status_code == status
     assert response.json()["error"]["param"] == param
     assert fakes["openai"].requests == []

@@ -9,8 +9,12 @@ from llmgateway.infra.db import make_session_factory
 from llmgateway.infra.schema import upgrade_schema
 from llmgateway.infra.stored_responses import ResponseStore
 
-RESPONSE = {"id": "resp_1", "object": "response", "model": "gpt-4o",
-            "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "B"}]}]}
+RESPONSE = {
+    "id": "resp_1",
+    "object": "response",
+    "model": "gpt-4o",
+    "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "B"}]}],
+}
 INPUT = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "A"}]}]
 
 

@@ -11,9 +11,18 @@ from tests.openai_compat.sdk import import_openai
 from tests.surface_fixtures import MODELS
 
 openai = import_openai()
-WEATHER = {"type": "function", "name": "get_weather", "description": "The weather in a city.", "strict": True,
-           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"],
-                          "additionalProperties": False}}
+WEATHER = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "The weather in a city.",
+    "strict": True,
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"],
+        "additionalProperties": False,
+    },
+}
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
@@ -25,10 +34,11 @@ def test_a_function_call_round_trip_with_previous_response_id(live, sdk, fakes, 
     assert [(c.call_id, c.name) for c in calls] == [(p.id, p.name) for p in produced]
     assert [json.loads(c.arguments) for c in calls] == [{"city": "Paris"}, {"city": "London"}]
 
-    outputs = [{"type": "function_call_output", "call_id": c.call_id,
-                "output": f"{json.loads(c.arguments)['city']}: 17C"} for c in calls]
-    final = sdk.responses.create(model=MODELS[provider], input=outputs, tools=[WEATHER],
-                                 previous_response_id=first.id)
+    outputs = [
+        {"type": "function_call_output", "call_id": c.call_id, "output": f"{json.loads(c.arguments)['city']}: 17C"}
+        for c in calls
+    ]
+    final = sdk.responses.create(model=MODELS[provider], input=outputs, tools=[WEATHER], previous_response_id=first.id)
     assert final.output_text == "Results: Paris: 17C | London: 17C"
     assert len(live.rows(2)) == 2
 
@@ -48,8 +58,9 @@ def test_openai_reasoning_items_and_encrypted_content_pass_through(sdk, fakes):
     assert first.output[0].type == "reasoning" and first.output[0].encrypted_content == ENCRYPTED
     assert first.output_text == fakes["openai"].reply_text and first.id.startswith("resp_")
 
-    second = sdk.responses.create(model=model, input="again", previous_response_id=first.id,
-                                  include=["reasoning.encrypted_content"])
+    second = sdk.responses.create(
+        model=model, input="again", previous_response_id=first.id, include=["reasoning.encrypted_content"]
+    )
     sent = fakes["openai"].requests[-1]["json"]
     assert sent["input"][1]["encrypted_content"] == ENCRYPTED  # back to OpenAI untouched (else a 400)
     assert "previous_response_id" not in sent and second.previous_response_id == first.id

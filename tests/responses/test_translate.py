@@ -10,8 +10,9 @@ from llmgateway.providers.types import Message
 
 
 def test_a_string_input_is_one_user_message_after_the_instructions():
-    parsed = parse_responses_request({"model": "gpt-4o", "input": "Hi", "instructions": "Be terse.",
-                                      "max_output_tokens": 50, "temperature": 0})
+    parsed = parse_responses_request(
+        {"model": "gpt-4o", "input": "Hi", "instructions": "Be terse.", "max_output_tokens": 50, "temperature": 0}
+    )
     request = chat_request(parsed)
     assert request.messages == (Message("system", "Be terse."), Message("user", "Hi"))
     assert request.max_tokens == 50 and request.temperature == 0.0
@@ -20,15 +21,32 @@ def test_a_string_input_is_one_user_message_after_the_instructions():
 
 
 def test_items_and_history_become_messages_in_order():
-    history = [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "one"}]},
-               {"type": "message", "role": "assistant", "id": "msg_1", "status": "completed",
-                "content": [{"type": "output_text", "text": "two", "annotations": []}]}]
-    parsed = parse_responses_request({"model": "m", "input": [
-        {"role": "developer", "content": "rules"},
-        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "three"}]}]})
+    history = [
+        {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "one"}]},
+        {
+            "type": "message",
+            "role": "assistant",
+            "id": "msg_1",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "two", "annotations": []}],
+        },
+    ]
+    parsed = parse_responses_request(
+        {
+            "model": "m",
+            "input": [
+                {"role": "developer", "content": "rules"},
+                {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "three"}]},
+            ],
+        }
+    )
     request = chat_request(parsed, history)
-    assert request.messages == (Message("user", "one"), Message("assistant", "two"), Message("system", "rules"),
-                                Message("user", "three"))
+    assert request.messages == (
+        Message("user", "one"),
+        Message("assistant", "two"),
+        Message("system", "rules"),
+        Message("user", "three"),
+    )
 
 
 def test_function_call_output_must_answer_a_known_call():
@@ -42,19 +60,22 @@ def test_function_call_output_must_answer_a_known_call():
     assert caught.value.param == "input.0.call_id" and "call_9" in caught.value.message
 
 
-@pytest.mark.parametrize("body, param", [
-    ({"input": "x"}, "model"),
-    ({"model": "m"}, "input"),
-    ({"model": "m", "input": []}, "input"),
-    ({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}, "input.0.type"),
-    ({"model": "m", "input": [{"type": "web_search_call"}]}, "input.0.type"),
-    ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input.0.role"),
-    ({"model": "m", "input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input.0.content.0.type"),
-    ({"model": "m", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}, "input.0.call_id"),
-    ({"model": "m", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
-    ({"model": "m", "input": "x", "store": "yes"}, "store"),
-    ({"model": "m", "input": "x", "temperature": 9}, "temperature"),
-])
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"input": "x"}, "model"),
+        ({"model": "m"}, "input"),
+        ({"model": "m", "input": []}, "input"),
+        ({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}, "input.0.type"),
+        ({"model": "m", "input": [{"type": "web_search_call"}]}, "input.0.type"),
+        ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input.0.role"),
+        ({"model": "m", "input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input.0.content.0.type"),
+        ({"model": "m", "input": [{"type": "function_call", "name": "f", "arguments": "{}"}]}, "input.0.call_id"),
+        ({"model": "m", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+        ({"model": "m", "input": "x", "store": "yes"}, "store"),
+        ({"model": "m", "input": "x", "temperature": 9}, "temperature"),
+    ],
+)
 def test_bad_input_is_a_400_naming_the_field(body, param):
     with pytest.raises(InvalidRequest) as caught:
         parse_responses_request(body)
@@ -64,25 +85,36 @@ def test_bad_input_is_a_400_naming_the_field(body, param):
 def test_function_calls_outputs_tools_and_formats_become_neutral_values():
     from llmgateway.providers.chat_types import ImagePart, ResponseFormat, TextPart, ToolCall, ToolChoice, ToolSpec
 
-    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
-           "RU5ErkJggg==")
-    parsed = parse_responses_request({
-        "model": "m",
-        "input": [
-            {"role": "user", "content": [{"type": "input_text", "text": "Weather?"},
-                                         {"type": "input_image", "image_url": png, "detail": "low"}]},
-            {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAA"},
-            {"role": "assistant", "content": "Checking."},
-            {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
-            {"type": "function_call", "call_id": "call_2", "name": "get_weather", "arguments": '{"city":"Oslo"}'},
-            {"type": "function_call_output", "call_id": "call_1", "output": "17C"},
-            {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "3C"}]},
-        ],
-        "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": True}],
-        "tool_choice": {"type": "function", "name": "get_weather"},
-        "parallel_tool_calls": False,
-        "text": {"format": {"type": "json_schema", "name": "weather", "schema": {"type": "object"}, "strict": True}},
-    })
+    png = (
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
+        "RU5ErkJggg=="
+    )
+    parsed = parse_responses_request(
+        {
+            "model": "m",
+            "input": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "input_text", "text": "Weather?"},
+                        {"type": "input_image", "image_url": png, "detail": "low"},
+                    ],
+                },
+                {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAA"},
+                {"role": "assistant", "content": "Checking."},
+                {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": '{"city":"Paris"}'},
+                {"type": "function_call", "call_id": "call_2", "name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                {"type": "function_call_output", "call_id": "call_1", "output": "17C"},
+                {"type": "function_call_output", "call_id": "call_2", "output": [{"type": "input_text", "text": "3C"}]},
+            ],
+            "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}, "strict": True}],
+            "tool_choice": {"type": "function", "name": "get_weather"},
+            "parallel_tool_calls": False,
+            "text": {
+                "format": {"type": "json_schema", "name": "weather", "schema": {"type": "object"}, "strict": True}
+            },
+        }
+    )
     request = chat_request(parsed)
 
     assert request.tools == (ToolSpec("get_weather", None, {"type": "object"}, True),)
@@ -91,7 +123,9 @@ def test_function_calls_outputs_tools_and_formats_become_neutral_values():
     user, assistant, first, second = request.messages
     assert user.parts == (TextPart("Weather?"), ImagePart(png, "low"))
     assert assistant.content == "Checking." and assistant.tool_calls == (
-        ToolCall("call_1", "get_weather", '{"city":"Paris"}'), ToolCall("call_2", "get_weather", '{"city":"Oslo"}'))
+        ToolCall("call_1", "get_weather", '{"city":"Paris"}'),
+        ToolCall("call_2", "get_weather", '{"city":"Oslo"}'),
+    )
     assert (first.role, first.tool_call_id, first.content) == ("tool", "call_1", "17C")
     assert (second.tool_call_id, second.content) == ("call_2", "3C")
 

@@ -20,10 +20,18 @@ MODELS = {
     "huggingface": "huggingface.meta-llama/Llama-3.1-8B-Instruct",
 }
 TOOLS = [
-    {"type": "function", "function": {"name": "get_weather", "description": "Current weather", "parameters": {
-        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
-    {"type": "function", "function": {"name": "get_time", "parameters": {
-        "type": "object", "properties": {"zone": {"type": "string"}}}}},
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    },
+    {
+        "type": "function",
+        "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}},
+    },
 ]
 ASK = [{"role": "system", "content": "Use the tools."}, {"role": "user", "content": "Weather and time in Paris?"}]
 
@@ -74,8 +82,13 @@ def assemble(chunks: list[dict[str, Any]]) -> tuple[list[ToolCall], list[int], s
 
 
 def as_message(calls: list[ToolCall]) -> dict[str, Any]:
-    return {"role": "assistant", "content": None, "tool_calls": [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls]}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
+        ],
+    }
 
 
 def results(calls: list[ToolCall]) -> list[dict[str, Any]]:

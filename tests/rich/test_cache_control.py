@@ -12,8 +12,11 @@ from tests.conftest import ADMIN_KEY, all_providers_config, auth
 EPHEMERAL = {"type": "ephemeral"}
 HOUR = {"type": "ephemeral", "ttl": "1h"}
 DOCUMENT = "a long reference document " * 20
-TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
-        "cache_control": EPHEMERAL}
+TOOL = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+    "cache_control": EPHEMERAL,
+}
 
 
 @pytest.fixture
@@ -29,9 +32,13 @@ def body(model: str) -> dict[str, Any]:
         "model": model,
         "messages": [
             {"role": "system", "content": [{"type": "text", "text": DOCUMENT, "cache_control": HOUR}]},
-            {"role": "user", "content": [{"type": "text", "text": "First question about it.",
-                                          "cache_control": EPHEMERAL},
-                                         {"type": "text", "text": "And a second one."}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "First question about it.", "cache_control": EPHEMERAL},
+                    {"type": "text", "text": "And a second one."},
+                ],
+            },
         ],
         "tools": [TOOL],
     }
@@ -44,27 +51,36 @@ def test_breakpoints_reach_anthropic_on_system_blocks_content_parts_and_tools(ga
     assert response.status_code == 200, response.json
     sent = fakes["anthropic"].requests[-1]["json"]
     assert sent["system"] == [{"type": "text", "text": DOCUMENT, "cache_control": HOUR}]
-    assert sent["messages"] == [{"role": "user", "content": [
-        {"type": "text", "text": "First question about it.", "cache_control": EPHEMERAL},
-        {"type": "text", "text": "And a second one."},
-    ]}]
+    assert sent["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "First question about it.", "cache_control": EPHEMERAL},
+                {"type": "text", "text": "And a second one."},
+            ],
+        }
+    ]
     assert sent["tools"][0]["cache_control"] == EPHEMERAL and sent["tools"][0]["name"] == "lookup"
 
 
 def test_a_message_level_breakpoint_marks_the_messages_last_block(gateway):
     client, fakes = gateway
-    request = {"model": "anthropic.claude-sonnet-4-5-20250929", "messages": [
-        {"role": "system", "content": DOCUMENT, "cache_control": EPHEMERAL},
-        {"role": "user", "content": "A question."},
-    ]}
+    request = {
+        "model": "anthropic.claude-sonnet-4-5-20250929",
+        "messages": [
+            {"role": "system", "content": DOCUMENT, "cache_control": EPHEMERAL},
+            {"role": "user", "content": "A question."},
+        ],
+    }
     assert client.post("/v1/chat/completions", json=request, headers=auth(ADMIN_KEY)).status_code == 200
     sent = fakes["anthropic"].requests[-1]["json"]
     assert sent["system"] == [{"type": "text", "text": DOCUMENT, "cache_control": EPHEMERAL}]
     assert sent["messages"] == [{"role": "user", "content": "A question."}]
 
 
-@pytest.mark.parametrize("model", ["openai.gpt-4o-mini", "cohere.command-a-03-2025",
-                                   "huggingface.meta-llama/Llama-3.1-8B-Instruct"])
+@pytest.mark.parametrize(
+    "model", ["openai.gpt-4o-mini", "cohere.command-a-03-2025", "huggingface.meta-llama/Llama-3.1-8B-Instruct"]
+)
 def test_providers_without_prompt_cache_fields_get_plain_messages(gateway, model):
     client, fakes = gateway
     response = client.post("/v1/chat/completions", json=body(model), headers=auth(ADMIN_KEY))
@@ -77,15 +93,20 @@ def test_providers_without_prompt_cache_fields_get_plain_messages(gateway, model
     assert messages[1]["content"] == "First question about it.\nAnd a second one."
 
 
-@pytest.mark.parametrize(("marker", "param"), [
-    ({"type": "persistent"}, "messages.0.content.0.cache_control"),
-    ({"type": "ephemeral", "ttl": "2h"}, "messages.0.content.0.cache_control.ttl"),
-    ("ephemeral", "messages.0.content.0.cache_control"),
-])
+@pytest.mark.parametrize(
+    ("marker", "param"),
+    [
+        ({"type": "persistent"}, "messages.0.content.0.cache_control"),
+        ({"type": "ephemeral", "ttl": "2h"}, "messages.0.content.0.cache_control.ttl"),
+        ("ephemeral", "messages.0.content.0.cache_control"),
+    ],
+)
 def test_a_malformed_breakpoint_is_a_400_naming_its_place(gateway, marker, param):
     client, fakes = gateway
-    request = {"model": "anthropic.claude-sonnet-4-5-20250929", "messages": [
-        {"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": marker}]}]}
+    request = {
+        "model": "anthropic.claude-sonnet-4-5-20250929",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "hi", "cache_control": marker}]}],
+    }
     before = len(fakes["anthropic"].requests)
     response = client.post("/v1/chat/completions", json=request, headers=auth(ADMIN_KEY))
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_request"

@@ -26,8 +26,9 @@ def test_several_choices_with_logprobs_come_back(live, fakes, provider):
 
 
 def test_several_streamed_choices_keep_their_indexes(live, fakes):
-    stream = live.client().chat.completions.create(model=MODELS["openai"], messages=ASK, n=2, logprobs=True,
-                                                   stream=True)
+    stream = live.client().chat.completions.create(
+        model=MODELS["openai"], messages=ASK, n=2, logprobs=True, stream=True
+    )
     texts: dict[int, str] = {}
     finishes: dict[int, str] = {}
     for chunk in stream:

@@ -17,14 +17,20 @@ openai = import_openai()
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
 PNG_URI = "data:image/png;base64," + base64.b64encode(PNG).decode()
-SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}, "temp_c": {"type": "integer"}},
-          "required": ["city", "temp_c"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "temp_c": {"type": "integer"}},
+    "required": ["city", "temp_c"],
+    "additionalProperties": False,
+}
 JSON_FORMAT = {"type": "json_schema", "json_schema": {"name": "weather", "schema": SCHEMA, "strict": True}}
 
 
 def image_message(url: str, text: str = "What is in this picture?") -> dict:
-    return {"role": "user", "content": [{"type": "text", "text": text},
-                                        {"type": "image_url", "image_url": {"url": url, "detail": "low"}}]}
+    return {
+        "role": "user",
+        "content": [{"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": url, "detail": "low"}}],
+    }
 
 
 # -- images ------------------------------------------------------------------------------------------------
@@ -34,8 +40,10 @@ def test_images_reach_anthropic_and_cohere_in_their_formats(live, fakes):
         answer = sdk.chat.completions.create(model=model, messages=[image_message(PNG_URI)])
         assert answer.choices[0].message.content.endswith("(saw 1 images)")
     [block] = [b for b in fakes["anthropic"].requests[-1]["json"]["messages"][0]["content"] if b["type"] == "image"]
-    assert block == {"type": "image", "source": {"type": "base64", "media_type": "image/png",
-                                                 "data": base64.b64encode(PNG).decode()}}
+    assert block == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": base64.b64encode(PNG).decode()},
+    }
     parts = fakes["cohere"].requests[-1]["json"]["messages"][0]["content"]
     assert parts[1] == {"type": "image_url", "image_url": {"url": PNG_URI, "detail": "low"}}
 
@@ -79,8 +87,10 @@ def test_json_schema_answers_are_json_text_from_every_provider(live, model, stre
     sdk = live.client()
     ask = [{"role": "user", "content": "The weather in Paris as JSON"}]
     if streamed:
-        chunks = [c.model_dump() for c in sdk.chat.completions.create(
-            model=model, messages=ask, response_format=JSON_FORMAT, stream=True)]
+        chunks = [
+            c.model_dump()
+            for c in sdk.chat.completions.create(model=model, messages=ask, response_format=JSON_FORMAT, stream=True)
+        ]
         _calls, _firsts, finish, text = assemble(chunks)
     else:
         answer = sdk.chat.completions.create(model=model, messages=ask, response_format=JSON_FORMAT)
@@ -92,8 +102,10 @@ def test_json_schema_answers_are_json_text_from_every_provider(live, model, stre
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        ({"model": "anthropic.claude-3-5-haiku-20241022", "messages": [image_message(PNG_URI)]},
-         "messages.0.content.1"),
+        (
+            {"model": "anthropic.claude-3-5-haiku-20241022", "messages": [image_message(PNG_URI)]},
+            "messages.0.content.1",
+        ),
         ({"model": "cohere.command-a-vision-07-2025", "messages": ASK, "tools": TOOLS}, "tools"),
         ({"model": "openai.gpt-4", "messages": ASK, "response_format": JSON_FORMAT}, "response_format"),
     ],
@@ -108,8 +120,9 @@ def test_a_capability_the_model_lacks_is_refused_before_any_upstream_call(live, 
 
 
 def test_unknown_models_are_assumed_capable(live, fakes):
-    response = post(live, "/v1/chat/completions",
-                    {"model": "anthropic.claude-future-9", "messages": [image_message(PNG_URI)]})
+    response = post(
+        live, "/v1/chat/completions", {"model": "anthropic.claude-future-9", "messages": [image_message(PNG_URI)]}
+    )
     assert response.status_code == 200, response.text
     assert fakes["anthropic"].requests[-1]["json"]["model"] == "claude-future-9"
 
@@ -118,15 +131,24 @@ def test_fallbacks_skip_routes_that_cannot_serve_the_request(make_app, fakes):
     from tests.conftest import all_providers_config
     from tests.openai_compat.conftest import LiveGateway
 
-    rules = [{"model_id": "anthropic.claude-sonnet-4-5-20250929",
-              "fallback_models": ["cohere.command-a-03-2025", "openai.gpt-4o"], "error_codes": ["server_error"]}]
+    rules = [
+        {
+            "model_id": "anthropic.claude-sonnet-4-5-20250929",
+            "fallback_models": ["cohere.command-a-03-2025", "openai.gpt-4o"],
+            "error_codes": ["server_error"],
+        }
+    ]
     app = make_app(providers=all_providers_config(fakes["openai"], fakes), fallbacks={"enabled": True, "rules": rules})
     gateway = LiveGateway(app)
     try:
-        fakes["anthropic"].push("status", status=500, body={"type": "error", "error": {"type": "api_error",
-                                                                                        "message": "boom"}})
-        response = post(gateway, "/api/v1/completion", {"model": "anthropic.claude-sonnet-4-5-20250929",
-                                                        "messages": [image_message(PNG_URI)]})
+        fakes["anthropic"].push(
+            "status", status=500, body={"type": "error", "error": {"type": "api_error", "message": "boom"}}
+        )
+        response = post(
+            gateway,
+            "/api/v1/completion",
+            {"model": "anthropic.claude-sonnet-4-5-20250929", "messages": [image_message(PNG_URI)]},
+        )
     finally:
         gateway.stop()
     assert response.status_code == 200, response.text
@@ -136,27 +158,46 @@ def test_fallbacks_skip_routes_that_cannot_serve_the_request(make_app, fakes):
 
 # -- bad input ---------------------------------------------------------------------------------------------
 def _call(call_id: str = "call_1", arguments: object = '{"city": "Paris"}') -> dict:
-    return {"role": "assistant", "content": None, "tool_calls": [
-        {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}]}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": call_id, "type": "function", "function": {"name": "get_weather", "arguments": arguments}}
+        ],
+    }
 
 
 BIG_PNG_URI = "data:image/png;base64," + base64.b64encode(PNG + b"\x00" * (5 * 1024 * 1024 + 1)).decode()
 BAD_INPUT = {
-    "malformed tool schema": ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {
-        "type": "string"}}}]}, "tools.0.function.parameters"),
-    "tool_call_id of no earlier call": ({"messages": [*ASK, _call(), {"role": "tool", "tool_call_id": "call_2",
-                                                                       "content": "x"}]}, "messages.3.tool_call_id"),
-    "arguments not a JSON string": ({"messages": [*ASK, _call(arguments={"city": "Paris"})]},
-                                    "messages.2.tool_calls.0.function.arguments"),
-    "arguments not JSON": ({"messages": [*ASK, _call(arguments="{city")]},
-                           "messages.2.tool_calls.0.function.arguments"),
-    "data URI not base64": ({"messages": [image_message("data:image/png;base64,***")]},
-                            "messages.0.content.1.image_url.url"),
-    "bytes not the claimed type": ({"messages": [image_message(
-        "data:image/png;base64," + base64.b64encode(JPEG).decode())]}, "messages.0.content.1.image_url.url"),
+    "malformed tool schema": (
+        {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "string"}}}]},
+        "tools.0.function.parameters",
+    ),
+    "tool_call_id of no earlier call": (
+        {"messages": [*ASK, _call(), {"role": "tool", "tool_call_id": "call_2", "content": "x"}]},
+        "messages.3.tool_call_id",
+    ),
+    "arguments not a JSON string": (
+        {"messages": [*ASK, _call(arguments={"city": "Paris"})]},
+        "messages.2.tool_calls.0.function.arguments",
+    ),
+    "arguments not JSON": (
+        {"messages": [*ASK, _call(arguments="{city")]},
+        "messages.2.tool_calls.0.function.arguments",
+    ),
+    "data URI not base64": (
+        {"messages": [image_message("data:image/png;base64,***")]},
+        "messages.0.content.1.image_url.url",
+    ),
+    "bytes not the claimed type": (
+        {"messages": [image_message("data:image/png;base64," + base64.b64encode(JPEG).decode())]},
+        "messages.0.content.1.image_url.url",
+    ),
     "image over the provider's limit": ({"messages": [image_message(BIG_PNG_URI)]}, "messages.0.content.1"),
-    "more than 128 tools": ({"tools": [{"type": "function", "function": {"name": f"f{i}"}} for i in range(129)]},
-                            "tools"),
+    "more than 128 tools": (
+        {"tools": [{"type": "function", "function": {"name": f"f{i}"}} for i in range(129)]},
+        "tools",
+    ),
 }
 
 

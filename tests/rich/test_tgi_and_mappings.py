@@ -30,10 +30,18 @@ def tgi(_tgi_server):
 def gateway(make_app, tgi, **options):
     provider = {"api_key": TGI_KEY, "base_url": tgi.url, "server": "tgi", **options}
     mappings = [
-        {"model_id": "house-llama", "provider": "huggingface", "provider_model_id": "tgi",
-         "capabilities": ["completion", "tools", "json_schema"]},
-        {"model_id": "house-plain", "provider": "huggingface", "provider_model_id": "tgi",
-         "capabilities": ["completion"]},
+        {
+            "model_id": "house-llama",
+            "provider": "huggingface",
+            "provider_model_id": "tgi",
+            "capabilities": ["completion", "tools", "json_schema"],
+        },
+        {
+            "model_id": "house-plain",
+            "provider": "huggingface",
+            "provider_model_id": "tgi",
+            "capabilities": ["completion"],
+        },
     ]
     return LiveGateway(make_app(providers={"huggingface": provider}, routing={"model_mappings": mappings}))
 
@@ -47,22 +55,36 @@ def test_tgi_tool_call_and_json_grammar(make_app, tgi):
         [call] = choice["message"]["tool_calls"]
         assert call["id"] == "0" and json.loads(call["function"]["arguments"]) == {"city": "Paris"}
 
-        fmt = {"type": "json_schema", "json_schema": {"name": "w", "schema": {
-            "type": "object", "properties": {"city": {"type": "string"}}}}}
-        answer = post(live, "/v1/chat/completions", {"model": "house-llama", "messages": ASK,
-                                                    "response_format": fmt}).json()
+        fmt = {
+            "type": "json_schema",
+            "json_schema": {"name": "w", "schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+        }
+        answer = post(
+            live, "/v1/chat/completions", {"model": "house-llama", "messages": ASK, "response_format": fmt}
+        ).json()
         assert json.loads(answer["choices"][0]["message"]["content"]) == {"city": "Paris"}
         assert tgi.requests[-1]["json"]["response_format"] == {
-            "type": "json_schema", "value": {"name": "w", "schema": fmt["json_schema"]["schema"]}}
+            "type": "json_schema",
+            "value": {"name": "w", "schema": fmt["json_schema"]["schema"]},
+        }
     finally:
         live.stop()
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"model": "house-plain", "messages": ASK, "tools": TOOLS}, "tools"),
-    ({"model": "house-plain", "messages": ASK, "response_format": {
-        "type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}}}, "response_format"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"model": "house-plain", "messages": ASK, "tools": TOOLS}, "tools"),
+        (
+            {
+                "model": "house-plain",
+                "messages": ASK,
+                "response_format": {"type": "json_schema", "json_schema": {"name": "w", "schema": {"type": "object"}}},
+            },
+            "response_format",
+        ),
+    ],
+)
 def test_a_mapping_without_the_capability_is_refused(make_app, tgi, body, param):
     live = gateway(make_app, tgi)
     try:

@@ -32,8 +32,9 @@ def check_calls(calls: list[ToolCall], produced: list, firsts: list[int] | None 
 def test_sdk_tool_loop(live, fakes, provider, streamed):
     sdk, fake, model = live.client(), fakes[provider], MODELS[provider]
     if streamed:
-        stream = sdk.chat.completions.create(model=model, messages=ASK, tools=TOOLS, stream=True,
-                                             stream_options={"include_usage": True})
+        stream = sdk.chat.completions.create(
+            model=model, messages=ASK, tools=TOOLS, stream=True, stream_options={"include_usage": True}
+        )
         chunks = [chunk.model_dump() for chunk in stream]
         calls, firsts, finish, _text = assemble(chunks)
         assert chunks[-1]["usage"]["total_tokens"] > 0
@@ -49,8 +50,10 @@ def test_sdk_tool_loop(live, fakes, provider, streamed):
     follow_up = [*ASK, as_message(calls) if streamed else message, *results(calls)]
     expected = "Results: result of get_weather | result of get_time"
     if streamed:
-        chunks = [c.model_dump() for c in sdk.chat.completions.create(model=model, messages=follow_up,
-                                                                       tools=TOOLS, stream=True)]
+        chunks = [
+            c.model_dump()
+            for c in sdk.chat.completions.create(model=model, messages=follow_up, tools=TOOLS, stream=True)
+        ]
         _calls, _firsts, finish, text = assemble(chunks)
     else:
         final = sdk.chat.completions.create(model=model, messages=follow_up, tools=TOOLS)
@@ -75,8 +78,10 @@ def test_gateway_surface_tool_loop(live, fakes, provider, streamed):
         assert text == ""  # Cohere's tool_plan is reasoning, not content
     else:
         choice = response.json()["choices"][0]
-        calls = [ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
-                 for c in choice["message"]["tool_calls"]]
+        calls = [
+            ToolCall(c["id"], c["function"]["name"], c["function"]["arguments"])
+            for c in choice["message"]["tool_calls"]
+        ]
         firsts, finish = None, choice["finish_reason"]
         assert choice["message"]["content"] is None and response.json()["provider"] == provider
     assert finish == "tool_calls"
@@ -87,8 +92,10 @@ def test_gateway_surface_tool_loop(live, fakes, provider, streamed):
     if streamed:
         _calls, _firsts, finish, text = assemble(sse_chunks(response))
     else:
-        text, finish = response.json()["choices"][0]["message"]["content"], response.json()["choices"][0][
-            "finish_reason"]
+        text, finish = (
+            response.json()["choices"][0]["message"]["content"],
+            response.json()["choices"][0]["finish_reason"],
+        )
     assert (text, finish) == ("Results: result of get_weather | result of get_time", "stop")
     RECEIVED[RECEIVED_BY[provider]](fake.requests[-1]["json"]["messages"], tuple(calls))
     rows = ledger_rows(live.app) if not streamed else live.rows(2)

@@ -25,8 +25,9 @@ def _token(client, key=COMPLETION_KEY):
 
 
 def test_tables_hold_no_plaintext_key_and_a_stored_hash_is_not_a_key(client, app):
-    created = client.post("/api/v1/admin/keys", json={"owner": "ops", "permissions": ["completion"]},
-                          headers=auth(ADMIN_KEY)).json
+    created = client.post(
+        "/api/v1/admin/keys", json={"owner": "ops", "permissions": ["completion"]}, headers=auth(ADMIN_KEY)
+    ).json
     svc = app.extensions["llmgateway"]
     with svc.engine.connect() as connection:
         dump = json.dumps([list(map(str, row)) for row in connection.execute(text("SELECT * FROM api_keys"))])
@@ -43,8 +44,9 @@ def test_tables_hold_no_plaintext_key_and_a_stored_hash_is_not_a_key(client, app
 
 
 def test_generated_keys_have_a_public_prefix_and_256_bit_secret(client):
-    created = client.post("/api/v1/admin/keys", json={"owner": "ops", "permissions": ["embedding"]},
-                          headers=auth(ADMIN_KEY)).json
+    created = client.post(
+        "/api/v1/admin/keys", json={"owner": "ops", "permissions": ["embedding"]}, headers=auth(ADMIN_KEY)
+    ).json
     key = created["key"]
     assert key.startswith(created["key_prefix"] + "_")
     secret = key.split("_", 2)[2]
@@ -108,8 +110,9 @@ def test_jwt_cannot_widen_its_keys_permissions(client, app):
 
 
 def test_revoked_key_and_its_jwts_stop_working(client, app):
-    created = client.post("/api/v1/admin/keys", json={"owner": "tmp", "permissions": ["completion"]},
-                          headers=auth(ADMIN_KEY)).json
+    created = client.post(
+        "/api/v1/admin/keys", json={"owner": "tmp", "permissions": ["completion"]}, headers=auth(ADMIN_KEY)
+    ).json
     token = _token(client, created["key"])
     assert client.get("/api/v1/models", headers=auth(created["key"])).status_code == 200
 
@@ -124,8 +127,11 @@ def test_revocation_elsewhere_bites_within_the_cache_ttl(make_app, sqlite_url):
     """Two app instances share one database: a key revoked through one fails on the other within seconds."""
     first = make_app()
     second = make_app(server={"auth_cache_ttl": 1.0})
-    created = first.test_client().post("/api/v1/admin/keys", json={"owner": "x", "permissions": ["completion"]},
-                                       headers=auth(ADMIN_KEY)).json
+    created = (
+        first.test_client()
+        .post("/api/v1/admin/keys", json={"owner": "x", "permissions": ["completion"]}, headers=auth(ADMIN_KEY))
+        .json
+    )
     other = second.test_client()
     assert other.get("/api/v1/models", headers=auth(created["key"])).status_code == 200
     first.test_client().delete(f"/api/v1/admin/keys/{created['id']}", headers=auth(ADMIN_KEY))

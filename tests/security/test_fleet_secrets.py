@@ -36,8 +36,9 @@ def test_one_secret_is_not_enough_for_a_fleet(pg_url, tmp_path, monkeypatch, pre
 
 
 def test_a_fleet_with_both_secrets_starts(pg_url):
-    settings = with_generated_secrets(load_settings(
-        environ={"DATABASE_URL": pg_url, "LLMGATEWAY_SECRET_KEY": "p" * 40, "JWT_SECRET": "j" * 40}))
+    settings = with_generated_secrets(
+        load_settings(environ={"DATABASE_URL": pg_url, "LLMGATEWAY_SECRET_KEY": "p" * 40, "JWT_SECRET": "j" * 40})
+    )
     assert (settings.secret_key, settings.jwt.secret) == ("p" * 40, "j" * 40)
 
 

@@ -55,8 +55,13 @@ ROUTE_PERMISSIONS: dict[tuple[str, str], str] = {
     ("POST", "/admin/keys/<key_id>/revoke"): CONSOLE,
     ("GET", "/admin/health"): CONSOLE,
 }
-SAMPLE_ARGS = {"model_id": "openai.gpt-4o", "name": "openai", "key_id": "00000000-0000-0000-0000-000000000000",
-               "filename": "index.css", "response_id": "resp_0"}
+SAMPLE_ARGS = {
+    "model_id": "openai.gpt-4o",
+    "name": "openai",
+    "key_id": "00000000-0000-0000-0000-000000000000",
+    "filename": "index.css",
+    "response_id": "resp_0",
+}
 
 
 def _rules(app):
@@ -150,7 +155,8 @@ def test_empty_configuration_requires_auth_everywhere(tmp_path, monkeypatch):
 def test_oversized_body_is_413_in_the_envelope(make_app):
     app = make_app(limits={"max_body_bytes": 4096})
     response = app.test_client().post(
-        "/api/v1/completion", data=b'{"model": "' + b"x" * 10_000 + b'"}',
+        "/api/v1/completion",
+        data=b'{"model": "' + b"x" * 10_000 + b'"}',
         headers={**auth(COMPLETION_KEY), "Content-Type": "application/json"},
     )
     assert response.status_code == 413
@@ -185,8 +191,9 @@ def test_bad_completion_input_is_400_naming_the_param(client, fake_openai, body,
 def test_deep_json_and_huge_arrays_are_rejected_fast(client):
     deep = b'{"model": "gpt-4o", "messages": ' + b"[" * 5000 + b"]" * 5000 + b"}"
     started = time.perf_counter()
-    response = client.post("/api/v1/completion", data=deep,
-                           headers={**auth(COMPLETION_KEY), "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/completion", data=deep, headers={**auth(COMPLETION_KEY), "Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json["error"]["code"] == "invalid_request"
     nested = {"model": "gpt-4o", "messages": CHAT["messages"], "metadata": {}}
     node = nested["metadata"]
@@ -211,8 +218,9 @@ def test_deep_json_and_huge_arrays_are_rejected_fast(client):
     ],
 )
 def test_malformed_bodies_get_a_4xx_envelope(client, data, content_type, status):
-    response = client.post("/api/v1/completion", data=data,
-                           headers={**auth(COMPLETION_KEY), "Content-Type": content_type})
+    response = client.post(
+        "/api/v1/completion", data=data, headers={**auth(COMPLETION_KEY), "Content-Type": content_type}
+    )
     assert response.status_code == status
     assert response.json["error"]["code"] == "invalid_request"
 

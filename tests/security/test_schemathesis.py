@@ -73,10 +73,13 @@ def test_every_api_route_is_documented_and_so_fuzzed(gateway_app):
     assert routes and routes <= documented, sorted(routes - documented)
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/api/v1/completion/stream", CHAT),
-    ("/v1/chat/completions", {**CHAT, "stream": True, "stream_options": {"include_usage": True}}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/api/v1/completion/stream", CHAT),
+        ("/v1/chat/completions", {**CHAT, "stream": True, "stream_options": {"include_usage": True}}),
+    ],
+)
 def test_streamed_events_match_the_documented_event_stream(gateway_schema, path, body):
     """Each SSE event of a real stream (chunks, the usage chunk, [DONE]) conforms to what the document says."""
     case = gateway_schema[path]["POST"].Case(body=body, media_type="application/json")

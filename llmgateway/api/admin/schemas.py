@@ -88,13 +88,15 @@ class DeploymentSchema(Schema):
     weight = fields.Float()
     state = fields.String(validate=validate.OneOf(("healthy", "cooling", "open", "half_open", "disabled")))
     in_flight = fields.Integer(metadata={"description": "Requests in flight (fleet-wide with Redis)"})
-    latency_ms = fields.Float(allow_none=True, metadata={
-        "description": "Moving average of recent latency (streams: time to first byte)"})
+    latency_ms = fields.Float(
+        allow_none=True, metadata={"description": "Moving average of recent latency (streams: time to first byte)"}
+    )
     error_rate = fields.Float(metadata={"description": "Moving average of failed attempts, 0 to 1"})
     requests = fields.Integer()
     errors = fields.Integer()
-    cooldown_until = fields.String(allow_none=True, metadata={
-        "description": "Until when a 429's Retry-After keeps it out of rotation"})
+    cooldown_until = fields.String(
+        allow_none=True, metadata={"description": "Until when a 429's Retry-After keeps it out of rotation"}
+    )
 
 
 class DeploymentListSchema(Schema):

@@ -33,8 +33,13 @@ class Usage(MethodView):
     @requires("admin")
     @blp.arguments(UsageQuerySchema(), location="query")
     @blp.response(200, UsageReportSchema)
-    @blp.alt_response(200, success=True, content_type="text/csv", schema={"type": "string"},
-                      description="With `format=csv`: the same report as CSV, one row per group, then the totals.")
+    @blp.alt_response(
+        200,
+        success=True,
+        content_type="text/csv",
+        schema={"type": "string"},
+        description="With `format=csv`: the same report as CSV, one row per group, then the totals.",
+    )
     @error_responses(400, 401, 403)
     def get(self, query: dict[str, Any]) -> Response:
         """Usage from the ledger, aggregated in SQL; dates inclusive, UTC; `format=csv` for CSV."""
@@ -63,19 +68,7 @@ class Keys(MethodView):
     @error_responses(400, 401, 403)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a key; the response is the only time the key is shown."""
-        expires = body.get("expires_at")
-        if expires is not None:
-            expires = expires.astimezone(UTC).replace(tzinfo=None)
-        key, row = services().keystore.create(
-            owner=body["owner"],
-            permissions=body["permissions"],
-            rate_limit=body.get("rate_limit"),
-            tpm_limit=body.get("tpm_limit"),
-            budget_usd=body.get("budget_usd"),
-            budget_period=body.get("budget_period"),
-            expires_at=expires,
-            source="api",
-        )
+        key, row = services().keystore.create_from(body, source="api")
         return json_response(key_dict(row, key), status=201)
 
 

@@ -73,8 +73,14 @@ class MessageEvents:
     def message_start(self) -> bytes:
         usage = usage_body(Usage(self.input_tokens, 1))
         message: dict[str, Any] = {
-            "id": message_id(self.request_id), "type": "message", "role": "assistant", "model": self.model,
-            "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage,
+            "id": message_id(self.request_id),
+            "type": "message",
+            "role": "assistant",
+            "model": self.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage,
         }
         return sse("message_start", {"type": "message_start", "message": message})
 
@@ -82,26 +88,34 @@ class MessageEvents:
         if self._open != "text":
             yield from self.stop_block()
             yield from self.start_block({"type": "text", "text": ""})
-        yield sse("content_block_delta", {"type": "content_block_delta", "index": self._index,
-                                          "delta": {"type": "text_delta", "text": text}})
+        yield sse(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": self._index, "delta": {"type": "text_delta", "text": text}},
+        )
 
     def tool_call(self, call: ToolCallDelta) -> Iterator[bytes]:
         """A tool call's first piece starts its tool_use block; its argument fragments are input_json_delta."""
         block = self._call_blocks.get(call.index)
         if block is None:
             yield from self.stop_block()
-            yield from self.start_block({"type": "tool_use", "id": call.id or f"toolu_{self._index + 1}",
-                                         "name": call.name or "", "input": {}})
+            yield from self.start_block(
+                {"type": "tool_use", "id": call.id or f"toolu_{self._index + 1}", "name": call.name or "", "input": {}}
+            )
             block = self._call_blocks[call.index] = self._index
         if call.arguments:  # a late piece of an earlier call still lands on its own block (the SDK keys by index)
-            yield sse("content_block_delta", {"type": "content_block_delta", "index": block,
-                                              "delta": {"type": "input_json_delta", "partial_json": call.arguments}})
+            yield sse(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": block,
+                    "delta": {"type": "input_json_delta", "partial_json": call.arguments},
+                },
+            )
 
     def start_block(self, block: dict[str, Any]) -> Iterator[bytes]:
         self._index += 1
         self._open = block["type"]
-        yield sse("content_block_start", {"type": "content_block_start", "index": self._index,
-                                          "content_block": block})
+        yield sse("content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block})
         if not self._pinged:  # where Anthropic sends it: after the first block starts
             self._pinged = True
             yield sse("ping", {"type": "ping"})
@@ -113,8 +127,11 @@ class MessageEvents:
 
     def message_delta(self, finish: str | None, usage: Usage | None) -> bytes:
         totals = usage_body(usage) if usage is not None else {"output_tokens": 0}
-        return sse("message_delta", {
-            "type": "message_delta",
-            "delta": {"stop_reason": stop_reason(finish), "stop_sequence": None},
-            "usage": totals,
-        })
+        return sse(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason(finish), "stop_sequence": None},
+                "usage": totals,
+            },
+        )

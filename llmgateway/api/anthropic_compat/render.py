@@ -18,6 +18,8 @@ STOP_REASONS = {
     "function_call": "tool_use",
     "content_filter": "refusal",
 }
+
+
 def message_id(request_id: str) -> str:
     """The `msg_…` id of an answer, derived from the gateway's request id (plain and streamed alike)."""
     return f"msg_{request_id.replace('-', '')}"
@@ -56,7 +58,12 @@ def content_blocks(content: str | None, tool_calls: Sequence[ToolCall]) -> list[
 
 
 def message_body(
-    *, request_id: str, model: str, content: str | None, finish_reason: str | None, usage: Usage | None,
+    *,
+    request_id: str,
+    model: str,
+    content: str | None,
+    finish_reason: str | None,
+    usage: Usage | None,
     tool_calls: Sequence[ToolCall] = (),
 ) -> dict[str, Any]:
     """A complete `Message`."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields
 
-BLOCKS = ("A string, or content blocks: text, image (base64/url), tool_use (assistant), tool_result (user), "
-          "thinking and redacted_thinking (assistant; passed to Anthropic untouched).")
+BLOCKS = (
+    "A string, or content blocks: text, image (base64/url), tool_use (assistant), tool_result (user), "
+    "thinking and redacted_thinking (assistant; passed to Anthropic untouched)."
+)
 
 
 class AnthropicMessageInSchema(Schema):
@@ -21,8 +23,10 @@ class MessagesRequestSchema(Schema):
 
     model = fields.Raw(required=True, metadata={"type": "string", "example": "claude-sonnet-4-5"})
     max_tokens = fields.Raw(required=True, metadata={"type": "integer", "minimum": 1})
-    messages = fields.Raw(required=True, metadata={"type": "array", "items": {"type": "object"},
-                                                  "description": "user/assistant turns; " + BLOCKS})
+    messages = fields.Raw(
+        required=True,
+        metadata={"type": "array", "items": {"type": "object"}, "description": "user/assistant turns; " + BLOCKS},
+    )
     system = fields.Raw(metadata={"description": "A string or a list of text blocks."})
     stop_sequences = fields.Raw(metadata={"type": "array", "items": {"type": "string"}})
     temperature = fields.Raw(metadata={"type": "number"})

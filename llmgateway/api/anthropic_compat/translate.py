@@ -50,7 +50,10 @@ def bad(param: str, message: str) -> InvalidRequest:
 
 
 def parse_messages_request(
-    body: Any, headers: Mapping[str, str] | None = None, *, max_tokens_limit: int = 1_000_000,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    *,
+    max_tokens_limit: int = 1_000_000,
     max_messages: int = 10_000,
 ) -> MessagesCall:
     """Validate a Messages body and translate it; raises InvalidRequest (400) before any upstream call."""
@@ -148,8 +151,9 @@ def conversation(raw: Any, max_messages: int) -> list[Message]:
             raise bad(f"messages.{index}", "must be an object with role and content.")
         role = turn.get("role")
         if role not in ROLES:
-            raise bad(f"messages.{index}.role", "must be 'user' or 'assistant' (system goes in the top-level "
-                      "`system` field).")
+            raise bad(
+                f"messages.{index}.role", "must be 'user' or 'assistant' (system goes in the top-level `system` field)."
+            )
         out.extend(turn_messages(role, turn.get("content"), f"messages.{index}", tool_use_ids))
     return out
 
@@ -177,8 +181,11 @@ def turn_messages(role: str, content: Any, path: str, tool_use_ids: set[str]) ->
         elif kind == "tool_result":
             if block["tool_use_id"] not in tool_use_ids:
                 raise bad(f"{where}.tool_use_id", f"no earlier tool_use block has the id {block['tool_use_id']!r}.")
-            results.append(Message("tool", result_text(block.get("content"), f"{where}.content"),
-                                   tool_call_id=block["tool_use_id"]))
+            results.append(
+                Message(
+                    "tool", result_text(block.get("content"), f"{where}.content"), tool_call_id=block["tool_use_id"]
+                )
+            )
     text = "\n\n".join(part.text for part in parts if isinstance(part, TextPart))
     has_image = any(isinstance(part, ImagePart) for part in parts)
     if parts or calls or not content:
@@ -232,8 +239,14 @@ def tools(raw: Any) -> tuple[ToolSpec, ...]:
         if not isinstance(schema, dict):
             raise bad(f"tools.{index}.input_schema", "Field required: a JSON Schema object.")
         description = tool.get("description")
-        out.append(ToolSpec(tool["name"], description if isinstance(description, str) else None, schema,
-                            tool.get("strict") if isinstance(tool.get("strict"), bool) else None))
+        out.append(
+            ToolSpec(
+                tool["name"],
+                description if isinstance(description, str) else None,
+                schema,
+                tool.get("strict") if isinstance(tool.get("strict"), bool) else None,
+            )
+        )
     return tuple(out)
 
 
@@ -271,14 +284,17 @@ def check_block(block: Any, role: str, where: str) -> str:
     kind = block.get("type")
     roles = BLOCK_ROLES.get(kind) if isinstance(kind, str) else None
     if roles is None:
-        raise bad(f"{where}.type", f"unknown content block type {kind!r}; expected one of "
-                  f"{', '.join(BLOCK_ROLES)}.")
+        raise bad(f"{where}.type", f"unknown content block type {kind!r}; expected one of {', '.join(BLOCK_ROLES)}.")
     if role not in roles:
         raise bad(f"{where}.type", f"a {kind} block is not allowed in a {role} turn.")
     if kind == "text" and not isinstance(block.get("text"), str):
         raise bad(f"{where}.text", "Field required: a string.")
-    if kind == "tool_use" and not (isinstance(block.get("id"), str) and block["id"] and
-                                   isinstance(block.get("name"), str) and isinstance(block.get("input"), dict)):
+    if kind == "tool_use" and not (
+        isinstance(block.get("id"), str)
+        and block["id"]
+        and isinstance(block.get("name"), str)
+        and isinstance(block.get("input"), dict)
+    ):
         raise bad(where, "a tool_use block needs an id, a name and an input object.")
     if kind == "tool_result" and not (isinstance(block.get("tool_use_id"), str) and block["tool_use_id"]):
         raise bad(f"{where}.tool_use_id", "Field required: the id of the tool_use it answers.")

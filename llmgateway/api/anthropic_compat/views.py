@@ -34,19 +34,26 @@ from llmgateway.services import services
 F = TypeVar("F", bound=Callable[..., Any])
 
 blp = Blueprint(
-    "anthropic_compat", __name__, url_prefix="/v1",
+    "anthropic_compat",
+    __name__,
+    url_prefix="/v1",
     description="Anthropic Messages API: point an Anthropic SDK (or Claude Code's ANTHROPIC_BASE_URL) at <gateway>.",
 )
+
 
 def anthropic_errors(*statuses: int) -> Callable[[F], F]:
     """Document error answers in Anthropic's shape (this surface's own, see api/error_handlers.py)."""
 
     def decorator(view: F) -> F:
         for status in (*statuses, 405, 415):
-            view = blp.alt_response(status, schema=AnthropicErrorSchema,
-                                    description=f"{HTTPStatus(status).phrase} (Anthropic's error shape)")(view)
-        return blp.alt_response("default", schema=AnthropicErrorSchema,
-                                description="Any other error (Anthropic's error shape)")(view)
+            view = blp.alt_response(
+                status,
+                schema=AnthropicErrorSchema,
+                description=f"{HTTPStatus(status).phrase} (Anthropic's error shape)",
+            )(view)
+        return blp.alt_response(
+            "default", schema=AnthropicErrorSchema, description="Any other error (Anthropic's error shape)"
+        )(view)
 
     return decorator
 
@@ -60,8 +67,10 @@ STREAM_DESCRIPTION = (
 
 def parse(body: dict[str, Any]) -> MessagesCall:
     return parse_messages_request(
-        body, {name: request.headers.get(name, "") for name in ("anthropic-beta",)},
-        max_tokens_limit=limit("max_tokens"), max_messages=limit("max_messages"),
+        body,
+        {name: request.headers.get(name, "") for name in ("anthropic-beta",)},
+        max_tokens_limit=limit("max_tokens"),
+        max_messages=limit("max_messages"),
     )
 
 
@@ -75,8 +84,9 @@ class Messages(MethodView):
     @requires("completion", usage="anthropic_messages")
     @blp.arguments(MessagesRequestSchema())
     @blp.response(200, AnthropicMessageSchema)
-    @blp.alt_response(200, success=True, content_type="text/event-stream", schema=AnthropicEventSchema,
-                      description=STREAM_DESCRIPTION)
+    @blp.alt_response(
+        200, success=True, content_type="text/event-stream", schema=AnthropicEventSchema, description=STREAM_DESCRIPTION
+    )
     @anthropic_errors(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a message, plain or streamed (Anthropic's API; any routable model answers)."""
@@ -89,14 +99,22 @@ class Messages(MethodView):
             if result.native is not None:  # Anthropic answered the client's own body: its answer as it came
                 answer = {**result.native, "model": result.model}
             else:
-                answer = message_body(request_id=call.request_id, model=result.model, content=result.content,
-                                      finish_reason=result.finish_reason, usage=result.usage,
-                                      tool_calls=result.tool_calls)
+                answer = message_body(
+                    request_id=call.request_id,
+                    model=result.model,
+                    content=result.content,
+                    finish_reason=result.finish_reason,
+                    usage=result.usage,
+                    tool_calls=result.tool_calls,
+                )
             return json_response(answer, headers=surface_headers(call))
         call.endpoint = "anthropic_messages_stream"
         stream = gateway.stream(call, chat.request, chat.options)
-        writer = MessageEvents(request_id=call.request_id, model=stream.start.model,
-                               input_tokens=estimate_messages(messages.request.messages))
+        writer = MessageEvents(
+            request_id=call.request_id,
+            model=stream.start.model,
+            input_tokens=estimate_messages(messages.request.messages),
+        )
 
         def events() -> Iterator[bytes]:
             try:

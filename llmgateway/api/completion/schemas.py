@@ -32,8 +32,10 @@ class CompletionRequestSchema(Schema):
     model = model_field
     messages = MessagesField(
         required=True,
-        metadata={"description": "OpenAI's messages: system/developer/user/assistant/tool; content a string or "
-                  "text and image_url parts; assistant tool_calls; tool messages with tool_call_id."},
+        metadata={
+            "description": "OpenAI's messages: system/developer/user/assistant/tool; content a string or "
+            "text and image_url parts; assistant tool_calls; tool messages with tool_call_id."
+        },
     )
     tools = ToolsField(allow_none=True)
     tool_choice = ToolChoiceField(allow_none=True)

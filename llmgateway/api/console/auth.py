@@ -87,15 +87,15 @@ def check_sign_in_csrf() -> None:
 
 def set_cookie(response: BaseResponse, name: str, value: str, max_age: int) -> None:
     """HttpOnly, SameSite=Strict, Secure when the console is reached over HTTPS, scoped to /admin."""
-    response.set_cookie(name, value, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="Strict",
-                        secure=request.is_secure)
+    response.set_cookie(
+        name, value, max_age=max_age, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=request.is_secure
+    )
 
 
 def start_session(response: BaseResponse, principal: Principal) -> None:
     token, session = sessions().issue(principal.key_id, ("admin",))
     set_cookie(response, COOKIE, token, sessions().ttl_seconds)
-    response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict",
-                           secure=request.is_secure)
+    response.delete_cookie(SIGN_IN_COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict", secure=request.is_secure)
     g.console_session = session
 
 
@@ -110,8 +110,12 @@ def end_session(response: BaseResponse) -> None:
 def renew_session(response: BaseResponse) -> BaseResponse:
     """after_request: extend a session in use (same id) once it is past half its lifetime."""
     session = current_session()
-    if (session is not None and response.status_code < 400 and COOKIE not in _cookies_set(response)
-            and sessions().should_renew(session)):
+    if (
+        session is not None
+        and response.status_code < 400
+        and COOKIE not in _cookies_set(response)
+        and sessions().should_renew(session)
+    ):
         token, _ = sessions().renew(session)
         set_cookie(response, COOKIE, token, sessions().ttl_seconds)
     return response

@@ -12,8 +12,13 @@ from llmgateway.api.console.views import blp
 from llmgateway.services import services
 
 STATE_LABELS = {"closed": "Closed (healthy)", "open": "Open (failing fast)", "half_open": "Half-open (probing)"}
-DEPLOYMENT_STATES = {"healthy": "Healthy", "cooling": "Cooling down (429)", "open": "Breaker open",
-                     "half_open": "Breaker half-open", "disabled": "Disabled (provider not configured)"}
+DEPLOYMENT_STATES = {
+    "healthy": "Healthy",
+    "cooling": "Cooling down (429)",
+    "open": "Breaker open",
+    "half_open": "Breaker half-open",
+    "disabled": "Disabled (provider not configured)",
+}
 
 
 def breaker_rows() -> list[dict[str, Any]]:
@@ -34,5 +39,9 @@ def deployment_rows() -> list[dict[str, Any]] | None:
 @console_page
 def health() -> tuple[str, int]:
     board = services().extras.get("breakers")
-    return render_template("console/health.html", breakers=breaker_rows(), breakers_enabled=board is not None,
-                           deployments=deployment_rows()), 200
+    return render_template(
+        "console/health.html",
+        breakers=breaker_rows(),
+        breakers_enabled=board is not None,
+        deployments=deployment_rows(),
+    ), 200

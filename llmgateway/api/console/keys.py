@@ -32,8 +32,14 @@ def key_rows() -> list[dict[str, Any]]:
     for row in svc.keystore.list():
         seen = activity.get(row.id, KeyActivity(None, 0.0))
         expired = row.expires_at is not None and row.expires_at <= datetime.now(UTC).replace(tzinfo=None)
-        rows.append({**key_dict(row), "last_used": seen.last_used, "period_spend_usd": seen.period_spend_usd,
-                     "status": "revoked" if row.revoked_at else "expired" if expired else "live"})
+        rows.append(
+            {
+                **key_dict(row),
+                "last_used": seen.last_used,
+                "period_spend_usd": seen.period_spend_usd,
+                "status": "revoked" if row.revoked_at else "expired" if expired else "live",
+            }
+        )
     return sorted(rows, key=lambda r: (r["status"] != "live", r["owner"].lower(), r["created_at"]))
 
 
@@ -49,8 +55,14 @@ def form_payload(form: Any) -> dict[str, Any]:
 
 
 def render_keys(errors: dict[str, Any] | None = None, form: Any = None, status: int = 200) -> tuple[str, int]:
-    return render_template("console/keys.html", keys=key_rows(), permissions=PERMISSIONS, errors=errors or {},
-                           form=form or {}, selected=(form.getlist("permissions") if form else ["completion"])), status
+    return render_template(
+        "console/keys.html",
+        keys=key_rows(),
+        permissions=PERMISSIONS,
+        errors=errors or {},
+        form=form or {},
+        selected=(form.getlist("permissions") if form else ["completion"]),
+    ), status
 
 
 @blp.route("/keys", methods=["GET"])
@@ -67,17 +79,7 @@ def create_key() -> tuple[str, int]:
         body = KeyCreateSchema().load(form_payload(request.form))
     except ValidationError as exc:
         return render_keys(_messages(exc.messages), request.form, 400)
-    expires = body.get("expires_at")
-    key, row = services().keystore.create(
-        owner=body["owner"],
-        permissions=body["permissions"],
-        rate_limit=body.get("rate_limit"),
-        tpm_limit=body.get("tpm_limit"),
-        budget_usd=body.get("budget_usd"),
-        budget_period=body.get("budget_period"),
-        expires_at=expires.astimezone(UTC).replace(tzinfo=None) if expires is not None else None,
-        source="console",
-    )
+    key, row = services().keystore.create_from(body, source="console")
     return render_template("console/key_created.html", key=key, created=key_dict(row)), 201
 
 
@@ -105,7 +107,7 @@ def revoke_key(key_id: str) -> BaseResponse:
 def _messages(messages: Any) -> dict[str, str]:
     """Marshmallow's messages, one readable line per field."""
     out: dict[str, str] = {}
-    for field, problem in (messages.items() if isinstance(messages, dict) else [("_schema", messages)]):
+    for field, problem in messages.items() if isinstance(messages, dict) else [("_schema", messages)]:
         if isinstance(problem, dict):
             problem = [m for sub in problem.values() for m in (sub if isinstance(sub, list) else [sub])]
         out[field] = " ".join(str(p) for p in problem) if isinstance(problem, list) else str(problem)

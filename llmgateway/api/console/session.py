@@ -46,8 +46,7 @@ class ConsoleSessions:
         """The same session (same id, so open forms keep working) with a later expiry, capped at the maximum."""
         moment = int(now if now is not None else time.time())
         expires = min(moment + self.ttl_seconds, session.signed_in_at + MAX_SESSION_SECONDS)
-        renewed = ConsoleSession(session.session_id, session.key_id, session.permissions,
-                                 session.signed_in_at, expires)
+        renewed = ConsoleSession(session.session_id, session.key_id, session.permissions, session.signed_in_at, expires)
         claims = {
             "sub": renewed.key_id,
             "type": TOKEN_TYPE,
@@ -63,17 +62,27 @@ class ConsoleSessions:
     def read(self, token: str) -> ConsoleSession | None:
         """The session a token carries, or None when it is forged, expired, or not a console token."""
         try:
-            claims = pyjwt.decode(token, self._key, algorithms=[ALGORITHM], audience=AUDIENCE,
-                                  options={"require": ["exp", "iat", "sub", "jti", "aud"]})
+            claims = pyjwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                options={"require": ["exp", "iat", "sub", "jti", "aud"]},
+            )
         except (pyjwt.PyJWTError, ValueError):
             return None
         permissions = claims.get("permissions")
         signed_in_at = claims.get("auth_time")
-        if (claims.get("type") != TOKEN_TYPE or not isinstance(permissions, list)
-                or not isinstance(signed_in_at, int) or not isinstance(claims["sub"], str)):
+        if (
+            claims.get("type") != TOKEN_TYPE
+            or not isinstance(permissions, list)
+            or not isinstance(signed_in_at, int)
+            or not isinstance(claims["sub"], str)
+        ):
             return None
-        return ConsoleSession(str(claims["jti"]), claims["sub"], tuple(str(p) for p in permissions),
-                              signed_in_at, int(claims["exp"]))
+        return ConsoleSession(
+            str(claims["jti"]), claims["sub"], tuple(str(p) for p in permissions), signed_in_at, int(claims["exp"])
+        )
 
     def should_renew(self, session: ConsoleSession, now: float | None = None) -> bool:
         """Past half its lifetime and still below the maximum: worth a fresh cookie."""

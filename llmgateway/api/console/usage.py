@@ -19,8 +19,12 @@ MAX_DAYS = 366
 #: Rows per breakdown on the page (the costliest first); the CSV export has them all.
 TOP = 25
 #: The breakdowns the page shows, in order, with their column heading and the noun used in sentences.
-BREAKDOWNS = {"model": ("Model", "model"), "provider": ("Provider", "provider"), "api_key": ("API key", "API key"),
-              "user": ("User", "user")}
+BREAKDOWNS = {
+    "model": ("Model", "model"),
+    "provider": ("Provider", "provider"),
+    "api_key": ("API key", "API key"),
+    "user": ("User", "user"),
+}
 CSV_DIMENSIONS = ("day", *BREAKDOWNS)
 #: Headings of the report's figures; a figure the report gains later is shown under a name made from its key.
 FIGURE_LABELS = {
@@ -72,8 +76,7 @@ def per_day(report: dict[str, Any], start: date, end: date) -> dict[str, Any]:
     """Every day of the range (days without traffic as zeros) with the chart's metrics."""
     by_day = {group["key"]: group for group in report["breakdowns"]["day"]}
     days = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
-    return {"labels": days,
-            "series": {m: [by_day.get(day, {}).get(m, 0) for day in days] for m in CHART_METRICS}}
+    return {"labels": days, "series": {m: [by_day.get(day, {}).get(m, 0) for day in days] for m in CHART_METRICS}}
 
 
 def top_groups(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -101,8 +104,14 @@ def usage() -> tuple[str, int]:
         start, end = chosen_range(request.args)
     except RangeError as exc:
         today = datetime.now(UTC).date()
-        return render_template("console/usage.html", error=str(exc), start=request.args.get("start", ""),
-                               end=request.args.get("end", ""), today=today.isoformat(), report=None), 400
+        return render_template(
+            "console/usage.html",
+            error=str(exc),
+            start=request.args.get("start", ""),
+            end=request.args.get("end", ""),
+            today=today.isoformat(),
+            report=None,
+        ), 400
     report = usage_breakdowns(services().sessions, start, end, CSV_DIMENSIONS)
     labels = key_labels()
     breakdowns = []
@@ -110,17 +119,36 @@ def usage() -> tuple[str, int]:
         groups = report["breakdowns"][dimension]
         shown = top_groups(groups)
         names = labels if dimension == "api_key" else None
-        breakdowns.append({"dimension": dimension, "title": title, "noun": noun, "total": len(groups),
-                           "rows": [{"label": _label(g["key"], names), **g} for g in shown],
-                           "chart": breakdown_chart(shown, names)})
-    chart_data = {"days": per_day(report, start, end),
-                  "breakdowns": {b["dimension"]: b["chart"] for b in breakdowns},
-                  "labels": {m: figure_label(m) for m in CHART_METRICS}}
+        breakdowns.append(
+            {
+                "dimension": dimension,
+                "title": title,
+                "noun": noun,
+                "total": len(groups),
+                "rows": [{"label": _label(g["key"], names), **g} for g in shown],
+                "chart": breakdown_chart(shown, names),
+            }
+        )
+    chart_data = {
+        "days": per_day(report, start, end),
+        "breakdowns": {b["dimension"]: b["chart"] for b in breakdowns},
+        "labels": {m: figure_label(m) for m in CHART_METRICS},
+    }
     return render_template(
-        "console/usage.html", error=None, start=start.isoformat(), end=end.isoformat(),
-        today=datetime.now(UTC).date().isoformat(), report=report, totals=report["totals"],
-        figures=list(report["totals"]), figure_label=figure_label, days=report["breakdowns"]["day"],
-        breakdowns=breakdowns, chart_data=chart_data, chart_metrics=CHART_METRICS, csv_dimensions=CSV_DIMENSIONS,
+        "console/usage.html",
+        error=None,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        today=datetime.now(UTC).date().isoformat(),
+        report=report,
+        totals=report["totals"],
+        figures=list(report["totals"]),
+        figure_label=figure_label,
+        days=report["breakdowns"]["day"],
+        breakdowns=breakdowns,
+        chart_data=chart_data,
+        chart_metrics=CHART_METRICS,
+        csv_dimensions=CSV_DIMENSIONS,
     ), 200
 
 
@@ -137,5 +165,6 @@ def usage_csv() -> Response:
         raise InvalidRequest(f"by must be one of {', '.join(CSV_DIMENSIONS)}.", param="by")
     report = usage_report(services().sessions, start, end, group_by)
     filename = f"usage-{group_by}-{start.isoformat()}-{end.isoformat()}.csv"
-    return Response(report_csv(report), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        report_csv(report), mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+    )

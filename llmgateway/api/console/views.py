@@ -44,19 +44,23 @@ def gateway_error(error: GatewayError) -> BaseResponse | tuple[str, int, dict[st
         if request.cookies.get(auth.COOKIE):
             auth.end_session(response)
         return response
-    page = render_template("console/error.html", status=error.status, message=error.message,
-                           signed_in=auth.current_session() is not None)
+    page = render_template(
+        "console/error.html", status=error.status, message=error.message, signed_in=auth.current_session() is not None
+    )
     return page, error.status, error.response_headers()
 
 
 @blp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
     error = from_http_exception(exc)
-    headers = {name: value for name, value in exc.get_response().headers.items()
-               if name in ("Retry-After", "Allow")}
+    headers = {name: value for name, value in exc.get_response().headers.items() if name in ("Retry-After", "Allow")}
     g.error_code = error.code
-    page = render_template("console/error.html", status=exc.code or 500, message=error.message,
-                           signed_in=auth.current_session() is not None)
+    page = render_template(
+        "console/error.html",
+        status=exc.code or 500,
+        message=error.message,
+        signed_in=auth.current_session() is not None,
+    )
     return page, exc.code or 500, headers
 
 
@@ -112,8 +116,12 @@ def sign_out() -> BaseResponse:
 
 def _sign_in_page(error: str | None = None, status: int = 200) -> BaseResponse:
     nonce, fresh = auth.sign_in_nonce()
-    html = render_template("console/sign_in.html", error=error, next=request.args.get("next", ""),
-                           sign_in_token=auth.sessions().csrf_token(auth.SIGN_IN_PURPOSE, nonce))
+    html = render_template(
+        "console/sign_in.html",
+        error=error,
+        next=request.args.get("next", ""),
+        sign_in_token=auth.sessions().csrf_token(auth.SIGN_IN_PURPOSE, nonce),
+    )
     response = Response(html, status=status, mimetype="text/html")
     if fresh:
         auth.set_cookie(response, auth.SIGN_IN_COOKIE, nonce, max_age=3600)

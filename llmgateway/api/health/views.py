@@ -38,9 +38,11 @@ class ChecksSchema(Schema):
         metadata={"enum": ["ok", "spooling", "full"], "description": "full refuses usage requests: unhealthy"},
     )
     admission = fields.String(
-        metadata={"enum": ["ok", "refusing"],
-                  "description": "refusing: this worker is at server.max_in_flight and answers 503 to new requests "
-                                 "(degraded)"},
+        metadata={
+            "enum": ["ok", "refusing"],
+            "description": "refusing: this worker is at server.max_in_flight and answers 503 to new requests "
+            "(degraded)",
+        },
     )
 
 
@@ -94,8 +96,11 @@ def readiness(svc: Services) -> dict[str, Any]:
     }
     if not checks["providers"] or checks["ledger"] == "full":
         status = "unhealthy"
-    elif (checks["database"] != "ok" or checks["redis"] not in ("ok", "not_configured")
-          or checks["admission"] == "refusing"):
+    elif (
+        checks["database"] != "ok"
+        or checks["redis"] not in ("ok", "not_configured")
+        or checks["admission"] == "refusing"
+    ):
         # Still serving: seen keys authenticate from memory and usage rows wait in the durable spool.
         status = "degraded"
     else:

@@ -79,12 +79,14 @@ class ChatCompletionsRequestSchema(Schema):
     stream = fields.Boolean(allow_none=True)
     stream_options = fields.Nested(StreamOptionsSchema, allow_none=True)
     n = fields.Integer(
-        allow_none=True, validate=validate.Range(min=1, max=128),
+        allow_none=True,
+        validate=validate.Range(min=1, max=128),
         metadata={"description": "Above 1 only for OpenAI-compatible providers (others: 400)."},
     )
     user = fields.String(allow_none=True, validate=validate.Length(max=256))
     metadata = MetadataField(
-        keys=fields.String(), allow_none=True,
+        keys=fields.String(),
+        allow_none=True,
         metadata={"description": "Stored in the gateway's ledger with the request; never forwarded."},
     )
     cache = fields.Boolean(allow_none=True, metadata={"description": "Gateway response cache opt-in/opt-out."})
@@ -111,7 +113,9 @@ class ChatCompletionsRequestSchema(Schema):
         extra = {
             name: value
             for name, value in data.items()
-            if (name not in self.fields or name == "n") and value is not None and name not in UNRELAYABLE_FIELDS
+            if (name not in self.fields or name == "n")
+            and value is not None
+            and name not in UNRELAYABLE_FIELDS
             and not is_neutral(value, NEUTRAL_PASSTHROUGH.get(name, ()))
         }
         budget = data.get("max_completion_tokens")
@@ -157,7 +161,8 @@ class EmbeddingsRequestSchema(Schema):
     dimensions = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=65536))
     user = fields.String(allow_none=True, validate=validate.Length(max=256))
     input_type = fields.String(
-        allow_none=True, validate=validate.OneOf(INPUT_TYPES),
+        allow_none=True,
+        validate=validate.OneOf(INPUT_TYPES),
         metadata={"description": "Gateway extension for providers that need it (Cohere)."},
     )
     metadata = MetadataField(keys=fields.String(), allow_none=True)

@@ -32,7 +32,9 @@ from llmgateway.api.sse_schema import sse_event_schema
 from llmgateway.services import services
 
 blp = Blueprint(
-    "openai_compat", __name__, url_prefix="/v1",
+    "openai_compat",
+    __name__,
+    url_prefix="/v1",
     description="OpenAI-compatible API: point an OpenAI SDK's base_url at <gateway>/v1.",
 )
 
@@ -54,7 +56,10 @@ class ChatCompletions(MethodView):
     @blp.arguments(ChatCompletionsRequestSchema())
     @blp.response(200, OpenAIChatCompletionSchema)
     @blp.alt_response(
-        200, success=True, content_type="text/event-stream", schema=OpenAIChunkEventSchema,
+        200,
+        success=True,
+        content_type="text/event-stream",
+        schema=OpenAIChunkEventSchema,
         description="With `stream: true`: chat.completion.chunk events, the usage chunk (only with "
         "`stream_options.include_usage`), then `data: [DONE]`; a later failure is one error event.",
     )

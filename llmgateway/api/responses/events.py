@@ -37,8 +37,12 @@ class ResponseEvents:
         self._sequence += 1
         return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
 
-    def events(self, deltas: Iterable[ChatDelta], final_usage: Callable[[], Usage | None],
-               on_final: Callable[[dict[str, Any]], None] | None = None) -> Iterator[bytes]:
+    def events(
+        self,
+        deltas: Iterable[ChatDelta],
+        final_usage: Callable[[], Usage | None],
+        on_final: Callable[[dict[str, Any]], None] | None = None,
+    ) -> Iterator[bytes]:
         """created → in_progress → items → completed (or incomplete); a failure is `response.failed`.
 
         `on_final` gets the finished Response before its last event is sent (so it is stored by then)."""
@@ -71,11 +75,11 @@ class ResponseEvents:
             yield self.sse(f"response.{status}", response=self.final)
         except GatewayError as exc:
             error = {"code": exc.code, "message": exc.message}
-            yield self.sse("response.failed", response=self.frame.body(status="failed", output=[], usage=None,
-                                                                        error=error))
+            yield self.sse(
+                "response.failed", response=self.frame.body(status="failed", output=[], usage=None, error=error)
+            )
 
-    def relay(self, deltas: Iterator[ChatDelta], on_final: Callable[[dict[str, Any]], None] | None
-              ) -> Iterator[bytes]:
+    def relay(self, deltas: Iterator[ChatDelta], on_final: Callable[[dict[str, Any]], None] | None) -> Iterator[bytes]:
         """OpenAI's own events as they came; lifecycle events carry the gateway's response id and model. A later
         failure event continues the upstream's sequence numbers."""
         for delta in deltas:
@@ -98,25 +102,41 @@ class ResponseEvents:
             self._message_index, self._text = len(self._items), []
             self._items.append(self.frame.message_item("", status="in_progress"))
             yield self.sse("response.output_item.added", output_index=self._message_index, item=self._items[-1])
-            yield self.sse("response.content_part.added", item_id=item_id, output_index=self._message_index,
-                           content_index=0, part={"type": "output_text", "text": "", "annotations": []})
+            yield self.sse(
+                "response.content_part.added",
+                item_id=item_id,
+                output_index=self._message_index,
+                content_index=0,
+                part={"type": "output_text", "text": "", "annotations": []},
+            )
         if text and self._text is not None:
             self._text.append(text)
-            yield self.sse("response.output_text.delta", item_id=item_id, output_index=self._message_index,
-                           content_index=0, delta=text, logprobs=[])
+            yield self.sse(
+                "response.output_text.delta",
+                item_id=item_id,
+                output_index=self._message_index,
+                content_index=0,
+                delta=text,
+                logprobs=[],
+            )
 
     def tool_call(self, call: ToolCallDelta) -> Iterator[bytes]:
         index = self._calls.get(call.index)
         if index is None:
             index = self._calls[call.index] = len(self._items)
             self._arguments[index] = []
-            self._items.append(self.frame.function_call_item(call.index, call.id or "", call.name or "", "",
-                                                             status="in_progress"))
+            self._items.append(
+                self.frame.function_call_item(call.index, call.id or "", call.name or "", "", status="in_progress")
+            )
             yield self.sse("response.output_item.added", output_index=index, item=self._items[index])
         if call.arguments:
             self._arguments[index].append(call.arguments)
-            yield self.sse("response.function_call_arguments.delta", item_id=self._items[index]["id"],
-                           output_index=index, delta=call.arguments)
+            yield self.sse(
+                "response.function_call_arguments.delta",
+                item_id=self._items[index]["id"],
+                output_index=index,
+                delta=call.arguments,
+            )
 
     def close_item(self, index: int) -> Iterator[bytes]:
         """An item's closing events, once; the finished item is kept for the final output."""
@@ -132,7 +152,12 @@ class ResponseEvents:
         else:
             arguments = "".join(self._arguments[index])
             done = {**item, "arguments": arguments, "status": "completed"}
-            yield self.sse("response.function_call_arguments.done", item_id=item["id"], output_index=index,
-                           name=item["name"], arguments=arguments)
+            yield self.sse(
+                "response.function_call_arguments.done",
+                item_id=item["id"],
+                output_index=index,
+                name=item["name"],
+                arguments=arguments,
+            )
         self._finished[index] = done
         yield self.sse("response.output_item.done", output_index=index, item=done)

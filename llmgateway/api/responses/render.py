@@ -37,8 +37,15 @@ class ResponseFrame:
     def id(self) -> str:
         return response_id(self.request_id)
 
-    def body(self, *, status: str, output: list[dict[str, Any]], usage: Usage | None,
-             incomplete_reason: str | None = None, error: dict[str, Any] | None = None) -> dict[str, Any]:
+    def body(
+        self,
+        *,
+        status: str,
+        output: list[dict[str, Any]],
+        usage: Usage | None,
+        incomplete_reason: str | None = None,
+        error: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """The full Response object; nullable fields the spec requires are present."""
         return {
             "id": self.id,
@@ -59,20 +66,38 @@ class ResponseFrame:
 
     def native(self, upstream: dict[str, Any]) -> dict[str, Any]:
         """OpenAI's own Response (reasoning items and encrypted_content intact) under the gateway's id and model."""
-        return {**self.parsed.echo, **upstream, "id": self.id, "model": self.model,
-                "previous_response_id": self.parsed.previous_response_id, "store": self.parsed.store,
-                "metadata": self.parsed.metadata or upstream.get("metadata") or {}}
+        return {
+            **self.parsed.echo,
+            **upstream,
+            "id": self.id,
+            "model": self.model,
+            "previous_response_id": self.parsed.previous_response_id,
+            "store": self.parsed.store,
+            "metadata": self.parsed.metadata or upstream.get("metadata") or {},
+        }
 
-    def function_call_item(self, position: int, call_id: str, name: str, arguments: str,
-                           status: str = "completed") -> dict[str, Any]:
+    def function_call_item(
+        self, position: int, call_id: str, name: str, arguments: str, status: str = "completed"
+    ) -> dict[str, Any]:
         """A function_call item; `position` (the call's index) makes its `fc_…` id unique in the response."""
-        return {"type": "function_call", "id": f"fc_{self.request_id.replace('-', '')}_{position}",
-                "call_id": call_id, "name": name, "arguments": arguments, "status": status}
+        return {
+            "type": "function_call",
+            "id": f"fc_{self.request_id.replace('-', '')}_{position}",
+            "call_id": call_id,
+            "name": name,
+            "arguments": arguments,
+            "status": status,
+        }
 
     def message_item(self, text: str, status: str = "completed") -> dict[str, Any]:
         content = [output_text_part(text)] if status == "completed" else []
-        return {"id": message_item_id(self.request_id), "type": "message", "status": status,
-                "role": "assistant", "content": content}
+        return {
+            "id": message_item_id(self.request_id),
+            "type": "message",
+            "status": status,
+            "role": "assistant",
+            "content": content,
+        }
 
 
 def output_text_part(text: str) -> dict[str, Any]:
@@ -95,8 +120,15 @@ def final_status(finish_reason: str | None) -> tuple[str, str | None]:
     return ("incomplete", reason) if reason else ("completed", None)
 
 
-def response_body(frame: ResponseFrame, *, content: str | None, finish_reason: str | None, usage: Usage,
-                  tool_calls: Sequence[ToolCall] = (), native: dict[str, Any] | None = None) -> dict[str, Any]:
+def response_body(
+    frame: ResponseFrame,
+    *,
+    content: str | None,
+    finish_reason: str | None,
+    usage: Usage,
+    tool_calls: Sequence[ToolCall] = (),
+    native: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A finished, non-streamed response: a message item (unless there are only calls), then the calls; or
     OpenAI's own answer when it answered natively."""
     if native is not None:

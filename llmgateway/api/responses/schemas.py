@@ -12,19 +12,29 @@ class ResponsesRequestSchema(Schema):
         unknown = INCLUDE
 
     model = fields.Raw(required=True, metadata={"type": "string", "example": "openai.gpt-4o-mini"})
-    input = fields.Raw(required=True, metadata={
-        "description": "A string, or items: messages (input_text / input_image parts), function_call, "
-                       "function_call_output, reasoning."})
+    input = fields.Raw(
+        required=True,
+        metadata={
+            "description": "A string, or items: messages (input_text / input_image parts), function_call, "
+            "function_call_output, reasoning."
+        },
+    )
     instructions = fields.Raw(metadata={"type": "string"})
-    previous_response_id = fields.Raw(metadata={
-        "type": "string", "description": "A stored response of the same key owner to continue from."})
+    previous_response_id = fields.Raw(
+        metadata={"type": "string", "description": "A stored response of the same key owner to continue from."}
+    )
     store = fields.Raw(metadata={"type": "boolean", "description": "Keep the response (default true)."})
     stream = fields.Raw(metadata={"type": "boolean"})
     max_output_tokens = fields.Raw(metadata={"type": "integer", "minimum": 1})
     temperature = fields.Raw(metadata={"type": "number"})
     top_p = fields.Raw(metadata={"type": "number"})
-    tools = fields.Raw(metadata={"type": "array", "items": {"type": "object"},
-                                 "description": "Function tools in the flat shape {type: function, name, ...}."})
+    tools = fields.Raw(
+        metadata={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "Function tools in the flat shape {type: function, name, ...}.",
+        }
+    )
     tool_choice = fields.Raw()
     text = fields.Raw(metadata={"type": "object", "description": "`format`: text, json_object or json_schema."})
     metadata = fields.Raw(metadata={"type": "object"})

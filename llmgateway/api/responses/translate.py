@@ -22,9 +22,18 @@ NATIVE_API = "openai.responses"
 GATEWAY_FIELDS = ("model", "stream", "previous_response_id")
 #: Fields the gateway reads; other Responses fields are echoed or ignored, never forwarded blindly.
 ECHOED_DEFAULTS: dict[str, Any] = {
-    "instructions": None, "max_output_tokens": None, "parallel_tool_calls": True, "temperature": 1.0,
-    "text": {"format": {"type": "text"}}, "tool_choice": "auto", "tools": [], "top_p": 1.0, "user": None,
-    "metadata": {}, "reasoning": {"effort": None, "summary": None}, "truncation": "disabled",
+    "instructions": None,
+    "max_output_tokens": None,
+    "parallel_tool_calls": True,
+    "temperature": 1.0,
+    "text": {"format": {"type": "text"}},
+    "tool_choice": "auto",
+    "tools": [],
+    "top_p": 1.0,
+    "user": None,
+    "metadata": {},
+    "reasoning": {"effort": None, "summary": None},
+    "truncation": "disabled",
 }
 
 
@@ -55,8 +64,9 @@ def bad(param: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"{param}: {message}", param=param)
 
 
-def parse_responses_request(body: Any, *, max_tokens_limit: int = 1_000_000, max_items: int = 10_000
-                            ) -> ResponsesRequest:
+def parse_responses_request(
+    body: Any, *, max_tokens_limit: int = 1_000_000, max_items: int = 10_000
+) -> ResponsesRequest:
     """Validate the body's shape (items checked one by one); raises InvalidRequest (400)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
@@ -79,16 +89,29 @@ def parse_responses_request(body: Any, *, max_tokens_limit: int = 1_000_000, max
     previous = optional(body, "previous_response_id", str)
     metadata = optional(body, "metadata", dict)
     user = optional(body, "user", str) or optional(body, "safety_identifier", str)
-    echo = {name: body.get(name, default) if body.get(name) is not None else default
-            for name, default in ECHOED_DEFAULTS.items()}
+    echo = {
+        name: body.get(name, default) if body.get(name) is not None else default
+        for name, default in ECHOED_DEFAULTS.items()
+    }
     store = optional(body, "store", bool)
     return ResponsesRequest(
-        model=model, items=items, instructions=instructions, max_output_tokens=budget, temperature=temperature,
-        top_p=top_p, user=user[:256] if user else None, metadata=metadata,
-        stream=bool(optional(body, "stream", bool)), store=True if store is None else store,
-        previous_response_id=previous or None, tools=function_tools(body.get("tools")),
-        tool_choice=choice(body.get("tool_choice")), parallel_tool_calls=optional(body, "parallel_tool_calls", bool),
-        response_format=text_format(body.get("text")), echo=echo, raw=body,
+        model=model,
+        items=items,
+        instructions=instructions,
+        max_output_tokens=budget,
+        temperature=temperature,
+        top_p=top_p,
+        user=user[:256] if user else None,
+        metadata=metadata,
+        stream=bool(optional(body, "stream", bool)),
+        store=True if store is None else store,
+        previous_response_id=previous or None,
+        tools=function_tools(body.get("tools")),
+        tool_choice=choice(body.get("tool_choice")),
+        parallel_tool_calls=optional(body, "parallel_tool_calls", bool),
+        response_format=text_format(body.get("text")),
+        echo=echo,
+        raw=body,
     )
 
 
@@ -103,16 +126,24 @@ def function_tools(raw: Any) -> tuple[ToolSpec, ...]:
         if not isinstance(tool, dict):
             raise bad(f"tools.{index}", "must be a tool object.")
         if tool.get("type") != "function":
-            raise UnsupportedOperation(f"tools.{index}.type: only function tools can be routed to any provider "
-                                       f"(got {tool.get('type')!r}).", param=f"tools.{index}.type")
+            raise UnsupportedOperation(
+                f"tools.{index}.type: only function tools can be routed to any provider (got {tool.get('type')!r}).",
+                param=f"tools.{index}.type",
+            )
         if not isinstance(tool.get("name"), str) or not tool["name"]:
             raise bad(f"tools.{index}.name", "is required.")
         parameters = tool.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
             raise bad(f"tools.{index}.parameters", "must be a JSON Schema object.")
         description, strict = tool.get("description"), tool.get("strict")
-        out.append(ToolSpec(tool["name"], description if isinstance(description, str) else None, parameters,
-                            strict if isinstance(strict, bool) else None))
+        out.append(
+            ToolSpec(
+                tool["name"],
+                description if isinstance(description, str) else None,
+                parameters,
+                strict if isinstance(strict, bool) else None,
+            )
+        )
     return tuple(out)
 
 
@@ -139,9 +170,13 @@ def text_format(raw: Any) -> ResponseFormat | None:
         return ResponseFormat("json_object")
     if kind == "json_schema" and isinstance(fmt.get("schema"), dict):
         name, description, strict = fmt.get("name"), fmt.get("description"), fmt.get("strict")
-        return ResponseFormat("json_schema", name=name if isinstance(name, str) else "output", schema=fmt["schema"],
-                              strict=strict if isinstance(strict, bool) else None,
-                              description=description if isinstance(description, str) else None)
+        return ResponseFormat(
+            "json_schema",
+            name=name if isinstance(name, str) else "output",
+            schema=fmt["schema"],
+            strict=strict if isinstance(strict, bool) else None,
+            description=description if isinstance(description, str) else None,
+        )
     raise bad("text.format", "must be {type: text}, {type: json_object} or {type: json_schema, name, schema}.")
 
 
@@ -185,8 +220,9 @@ def check_item(item: Any, where: str) -> dict[str, Any]:
         for index, part in enumerate(content if isinstance(content, list) else ()):
             check_part(part, f"{where}.content.{index}")
         return {**item, "type": "message"}
-    if kind in ("function_call", "function_call_output") and not (isinstance(item.get("call_id"), str)
-                                                                  and item["call_id"]):
+    if kind in ("function_call", "function_call_output") and not (
+        isinstance(item.get("call_id"), str) and item["call_id"]
+    ):
         raise bad(f"{where}.call_id", "is required.")
     if kind == "function_call" and not (isinstance(item.get("name"), str) and isinstance(item.get("arguments"), str)):
         raise bad(where, "a function_call needs a name and its arguments as a JSON string.")
@@ -215,8 +251,10 @@ def check_part(part: Any, where: str) -> None:
         except ImageError as exc:
             raise bad(f"{where}.image_url", str(exc)) from exc
         return
-    raise bad(f"{where}.type", f"unknown content part type {kind!r}; expected input_text, input_image, "
-              "output_text or refusal.")
+    raise bad(
+        f"{where}.type",
+        f"unknown content part type {kind!r}; expected input_text, input_image, output_text or refusal.",
+    )
 
 
 def chat_request(parsed: ResponsesRequest, history: Sequence[dict[str, Any]] = ()) -> ChatRequest:

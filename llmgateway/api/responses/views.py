@@ -34,7 +34,9 @@ from llmgateway.services import services
 log = logging.getLogger(__name__)
 
 blp = Blueprint(
-    "responses", __name__, url_prefix="/v1",
+    "responses",
+    __name__,
+    url_prefix="/v1",
     description="OpenAI Responses API: point an OpenAI SDK's base_url at <gateway>/v1; any routable model answers.",
 )
 
@@ -60,14 +62,19 @@ def not_found(response_id: str, param: str | None = None) -> NotFound:
     return NotFound(f"No response with id '{response_id[:80]}' was found.", param=param)
 
 
-def keep(kept: ResponseStore, call: UsageCall, parsed: ResponsesRequest, history: list[dict[str, Any]],
-         body: dict[str, Any]) -> None:
+def keep(
+    kept: ResponseStore, call: UsageCall, parsed: ResponsesRequest, history: list[dict[str, Any]], body: dict[str, Any]
+) -> None:
     """Store the answer for `previous_response_id` and GET; a database failure leaves the answer itself intact."""
     if not parsed.store or call.principal is None:
         return
     try:
-        kept.save(owner=call.principal.owner, api_key_id=call.principal.key_id, response=body,
-                     input_items=[*history, *parsed.items])
+        kept.save(
+            owner=call.principal.owner,
+            api_key_id=call.principal.key_id,
+            response=body,
+            input_items=[*history, *parsed.items],
+        )
     except Exception:  # the client has its answer; a later previous_response_id will say 404
         log.exception("could not store response", extra={"request_id": call.request_id})
 
@@ -77,14 +84,14 @@ class Responses(MethodView):
     @requires("completion", usage="responses")
     @blp.arguments(ResponsesRequestSchema())
     @blp.response(200, ResponseObjectSchema)
-    @blp.alt_response(200, success=True, content_type="text/event-stream", schema=ResponseEventSchema,
-                      description=STREAM_DESCRIPTION)
+    @blp.alt_response(
+        200, success=True, content_type="text/event-stream", schema=ResponseEventSchema, description=STREAM_DESCRIPTION
+    )
     @error_responses(400, 401, 403, 404, 413, 429, 502, 503, 504)
     def post(self, body: dict[str, Any]) -> Response:
         """Create a response, plain or streamed (OpenAI's Responses API), optionally continuing a stored one."""
         call = current_call()
-        parsed = parse_responses_request(body, max_tokens_limit=limit("max_tokens"),
-                                         max_items=limit("max_messages"))
+        parsed = parse_responses_request(body, max_tokens_limit=limit("max_tokens"), max_items=limit("max_messages"))
         history: list[dict[str, Any]] = []
         if parsed.previous_response_id:
             call.model = parsed.model
@@ -97,8 +104,14 @@ class Responses(MethodView):
         if not parsed.stream:
             result = gateway.complete(call, chat.request, chat.options)
             frame = ResponseFrame(call.request_id, result.model, parsed)
-            answer = response_body(frame, content=result.content, finish_reason=result.finish_reason,
-                                   usage=result.usage, tool_calls=result.tool_calls, native=result.native)
+            answer = response_body(
+                frame,
+                content=result.content,
+                finish_reason=result.finish_reason,
+                usage=result.usage,
+                tool_calls=result.tool_calls,
+                native=result.native,
+            )
             keep(store(), call, parsed, history, answer)
             return json_response(answer, headers=gateway_headers(call))
         call.endpoint = "responses_stream"
@@ -108,8 +121,9 @@ class Responses(MethodView):
 
         def events() -> Iterator[bytes]:
             try:
-                yield from writer.events(stream, lambda: stream.usage,
-                                         on_final=lambda final: keep(kept, call, parsed, history, final))
+                yield from writer.events(
+                    stream, lambda: stream.usage, on_final=lambda final: keep(kept, call, parsed, history, final)
+                )
             finally:
                 stream.close()
 
