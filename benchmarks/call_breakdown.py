@@ -73,6 +73,7 @@ def main() -> None:
             r = client.post(path, json=cc.BODY, headers={"X-API-Key": cc.KEY})
             assert r.status_code == 200 and r.get_data()
             r.close()  # as a WSGI server does: the lifecycle logs and observes the request on close
+
         for _ in range(30):
             one()
         counts: collections.Counter[str] = collections.Counter()
@@ -80,6 +81,7 @@ def main() -> None:
         def hook(frame, event, _arg) -> None:
             if event in ("call", "c_call"):
                 counts[label_of(frame)] += 1
+
         sys.setprofile(hook)
         for _ in range(a.requests):
             one()

@@ -30,13 +30,20 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 KEY = "gw_bench_3b9f0c1d2e4a4f6b8c7d9e0f1a2b3c4d"
-BODY = {"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16,
-        "temperature": 0.7}
+BODY = {
+    "model": "openai.gpt-4o-mini",
+    "messages": [{"role": "user", "content": "hi"}],
+    "max_tokens": 16,
+    "temperature": 0.7,
+}
 
 
 def fake_upstream(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, str(HERE / "fake_upstream.py"), "--port", str(port), "--chunk-ms", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "fake_upstream.py"), "--port", str(port), "--chunk-ms", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1).read()
@@ -58,14 +65,23 @@ def build_app(port: int, db: str, redis_url: str):
     subprocess.run(["redis-cli", "-u", redis_url, "FLUSHDB"], check=True, stdout=subprocess.DEVNULL)
     from llmgateway import create_app
 
-    return create_app({
-        "providers": {"openai": {"base_url": f"http://127.0.0.1:{port}/v1", "api_key": "sk-bench"}},
-        "api_keys": [{"key": KEY, "owner": "bench", "permissions": ["completion", "embedding", "admin"],
-                      "rate_limit": "100000000/minute"}],
-        "database": {"url": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}"},
-        "secret_key": "bench-pepper-" + "x" * 40, "jwt": {"secret": "bench-jwt-secret-" + "y" * 40},
-        "redis": {"url": redis_url},
-    })
+    return create_app(
+        {
+            "providers": {"openai": {"base_url": f"http://127.0.0.1:{port}/v1", "api_key": "sk-bench"}},
+            "api_keys": [
+                {
+                    "key": KEY,
+                    "owner": "bench",
+                    "permissions": ["completion", "embedding", "admin"],
+                    "rate_limit": "100000000/minute",
+                }
+            ],
+            "database": {"url": f"postgresql+psycopg://postgres@127.0.0.1:5432/{db}"},
+            "secret_key": "bench-pepper-" + "x" * 40,
+            "jwt": {"secret": "bench-jwt-secret-" + "y" * 40},
+            "redis": {"url": redis_url},
+        }
+    )
 
 
 def main() -> None:

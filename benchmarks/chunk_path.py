@@ -32,18 +32,27 @@ from llmgateway.providers.http import UpstreamStream
 from llmgateway.providers.openai import OpenAIProvider
 from llmgateway.providers.types import ChatStream, Usage
 
-PREFIX = (b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1765000000,"model":"gpt-4o-mini",'
-          b'"system_fingerprint":"fp_fake","choices":')
+PREFIX = (
+    b'data: {"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1765000000,"model":"gpt-4o-mini",'
+    b'"system_fingerprint":"fp_fake","choices":'
+)
 
 
 def upstream_events(chunks: int) -> list[bytes]:
-    events = [PREFIX + b'[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,'
-                       b'"finish_reason":null}],"usage":null}\n\n']
-    events += [PREFIX + b'[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}],'
-                        b'"usage":null}\n\n'] * chunks
-    events.append(PREFIX + b'[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}\n\n'
-                  + PREFIX + b'[],"usage":{"prompt_tokens":8,"completion_tokens":20,"total_tokens":28}}\n\n'
-                  + b"data: [DONE]\n\n")
+    events = [
+        PREFIX + b'[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,'
+        b'"finish_reason":null}],"usage":null}\n\n'
+    ]
+    events += [
+        PREFIX + b'[{"index":0,"delta":{"content":" word"},"logprobs":null,"finish_reason":null}],"usage":null}\n\n'
+    ] * chunks
+    events.append(
+        PREFIX
+        + b'[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}\n\n'
+        + PREFIX
+        + b'[],"usage":{"prompt_tokens":8,"completion_tokens":20,"total_tokens":28}}\n\n'
+        + b"data: [DONE]\n\n"
+    )
     return events
 
 
@@ -71,8 +80,14 @@ def gateway_body(events: list[bytes]) -> Iterator[bytes]:
     watched = WatchedStream(stream, lambda exc: None)
     tracked = OpenStreams().track(watched)
     call = UsageCall(endpoint="completion_stream", principal=None)
-    start = StreamStart(id="chatcmpl-x", created=1, model="openai.gpt-4o-mini", provider="openai",
-                        provider_model="gpt-4o-mini", fallback_from=None)
+    start = StreamStart(
+        id="chatcmpl-x",
+        created=1,
+        model="openai.gpt-4o-mini",
+        provider="openai",
+        provider_model="gpt-4o-mini",
+        fallback_from=None,
+    )
 
     def settle(reported: Usage, *_: Any) -> Usage:
         return reported.priced(0.0)
@@ -89,6 +104,7 @@ def floor_body(events: list[bytes]) -> Iterator[bytes]:
     def relay() -> Iterator[bytes]:
         while chunk := raw.read1(65536):
             yield chunk
+
     return iter(ClosingIterator(relay()))
 
 

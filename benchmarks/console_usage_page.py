@@ -65,8 +65,12 @@ def explain_day_query(app) -> None:  # type: ignore[no-untyped-def]
     today = datetime.now(UTC).date()
     lower = datetime.combine(today - timedelta(days=29), datetime.min.time())
     day = cast(UsageRecord.created_at, Date).label("key")
-    query = (select(day, func.count(), func.sum(UsageRecord.total_tokens), func.sum(UsageRecord.cost_usd))
-             .where(UsageRecord.created_at >= lower).group_by(day).order_by(day))
+    query = (
+        select(day, func.count(), func.sum(UsageRecord.total_tokens), func.sum(UsageRecord.cost_usd))
+        .where(UsageRecord.created_at >= lower)
+        .group_by(day)
+        .order_by(day)
+    )
     with app.extensions["llmgateway"].sessions() as session:
         session.execute(text("SET LOCAL work_mem = '64MB'"))
         session.execute(text("SET LOCAL jit = off"))
@@ -82,10 +86,17 @@ def main(rows: int, spread_days: int) -> None:
     url = f"postgresql+psycopg://postgres@{HOST}:{PORT}/{name}"
     app = None
     try:
-        app = create_app({"database": {"url": url}, "secret_key": "b" * 40, "jwt": {"secret": "j" * 40},
-                          "ledger": {"spool_dir": tempfile.mkdtemp(prefix="console-bench-spool-")},
-                          "logging": {"level": "WARNING"}, "rate_limits": {"enabled": False},
-                          "api_keys": [{"key": ADMIN_KEY, "owner": "Bench", "permissions": ["admin"]}]})
+        app = create_app(
+            {
+                "database": {"url": url},
+                "secret_key": "b" * 40,
+                "jwt": {"secret": "j" * 40},
+                "ledger": {"spool_dir": tempfile.mkdtemp(prefix="console-bench-spool-")},
+                "logging": {"level": "WARNING"},
+                "rate_limits": {"enabled": False},
+                "api_keys": [{"key": ADMIN_KEY, "owner": "Bench", "permissions": ["admin"]}],
+            }
+        )
         fill(f"postgresql://postgres@{HOST}:{PORT}/{name}", rows, spread_days)
         client = app.test_client()
         sign_in(client)
@@ -96,14 +107,18 @@ def main(rows: int, spread_days: int) -> None:
             runs.append(time.perf_counter() - began)
             assert response.status_code == 200, response.status_code
         runs = runs[1:]  # the first run warms the buffer cache
-        print(f"GET /admin/usage (30 days, {rows:,} rows over {spread_days} days): best {min(runs) * 1000:.0f} ms, "
-              f"median {statistics.median(runs) * 1000:.0f} ms, {len(response.data):,} bytes")
+        print(
+            f"GET /admin/usage (30 days, {rows:,} rows over {spread_days} days): best {min(runs) * 1000:.0f} ms, "
+            f"median {statistics.median(runs) * 1000:.0f} ms, {len(response.data):,} bytes"
+        )
         today = datetime.now(UTC).date()
         sessions = app.extensions["llmgateway"].sessions
         queries = []
         for _ in range(3):
             began = time.perf_counter()
-            usage_breakdowns(sessions, today - timedelta(days=29), today, ("day", "model", "provider", "api_key", "user"))
+            usage_breakdowns(
+                sessions, today - timedelta(days=29), today, ("day", "model", "provider", "api_key", "user")
+            )
             queries.append(time.perf_counter() - began)
         print(f"  of which the report's six queries (usage_breakdowns): best {min(queries) * 1000:.0f} ms")
         explain_day_query(app)

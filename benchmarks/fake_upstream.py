@@ -66,8 +66,11 @@ def _json_response(status: int, obj: object, keep_alive: bool) -> bytes:
 
 
 def _error(status: int, message: str, keep_alive: bool) -> bytes:
-    return _json_response(status, {"error": {"message": message, "type": "invalid_request_error",
-                                             "param": None, "code": None}}, keep_alive)
+    return _json_response(
+        status,
+        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}},
+        keep_alive,
+    )
 
 
 def _count_tokens(messages: object) -> int:
@@ -90,26 +93,38 @@ def chat_plain(payload: dict, keep_alive: bool) -> bytes:
     limit = payload.get("max_tokens") or payload.get("max_completion_tokens") or len(REPLY_WORDS)
     words = REPLY_WORDS[: max(1, min(int(limit), len(REPLY_WORDS)))]
     completion = len(words)
-    return _json_response(200, {
-        "id": "chatcmpl-fake%d" % STATS["requests"],
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": payload.get("model", "gpt-4o-mini"),
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": "".join(words), "refusal": None, "annotations": []},
-            "logprobs": None,
-            "finish_reason": "stop" if completion == len(REPLY_WORDS) else "length",
-        }],
-        "usage": {
-            "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+    return _json_response(
+        200,
+        {
+            "id": "chatcmpl-fake%d" % STATS["requests"],
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": payload.get("model", "gpt-4o-mini"),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "".join(words), "refusal": None, "annotations": []},
+                    "logprobs": None,
+                    "finish_reason": "stop" if completion == len(REPLY_WORDS) else "length",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake",
         },
-        "service_tier": "default",
-        "system_fingerprint": "fp_fake",
-    }, keep_alive)
+        keep_alive,
+    )
 
 
 def _chunk(data: bytes) -> bytes:
@@ -123,18 +138,21 @@ def _tool_call_choice(i: int, chunks: int) -> str:
     half = max(1, chunks // 2)
     call, step = (0, i) if i < half else (1, i - half)
     if step == 0:
-        piece = ('{"index":%d,"id":"call_fake%d","type":"function","function":{"name":"get_weather","arguments":""}}'
-                 % (call, call))
+        piece = '{"index":%d,"id":"call_fake%d","type":"function","function":{"name":"get_weather","arguments":""}}' % (
+            call,
+            call,
+        )
     else:
         fragment = '{"city": "Paris"' if step == 1 else ', "n%d": %d' % (step, step)
         if i in (half - 1, chunks - 1):
             fragment += "}"
         piece = '{"index":%d,"function":{"arguments":%s}}' % (call, json.dumps(fragment))
-    return ('[{"index":0,"delta":{"tool_calls":[%s]},"logprobs":null,"finish_reason":null}]' % piece)
+    return '[{"index":0,"delta":{"tool_calls":[%s]},"logprobs":null,"finish_reason":null}]' % piece
 
 
-def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: float, chunked: bool = True,
-                stamp: bool = False) -> bool:
+def chat_stream(
+    sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: float, chunked: bool = True, stamp: bool = False
+) -> bool:
     """Writes an SSE stream (chunked for HTTP/1.1, close-delimited for HTTP/1.0); returns keep-alive."""
     frame = _chunk if chunked else (lambda data: data)
     keep_alive = keep_alive and chunked
@@ -142,20 +160,26 @@ def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: fl
     include_usage = bool((payload.get("stream_options") or {}).get("include_usage"))
     prompt = _count_tokens(payload.get("messages"))
     created = int(time.time())
-    prefix = ('{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":%d,"model":%s,'
-              '"system_fingerprint":"fp_fake","choices":' % (created, json.dumps(model))).encode()
+    prefix = (
+        '{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":%d,"model":%s,'
+        '"system_fingerprint":"fp_fake","choices":' % (created, json.dumps(model))
+    ).encode()
 
     def event(choices: str, usage: str = "null") -> bytes:
         return b"data: " + prefix + choices.encode() + b',"usage":' + usage.encode() + b"}\n\n"
 
-    headers = [(b"Content-Type", b"text/event-stream; charset=utf-8"), (b"Cache-Control", b"no-cache"),
-               (b"x-request-id", b"req_fake")]
+    headers = [
+        (b"Content-Type", b"text/event-stream; charset=utf-8"),
+        (b"Cache-Control", b"no-cache"),
+        (b"x-request-id", b"req_fake"),
+    ]
     if chunked:
         headers.append((b"Transfer-Encoding", b"chunked"))
     if not keep_alive:
         headers.append((b"Connection", b"close"))
-    first = event('[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},'
-                  '"logprobs":null,"finish_reason":null}]')
+    first = event(
+        '[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]'
+    )
     STATS["streams_open"] += 1
     try:
         # headers and the role chunk go out together, at first-byte time
@@ -168,16 +192,23 @@ def chat_stream(sock, payload: dict, keep_alive: bool, chunks: int, chunk_ms: fl
                 sock.sendall(frame(event(_tool_call_choice(i, chunks))))
                 continue
             word = "t=%.6f;" % time.monotonic() if stamp else REPLY_WORDS[i % len(REPLY_WORDS)]
-            sock.sendall(frame(event('[{"index":0,"delta":{"content":%s},"logprobs":null,"finish_reason":null}]'
-                                      % json.dumps(word))))
+            sock.sendall(
+                frame(
+                    event(
+                        '[{"index":0,"delta":{"content":%s},"logprobs":null,"finish_reason":null}]' % json.dumps(word)
+                    )
+                )
+            )
         finish = "tool_calls" if tools else "stop"
         tail = event('[{"index":0,"delta":{},"logprobs":null,"finish_reason":"%s"}]' % finish)
         if include_usage:
-            tail += event("[]", '{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
-                                '"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},'
-                                '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,'
-                                '"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}'
-                          % (prompt, chunks, prompt + chunks))
+            tail += event(
+                "[]",
+                '{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d,'
+                '"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},'
+                '"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,'
+                '"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}' % (prompt, chunks, prompt + chunks),
+            )
         tail += b"data: [DONE]\n\n"
         sock.sendall(frame(tail) + (b"0\r\n\r\n" if chunked else b""))
     finally:
@@ -190,11 +221,21 @@ def embeddings(payload: dict, keep_alive: bool) -> bytes:
     if not isinstance(inputs, list):
         inputs = [inputs]
     dim = CONFIG["embedding_dim"]
-    data = [{"object": "embedding", "index": i, "embedding": [0.01 * ((i + j) % 100) for j in range(dim)]}
-            for i in range(len(inputs))]
+    data = [
+        {"object": "embedding", "index": i, "embedding": [0.01 * ((i + j) % 100) for j in range(dim)]}
+        for i in range(len(inputs))
+    ]
     tokens = sum(max(1, len(x) // 4) if isinstance(x, str) else 1 for x in inputs)
-    return _json_response(200, {"object": "list", "data": data, "model": payload.get("model", "text-embedding-3-small"),
-                                "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, keep_alive)
+    return _json_response(
+        200,
+        {
+            "object": "list",
+            "data": data,
+            "model": payload.get("model", "text-embedding-3-small"),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        },
+        keep_alive,
+    )
 
 
 def control(path: str, query: str, keep_alive: bool) -> bytes:
@@ -279,8 +320,15 @@ def handle(sock, _addr) -> None:
                         _sleep_ms(cfg_latency)
                         if payload.get("stream"):
                             STATS["chat_stream"] += 1
-                            keep_alive = chat_stream(sock, payload, keep_alive, chunks, chunk_ms,
-                                                     chunked=version == b"HTTP/1.1", stamp=bool(CONFIG["stamp"]))
+                            keep_alive = chat_stream(
+                                sock,
+                                payload,
+                                keep_alive,
+                                chunks,
+                                chunk_ms,
+                                chunked=version == b"HTTP/1.1",
+                                stamp=bool(CONFIG["stamp"]),
+                            )
                         else:
                             STATS["chat"] += 1
                             sock.sendall(chat_plain(payload, keep_alive))

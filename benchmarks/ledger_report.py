@@ -26,8 +26,11 @@ SELECT md5(i::text)::uuid::text,
 FROM generate_series(1, :n) AS i
 """
 
-WINDOWS = {"one day": (date(2026, 6, 15), date(2026, 6, 15)), "one month": (date(2026, 6, 1), date(2026, 6, 30)),
-           "whole year": (date(2026, 1, 1), date(2026, 12, 31))}
+WINDOWS = {
+    "one day": (date(2026, 6, 15), date(2026, 6, 15)),
+    "one month": (date(2026, 6, 1), date(2026, 6, 30)),
+    "whole year": (date(2026, 1, 1), date(2026, 12, 31)),
+}
 
 
 def main(url: str, n: int) -> None:

@@ -47,13 +47,28 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 TARGET_CPU = "0"
 LOAD_CPU = "1"
 
-CHAT_BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16,
-             "temperature": 0.7}
-GATEWAY_BODY = {"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 16,
-                "temperature": 0.7}
+CHAT_BODY = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "hi"}],
+    "max_tokens": 16,
+    "temperature": 0.7,
+}
+GATEWAY_BODY = {
+    "model": "openai.gpt-4o-mini",
+    "messages": [{"role": "user", "content": "hi"}],
+    "max_tokens": 16,
+    "temperature": 0.7,
+}
 #: Tools for the tool-call stream scenario (the fake answers a request with tools by streaming two calls).
-BENCH_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}}}}]
+BENCH_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 LITELLM_MASTER_KEY = "sk-bench-master"
 GATEWAY_KEY = "gw_bench_3b9f0c1d2e4a4f6b8c7d9e0f1a2b3c4d"
 
@@ -64,13 +79,14 @@ def log(msg: str) -> None:
 
 # ---------------------------------------------------------------- /proc helpers
 
+
 def _stat(pid: int) -> list[str] | None:
     try:
         with open(f"/proc/{pid}/stat") as f:
             s = f.read()
     except OSError:
         return None
-    return s[s.rfind(")") + 2:].split()  # fields from "state" on (field 3)
+    return s[s.rfind(")") + 2 :].split()  # fields from "state" on (field 3)
 
 
 def all_ppids() -> dict[int, int]:
@@ -147,8 +163,8 @@ def all_proc_ticks() -> dict[int, tuple[str, int]]:
                 s = f.read()
         except OSError:
             continue
-        comm = s[s.find("(") + 1:s.rfind(")")]
-        st = s[s.rfind(")") + 2:].split()
+        comm = s[s.find("(") + 1 : s.rfind(")")]
+        st = s[s.rfind(")") + 2 :].split()
         out[int(d)] = (comm, int(st[11]) + int(st[12]))
     return out
 
@@ -221,8 +237,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(cmd: list[str], cpu: str, logfile: Path, env: dict | None = None, cwd: Path | None = None
-          ) -> subprocess.Popen:
+def start(
+    cmd: list[str], cpu: str, logfile: Path, env: dict | None = None, cwd: Path | None = None
+) -> subprocess.Popen:
     full = ["taskset", "-c", cpu] + cmd
     log(f"start (cpu {cpu}): {' '.join(cmd)}  > {logfile}")
     f = open(logfile, "ab")
@@ -269,8 +286,9 @@ def http_get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
 
 
 def http_post(url: str, body: dict, headers: dict, timeout: float = 10.0) -> tuple[int, bytes]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json", **headers})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json", **headers}
+    )
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, r.read()
@@ -296,6 +314,7 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float) -> None:
 
 
 # ---------------------------------------------------------------- targets
+
 
 def wait_gunicorn(health_url: str, proc: subprocess.Popen, timeout: float) -> None:
     """Until the health URL answers and the master has both of its workers, then a second to settle."""
@@ -327,10 +346,16 @@ class Target:
 
     # request/response load
     def chat_url(self) -> str: ...
-    def chat_body(self) -> dict: return CHAT_BODY
-    def headers(self) -> dict: return {}
+    def chat_body(self) -> dict:
+        return CHAT_BODY
+
+    def headers(self) -> dict:
+        return {}
+
     # streams
-    def stream_url(self) -> str: return self.chat_url()
+    def stream_url(self) -> str:
+        return self.chat_url()
+
     def stream_body(self) -> dict:
         return {**CHAT_BODY, "stream": True, "stream_options": {"include_usage": True}}
 
@@ -342,6 +367,7 @@ class Target:
 
 class Direct(Target):
     """The fake upstream itself (its process is the 'target' tree)."""
+
     name = "direct"
 
     def __init__(self, args, workdir, fake_port, fake_proc) -> None:
@@ -360,16 +386,33 @@ class LiteLLM(Target):
 
     def start(self) -> None:
         self.port = free_port()
-        env = {**os.environ, "FAKE_UPSTREAM_BASE": f"http://127.0.0.1:{self.fake_port}/v1",
-               # no network here: use the packaged model cost map instead of a failing fetch at startup
-               "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+        env = {
+            **os.environ,
+            "FAKE_UPSTREAM_BASE": f"http://127.0.0.1:{self.fake_port}/v1",
+            # no network here: use the packaged model cost map instead of a failing fetch at startup
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        }
         logf = self.workdir / "litellm.log"
-        self.proc = start([self.args.litellm_bin, "--config", str(HERE / "litellm_config.yaml"),
-                           "--host", "127.0.0.1", "--port", str(self.port), "--num_workers", "2",
-                           # uvicorn kills a worker that misses its 5 s health ping; on one busy core LiteLLM's
-                           # workers take longer to start, and were restarted in a loop. Only start-up is affected.
-                           "--timeout_worker_healthcheck", "60"],
-                          TARGET_CPU, logf, env=env)
+        self.proc = start(
+            [
+                self.args.litellm_bin,
+                "--config",
+                str(HERE / "litellm_config.yaml"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--num_workers",
+                "2",
+                # uvicorn kills a worker that misses its 5 s health ping; on one busy core LiteLLM's
+                # workers take longer to start, and were restarted in a loop. Only start-up is affected.
+                "--timeout_worker_healthcheck",
+                "60",
+            ],
+            TARGET_CPU,
+            logf,
+            env=env,
+        )
         wait_http(f"http://127.0.0.1:{self.port}/health/liveliness", self.proc, self.args.start_timeout)
         # uvicorn's supervisor may restart slow-starting workers: wait until 2 are up and settle
         deadline = time.time() + self.args.start_timeout
@@ -388,19 +431,41 @@ class LiteLLM(Target):
 
 class Floor(Target):
     """benchmarks/floor_app.py: a bare Flask proxy on the gateway's server stack, to show what the stack costs."""
+
     name = "floor"
 
     def start(self) -> None:
         self.port = free_port()
         gw = Path(self.args.gateway_dir)
         # the gateway's upstream client (floor_app imports it) and its resolver, as gunicorn.conf.py sets it
-        env = {**os.environ, "FLOOR_UPSTREAM": f"http://127.0.0.1:{self.fake_port}/v1",
-               "GEVENT_RESOLVER": "llmgateway.infra.resolver.CachingResolver"}
+        env = {
+            **os.environ,
+            "FLOOR_UPSTREAM": f"http://127.0.0.1:{self.fake_port}/v1",
+            "GEVENT_RESOLVER": "llmgateway.infra.resolver.CachingResolver",
+        }
         env["PYTHONPATH"] = str(gw) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-        self.proc = start([self.args.gunicorn_bin, "-k", "gevent", "-w", "2", "--worker-connections", "2000",
-                           "--keep-alive", "75", "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning",
-                           "floor_app:app"],
-                          TARGET_CPU, self.workdir / "floor.log", env=env, cwd=HERE)
+        self.proc = start(
+            [
+                self.args.gunicorn_bin,
+                "-k",
+                "gevent",
+                "-w",
+                "2",
+                "--worker-connections",
+                "2000",
+                "--keep-alive",
+                "75",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                "floor_app:app",
+            ],
+            TARGET_CPU,
+            self.workdir / "floor.log",
+            env=env,
+            cwd=HERE,
+        )
         wait_gunicorn(f"http://127.0.0.1:{self.port}/health", self.proc, self.args.start_timeout)
 
     def chat_url(self) -> str:
@@ -423,8 +488,11 @@ class Gateway(Target):
         psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q", "-c"]
         subprocess.run(psql + [f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'], check=True)
         subprocess.run(psql + [f'CREATE DATABASE "{db}"'], check=True)
-        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", str(self.args.gateway_redis_db), "FLUSHDB"], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-n", str(self.args.gateway_redis_db), "FLUSHDB"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         cfg = self.workdir / "gateway.yaml"
         cfg.write_text(
             "providers:\n"
@@ -443,23 +511,33 @@ class Gateway(Target):
             "jwt:\n"
             f"  secret: bench-jwt-secret-{'y' * 40}\n"
             "redis:\n"
-            f"  url: {redis_url}\n"
+            f"  url: {redis_url}\n" + os.environ.get("BENCH_GATEWAY_EXTRA_YAML", "") + "\n"
             # Extra YAML for experiments, e.g. BENCH_GATEWAY_EXTRA_YAML=$'circuit_breaker: {enabled: false}'
-            + os.environ.get("BENCH_GATEWAY_EXTRA_YAML", "")
-            + "\n"
         )
-        env = {**os.environ, "LLMGATEWAY_CONFIG": str(cfg), "DATABASE_URL": db_url, "REDIS_URL": redis_url,
-               "PORT": str(self.port), "WEB_CONCURRENCY": "2"}
+        env = {
+            **os.environ,
+            "LLMGATEWAY_CONFIG": str(cfg),
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": "2",
+        }
         env["PYTHONPATH"] = str(gw) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         if self.args.gateway_migrate:
             log(f"gateway migrate: {self.args.gateway_migrate}")
-            r = subprocess.run(self.args.gateway_migrate, shell=True, cwd=gw, env=env, capture_output=True,
-                               text=True, timeout=300)
+            r = subprocess.run(
+                self.args.gateway_migrate, shell=True, cwd=gw, env=env, capture_output=True, text=True, timeout=300
+            )
             (self.workdir / "gateway-migrate.log").write_text(r.stdout + r.stderr)
             if r.returncode:
                 raise RuntimeError(f"gateway migration failed ({r.returncode}): {r.stderr[-2000:]}")
-        self.proc = start([self.args.gunicorn_bin, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}",
-                           "wsgi:app"], TARGET_CPU, self.workdir / "gateway.log", env=env, cwd=gw)
+        self.proc = start(
+            [self.args.gunicorn_bin, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+            TARGET_CPU,
+            self.workdir / "gateway.log",
+            env=env,
+            cwd=gw,
+        )
         wait_gunicorn(f"http://127.0.0.1:{self.port}{self.args.gateway_health}", self.proc, self.args.start_timeout)
 
     def chat_url(self) -> str:
@@ -480,11 +558,16 @@ class Gateway(Target):
 
 # ---------------------------------------------------------------- load
 
+
 def lua_script(path: Path, body: dict, headers: dict) -> Path:
     def q(s: str) -> str:
         return "[==[" + s + "]==]"
-    lines = ['wrk.method = "POST"', f"wrk.body = {q(json.dumps(body))}",
-             'wrk.headers["Content-Type"] = "application/json"']
+
+    lines = [
+        'wrk.method = "POST"',
+        f"wrk.body = {q(json.dumps(body))}",
+        'wrk.headers["Content-Type"] = "application/json"',
+    ]
     lines += [f"wrk.headers[ {q(k)} ] = {q(v)}" for k, v in headers.items()]  # "[ [" not "[[" (long string)
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -575,17 +658,24 @@ def measured(target: Target, fake_pid: int, fake_port: int, fn, spy_label: str |
     noise_s = max(0.0, busy_s - (c1 - c0) - fake_part - services_s - load_s)
     s1 = fake_stats(fake_port)
     upstream = (s1["chat"] + s1["chat_stream"] + s1["embeddings"]) - (s0["chat"] + s0["chat_stream"] + s0["embeddings"])
-    return res, {
-        "target_cpu_s": round(c1 - c0, 3), "fake_cpu_s": round(f1 - f0, 3), "wall_s": round(wall, 2),
-        "peak_rss_mb": round(smp.peak_kb / 1024, 1), "pss_end_mb": round(tree_pss_kb(root) / 1024, 1),
-        "cpu_busy_pct": cpu_busy_pct(t0, t1), "upstream_requests": upstream,
-        "upstream_connections": s1["connections"] - s0["connections"],
-        "services_cpu_s": round(services_s, 3),  # postgres + redis-server (shared, unpinned)
-        "load_cpu_s": round(load_s, 3),
-        "noise_pct": round(100 * noise_s / wall, 1),  # % of one core used by unrelated processes
-        "other_cpu_s": {k: round(v, 3) for k, v in list(others.items())[:8]},
-        **({"pyspy": spy} if spy else {}),
-    }
+    return (
+        res,
+        {
+            "target_cpu_s": round(c1 - c0, 3),
+            "fake_cpu_s": round(f1 - f0, 3),
+            "wall_s": round(wall, 2),
+            "peak_rss_mb": round(smp.peak_kb / 1024, 1),
+            "pss_end_mb": round(tree_pss_kb(root) / 1024, 1),
+            "cpu_busy_pct": cpu_busy_pct(t0, t1),
+            "upstream_requests": upstream,
+            "upstream_connections": s1["connections"] - s0["connections"],
+            "services_cpu_s": round(services_s, 3),  # postgres + redis-server (shared, unpinned)
+            "load_cpu_s": round(load_s, 3),
+            "noise_pct": round(100 * noise_s / wall, 1),  # % of one core used by unrelated processes
+            "other_cpu_s": {k: round(v, 3) for k, v in list(others.items())[:8]},
+            **({"pyspy": spy} if spy else {}),
+        },
+    )
 
 
 def measured_best(target: Target, fake_pid: int, fake_port: int, fn, spy_label: str | None = None):
@@ -605,8 +695,21 @@ def measured_best(target: Target, fake_pid: int, fake_port: int, fn, spy_label: 
 
 
 def run_wrk(target: Target, conc: int, duration: float, script: Path, url: str) -> dict:
-    cmd = ["taskset", "-c", LOAD_CPU, "wrk", "-t1", f"-c{conc}", f"-d{max(1, round(duration))}s", "--latency",
-           "--timeout", "30s", "-s", str(script), url]
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        "-t1",
+        f"-c{conc}",
+        f"-d{max(1, round(duration))}s",
+        "--latency",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        url,
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60)
     if out.returncode:
         raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr} {out.stdout[-500:]}")
@@ -617,9 +720,23 @@ def run_streams(target: Target, n: int, args, workdir: Path) -> dict:
     hdrs = []
     for k, v in target.headers().items():
         hdrs += ["--header", f"{k}: {v}"]
-    cmd = ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "stream_client.py"), "--url", target.stream_url(),
-           "--body", json.dumps(target.stream_body()), "--streams", str(n), "--timeout", str(args.stream_timeout),
-           "--ramp-s", str(args.stream_ramp)] + hdrs
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        sys.executable,
+        str(HERE / "stream_client.py"),
+        "--url",
+        target.stream_url(),
+        "--body",
+        json.dumps(target.stream_body()),
+        "--streams",
+        str(n),
+        "--timeout",
+        str(args.stream_timeout),
+        "--ramp-s",
+        str(args.stream_ramp),
+    ] + hdrs
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=args.stream_timeout + 60)
     if out.returncode:
         raise RuntimeError(f"stream client failed: {out.stderr[-2000:]}")
@@ -638,9 +755,25 @@ def run_held(target: Target, args, workdir: Path, body: dict | None = None) -> d
     for k, v in target.headers().items():
         hdrs += ["--header", f"{k}: {v}"]
     timeout = args.held_ramp + args.held_duration + args.held_latency / 1000 + 30
-    cmd = ["taskset", "-c", LOAD_CPU, sys.executable, str(HERE / "stream_client.py"), "--url", target.stream_url(),
-           "--body", json.dumps(body or target.stream_body()), "--streams", str(n), "--timeout", str(timeout),
-           "--ramp-s", str(args.held_ramp), "--connect-timeout", "30"] + hdrs
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        sys.executable,
+        str(HERE / "stream_client.py"),
+        "--url",
+        target.stream_url(),
+        "--body",
+        json.dumps(body or target.stream_body()),
+        "--streams",
+        str(n),
+        "--timeout",
+        str(timeout),
+        "--ramp-s",
+        str(args.held_ramp),
+        "--connect-timeout",
+        "30",
+    ] + hdrs
     pss_before = tree_pss_kb(target.root_pid)
     peak = {"kb": pss_before}
     stop_ev = threading.Event()
@@ -648,6 +781,7 @@ def run_held(target: Target, args, workdir: Path, body: dict | None = None) -> d
     def sample() -> None:
         while not stop_ev.wait(2.0):
             peak["kb"] = max(peak["kb"], tree_pss_kb(target.root_pid))
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     try:
@@ -680,7 +814,12 @@ def pyspy_summary(raw: Path, top: int = 80) -> dict:
             incl[f] = incl.get(f, 0) + n
 
     def best(d):
-        return [(round(100.0 * v / total, 1), k) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]] if total else []
+        return (
+            [(round(100.0 * v / total, 1), k) for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]]
+            if total
+            else []
+        )
+
     return {"samples": total, "self": best(self_c), "inclusive": best(incl)}
 
 
@@ -697,43 +836,65 @@ def bench_target(target: Target, args, fake_pid: int, fake_port: int, workdir: P
             run_wrk(target, 16, args.warmup, script, target.chat_url())
         c0 = tree_cpu_s(target.root_pid)
         time.sleep(3)
-        results["idle"][name] = {"cpu_pct": round(100 * (tree_cpu_s(target.root_pid) - c0) / 3, 1),
-                                 "rss_mb": round(tree_rss_kb(target.root_pid) / 1024, 1),
-                                 "pss_mb": round(tree_pss_kb(target.root_pid) / 1024, 1),
-                                 "processes": len(tree(target.root_pid))}
+        results["idle"][name] = {
+            "cpu_pct": round(100 * (tree_cpu_s(target.root_pid) - c0) / 3, 1),
+            "rss_mb": round(tree_rss_kb(target.root_pid) / 1024, 1),
+            "pss_mb": round(tree_pss_kb(target.root_pid) / 1024, 1),
+            "processes": len(tree(target.root_pid)),
+        }
         log(f"{name}: idle after warm-up {results['idle'][name]}")
         if not args.no_wrk:
             for lat in args.latencies:
                 fake_config(fake_port, latency_ms=lat)
                 for conc in args.concurrency:
-                    profile = (args.pyspy and name != "direct" and lat == args.latencies[0]
-                               and conc == max(args.concurrency))
-                    res, rsrc = measured_best(target, fake_pid, fake_port,
-                                              lambda: run_wrk(target, conc, args.duration, script, target.chat_url()),
-                                              f"{name}-wrk-c{conc}" if profile else None)
+                    profile = (
+                        args.pyspy and name != "direct" and lat == args.latencies[0] and conc == max(args.concurrency)
+                    )
+                    res, rsrc = measured_best(
+                        target,
+                        fake_pid,
+                        fake_port,
+                        lambda: run_wrk(target, conc, args.duration, script, target.chat_url()),
+                        f"{name}-wrk-c{conc}" if profile else None,
+                    )
                     row = {"target": name, "latency_ms": lat, "concurrency": conc, **res, **rsrc}
-                    row["cpu_ms_per_req"] = round(1000 * rsrc["target_cpu_s"] / res["requests"], 3) if res["requests"] else None
-                    row["fake_cpu_ms_per_req"] = round(1000 * rsrc["fake_cpu_s"] / res["requests"], 3) if res["requests"] else None
-                    row["services_cpu_ms_per_req"] = round(1000 * rsrc["services_cpu_s"] / res["requests"], 3) if res["requests"] else None
+                    row["cpu_ms_per_req"] = (
+                        round(1000 * rsrc["target_cpu_s"] / res["requests"], 3) if res["requests"] else None
+                    )
+                    row["fake_cpu_ms_per_req"] = (
+                        round(1000 * rsrc["fake_cpu_s"] / res["requests"], 3) if res["requests"] else None
+                    )
+                    row["services_cpu_ms_per_req"] = (
+                        round(1000 * rsrc["services_cpu_s"] / res["requests"], 3) if res["requests"] else None
+                    )
                     results["wrk"].append(row)
-                    log(f"{name} lat={lat} c={conc}: {res['rps']:.0f} rps p50={res['p50_ms']} p99={res['p99_ms']} "
+                    log(
+                        f"{name} lat={lat} c={conc}: {res['rps']:.0f} rps p50={res['p50_ms']} p99={res['p99_ms']} "
                         f"cpu/req={row['cpu_ms_per_req']}ms (+pg/redis {row['services_cpu_ms_per_req']}) rss={rsrc['peak_rss_mb']}MB non2xx={res['non2xx']} "
                         f"sock={res['socket_errors']} upstream={rsrc['upstream_requests']}/{rsrc['upstream_connections']}conns busy={rsrc['cpu_busy_pct']} "
-                        f"noise={rsrc['noise_pct']}%")
+                        f"noise={rsrc['noise_pct']}%"
+                    )
         if args.streams:
             fake_config(fake_port, latency_ms=args.stream_latency, chunks=args.chunks, chunk_ms=args.chunk_ms)
             for n in args.streams:
                 profile = args.pyspy and name != "direct" and n == max(args.streams)
-                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_streams(target, n, args, workdir),
-                                          f"{name}-streams-{n}" if profile else None)
+                res, rsrc = measured_best(
+                    target,
+                    fake_pid,
+                    fake_port,
+                    lambda: run_streams(target, n, args, workdir),
+                    f"{name}-streams-{n}" if profile else None,
+                )
                 row = {"target": name, **res, **rsrc}
                 row["cpu_ms_per_stream"] = round(1000 * rsrc["target_cpu_s"] / n, 3)
                 row["services_cpu_ms_per_stream"] = round(1000 * rsrc["services_cpu_s"] / n, 3)
                 results["streams"].append(row)
-                log(f"{name} streams={n}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
+                log(
+                    f"{name} streams={n}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
                     f"first p50={res['first_event_ms']['p50']} p99={res['first_event_ms']['p99']} "
                     f"rss={rsrc['peak_rss_mb']}MB cpu/stream={row['cpu_ms_per_stream']}ms "
-                    f"(+pg/redis {row['services_cpu_ms_per_stream']}) busy={rsrc['cpu_busy_pct']} noise={rsrc['noise_pct']}%")
+                    f"(+pg/redis {row['services_cpu_ms_per_stream']}) busy={rsrc['cpu_busy_pct']} noise={rsrc['noise_pct']}%"
+                )
                 time.sleep(1)
         for kind in (["text", "tools"] if args.held_tools else ["text"]) if args.held else []:
             chunks = held_chunks(args)
@@ -742,22 +903,37 @@ def bench_target(target: Target, args, fake_pid: int, fake_port: int, workdir: P
             # the tool-call variant: the same streams answered with two parallel calls' argument fragments
             body = {**target.stream_body(), "tools": BENCH_TOOLS} if kind == "tools" else None
             try:
-                res, rsrc = measured_best(target, fake_pid, fake_port, lambda: run_held(target, args, workdir, body),
-                                          f"{name}-held-{kind}-{args.held}" if profile else None)
+                res, rsrc = measured_best(
+                    target,
+                    fake_pid,
+                    fake_port,
+                    lambda: run_held(target, args, workdir, body),
+                    f"{name}-held-{kind}-{args.held}" if profile else None,
+                )
             finally:
                 fake_config(fake_port, chunks=args.chunks, chunk_ms=args.chunk_ms, stamp=0)
-            row = {"target": name, "kind": kind, "chunks_per_stream": chunks, "chunk_ms": args.held_chunk_ms, **res,
-                   **rsrc}
+            row = {
+                "target": name,
+                "kind": kind,
+                "chunks_per_stream": chunks,
+                "chunk_ms": args.held_chunk_ms,
+                **res,
+                **rsrc,
+            }
             row["cpu_ms_per_stream"] = round(1000 * rsrc["target_cpu_s"] / args.held, 3)
             # every chunk the client received, the role and finish chunks included
-            row["cpu_us_per_chunk"] = round(1e6 * rsrc["target_cpu_s"] / res["events_total"], 2) if res["events_total"] else None
+            row["cpu_us_per_chunk"] = (
+                round(1e6 * rsrc["target_cpu_s"] / res["events_total"], 2) if res["events_total"] else None
+            )
             row["cpu_pct_of_core"] = round(100 * rsrc["target_cpu_s"] / rsrc["wall_s"], 1)
             results["held"].append(row)
-            log(f"{name} held={args.held} {kind}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
+            log(
+                f"{name} held={args.held} {kind}: ok={res['completed']} err={res['errors']} {res['error_kinds']} "
                 f"first p50={res['first_event_ms']['p50']} p99={res['first_event_ms']['p99']} "
                 f"relay delay p50={res['relay_delay_ms']['p50']} p99={res['relay_delay_ms']['p99']} "
                 f"pss {res['pss_before_mb']}->{res['pss_peak_mb']}MB cpu/chunk={row['cpu_us_per_chunk']}us "
-                f"cpu={row['cpu_pct_of_core']}% noise={rsrc['noise_pct']}%")
+                f"cpu={row['cpu_pct_of_core']}% noise={rsrc['noise_pct']}%"
+            )
     finally:
         target.stop()
 
@@ -774,12 +950,32 @@ def start_pyspy(target: Target, args, workdir: Path, label: str):
     def cpu(p):
         st = _stat(p)
         return int(st[11]) + int(st[12]) if st else 0
+
     pid = max(pids, key=cpu)
     out = workdir / f"pyspy-{label}.txt"
-    p = subprocess.Popen(["taskset", "-c", LOAD_CPU, "py-spy", "record", "-p", str(pid), "-d", str(max(1, round(args.pyspy))),
-                          "-r", str(args.pyspy_rate), "-f", "raw", "-o", str(out), "--nonblocking"],
-                         stdout=open(workdir / f"pyspy-{label}.log", "wb"), stderr=subprocess.STDOUT,
-                         start_new_session=True)
+    p = subprocess.Popen(
+        [
+            "taskset",
+            "-c",
+            LOAD_CPU,
+            "py-spy",
+            "record",
+            "-p",
+            str(pid),
+            "-d",
+            str(max(1, round(args.pyspy))),
+            "-r",
+            str(args.pyspy_rate),
+            "-f",
+            "raw",
+            "-o",
+            str(out),
+            "--nonblocking",
+        ],
+        stdout=open(workdir / f"pyspy-{label}.log", "wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     PROCS.append(p)
     return p, out, pid
 
@@ -798,6 +994,7 @@ def finish_pyspy(p: subprocess.Popen, out: Path, pid: int) -> dict:
 
 # ---------------------------------------------------------------- report
 
+
 def fmt(v, nd=1):
     if v is None:
         return "-"
@@ -811,9 +1008,11 @@ def report(results: dict) -> str:
     direct = {(r["latency_ms"], r["concurrency"]): r for r in results["wrk"] if r["target"] == "direct"}
     if results["wrk"]:
         out.append("### Request/response (POST chat completion, non-streaming)\n")
-        out.append("| target | upstream latency ms | conc | req/s | % of direct | p50 ms | p90 ms | p99 ms "
-                   "| p50 overhead ms | p99 overhead ms | CPU ms/req | +PG/Redis CPU ms/req | peak RSS MB (sum) | PSS MB | errors "
-                   "| noise % |")
+        out.append(
+            "| target | upstream latency ms | conc | req/s | % of direct | p50 ms | p90 ms | p99 ms "
+            "| p50 overhead ms | p99 overhead ms | CPU ms/req | +PG/Redis CPU ms/req | peak RSS MB (sum) | PSS MB | errors "
+            "| noise % |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["wrk"]:
             d = direct.get((r["latency_ms"], r["concurrency"]))
@@ -821,52 +1020,79 @@ def report(results: dict) -> str:
             o50 = r["p50_ms"] - d["p50_ms"] if d and r["target"] != "direct" and r["p50_ms"] is not None else None
             o99 = r["p99_ms"] - d["p99_ms"] if d and r["target"] != "direct" and r["p99_ms"] is not None else None
             errs = r["non2xx"] + sum(r["socket_errors"].values())
-            out.append(f"| {r['target']} | {r['latency_ms']} | {r['concurrency']} | {r['rps']:.0f} | {fmt(pct, 0)} "
-                       f"| {fmt(r['p50_ms'], 2)} | {fmt(r['p90_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(o50, 2)} "
-                       f"| {fmt(o99, 2)} | {fmt(r['cpu_ms_per_req'], 2)} | {fmt(r.get('services_cpu_ms_per_req'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
-                       f"| {errs} | {r.get('noise_pct', '-')} |")
+            out.append(
+                f"| {r['target']} | {r['latency_ms']} | {r['concurrency']} | {r['rps']:.0f} | {fmt(pct, 0)} "
+                f"| {fmt(r['p50_ms'], 2)} | {fmt(r['p90_ms'], 2)} | {fmt(r['p99_ms'], 2)} | {fmt(o50, 2)} "
+                f"| {fmt(o99, 2)} | {fmt(r['cpu_ms_per_req'], 2)} | {fmt(r.get('services_cpu_ms_per_req'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
+                f"| {errs} | {r.get('noise_pct', '-')} |"
+            )
     if results["streams"]:
         sdirect = {r["streams"]: r for r in results["streams"] if r["target"] == "direct"}
         out.append("\n### Concurrent SSE streams\n")
-        out.append("| target | stream | streams | completed | errors | first event p50 ms | p99 ms | p50 overhead ms "
-                   "| p99 overhead ms | duration p50 ms | p99 ms | CPU ms/stream | +PG/Redis CPU ms/stream | peak RSS MB (sum) "
-                   "| PSS MB | noise % |")
+        out.append(
+            "| target | stream | streams | completed | errors | first event p50 ms | p99 ms | p50 overhead ms "
+            "| p99 overhead ms | duration p50 ms | p99 ms | CPU ms/stream | +PG/Redis CPU ms/stream | peak RSS MB (sum) "
+            "| PSS MB | noise % |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["streams"]:
             d = sdirect.get(r["streams"])
             fe, du = r["first_event_ms"], r["duration_ms"]
-            o50 = fe["p50"] - d["first_event_ms"]["p50"] if d and r["target"] != "direct" and fe["p50"] is not None and d["first_event_ms"]["p50"] is not None else None
-            o99 = fe["p99"] - d["first_event_ms"]["p99"] if d and r["target"] != "direct" and fe["p99"] is not None and d["first_event_ms"]["p99"] is not None else None
+            o50 = (
+                fe["p50"] - d["first_event_ms"]["p50"]
+                if d and r["target"] != "direct" and fe["p50"] is not None and d["first_event_ms"]["p50"] is not None
+                else None
+            )
+            o99 = (
+                fe["p99"] - d["first_event_ms"]["p99"]
+                if d and r["target"] != "direct" and fe["p99"] is not None and d["first_event_ms"]["p99"] is not None
+                else None
+            )
             errs = f"{r['errors']}" + (f" {r['error_kinds']}" if r["errors"] else "")
-            out.append(f"| {r['target']} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} "
-                       f"| {fmt(fe['p99'])} | {fmt(o50)} | {fmt(o99)} | {fmt(du['p50'], 0)} | {fmt(du['p99'], 0)} "
-                       f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r.get('services_cpu_ms_per_stream'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
-                       f"| {r.get('noise_pct', '-')} |")
+            out.append(
+                f"| {r['target']} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} "
+                f"| {fmt(fe['p99'])} | {fmt(o50)} | {fmt(o99)} | {fmt(du['p50'], 0)} | {fmt(du['p99'], 0)} "
+                f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r.get('services_cpu_ms_per_stream'), 2)} | {r['peak_rss_mb']} | {r['pss_end_mb']} "
+                f"| {r.get('noise_pct', '-')} |"
+            )
     if results.get("held"):
         first = results["held"][0]
-        out.append(f"\n### Held streams: {first['streams']} streams arriving over {first['ramp_s']:g} s, each "
-                   f"{first['chunks_per_stream']} chunks {first['chunk_ms']:g} ms apart\n")
-        out.append("| target | stream | streams | completed | errors | first event p50 ms | p99 ms | first-event overhead p50 ms "
-                   "| p99 ms | relay delay p50 ms | p99 ms | inter-chunk overhead p99 ms | CPU ms/stream "
-                   "| CPU µs/chunk | CPU % of core | PSS MB before | PSS MB peak | PSS KB per open stream | noise % |")
+        out.append(
+            f"\n### Held streams: {first['streams']} streams arriving over {first['ramp_s']:g} s, each "
+            f"{first['chunks_per_stream']} chunks {first['chunk_ms']:g} ms apart\n"
+        )
+        out.append(
+            "| target | stream | streams | completed | errors | first event p50 ms | p99 ms | first-event overhead p50 ms "
+            "| p99 ms | relay delay p50 ms | p99 ms | inter-chunk overhead p99 ms | CPU ms/stream "
+            "| CPU µs/chunk | CPU % of core | PSS MB before | PSS MB peak | PSS KB per open stream | noise % |"
+        )
         out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in results["held"]:
             fe, rd = r["first_event_ms"], r["relay_delay_ms"]
             kind = r.get("kind", "text")
-            d = next((h for h in results["held"] if h["target"] == "direct" and h.get("kind", "text") == kind
-                      and r["target"] != "direct"), None)
+            d = next(
+                (
+                    h
+                    for h in results["held"]
+                    if h["target"] == "direct" and h.get("kind", "text") == kind and r["target"] != "direct"
+                ),
+                None,
+            )
 
             def over(a, b):
                 return a - b if a is not None and b is not None else None
+
             o50 = over(fe["p50"], d["first_event_ms"]["p50"]) if d else None
             o99 = over(fe["p99"], d["first_event_ms"]["p99"]) if d else None
             r99 = over(rd["p99"], d["relay_delay_ms"]["p99"]) if d else None
             errs = f"{r['errors']}" + (f" {r['error_kinds']}" if r["errors"] else "")
-            out.append(f"| {r['target']} | {kind} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} "
-                       f"| {fmt(fe['p99'])} "
-                       f"| {fmt(o50)} | {fmt(o99)} | {fmt(rd['p50'], 2)} | {fmt(rd['p99'], 2)} | {fmt(r99, 2)} "
-                       f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r['cpu_us_per_chunk'])} | {r['cpu_pct_of_core']} "
-                       f"| {r['pss_before_mb']} | {r['pss_peak_mb']} | {r['pss_per_stream_kb']} | {r.get('noise_pct', '-')} |")
+            out.append(
+                f"| {r['target']} | {kind} | {r['streams']} | {r['completed']} | {errs} | {fmt(fe['p50'])} "
+                f"| {fmt(fe['p99'])} "
+                f"| {fmt(o50)} | {fmt(o99)} | {fmt(rd['p50'], 2)} | {fmt(rd['p99'], 2)} | {fmt(r99, 2)} "
+                f"| {fmt(r['cpu_ms_per_stream'], 2)} | {fmt(r['cpu_us_per_chunk'])} | {r['cpu_pct_of_core']} "
+                f"| {r['pss_before_mb']} | {r['pss_peak_mb']} | {r['pss_per_stream_kb']} | {r.get('noise_pct', '-')} |"
+            )
     if results.get("idle"):
         out.append("\n### Idle after warm-up\n")
         out.append("| target | processes | CPU % | RSS MB (sum) | PSS MB |")
@@ -885,10 +1111,14 @@ args_global = None
 
 def main(argv: list[str] | None = None) -> int:
     global args_global
-    p = argparse.ArgumentParser(description="llmgateway benchmark harness", formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__)
-    p.add_argument("--targets", default="direct,litellm,floor,gateway",
-                   help="comma list of direct, litellm, floor (bare Flask proxy on the same stack), gateway")
+    p = argparse.ArgumentParser(
+        description="llmgateway benchmark harness", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    p.add_argument(
+        "--targets",
+        default="direct,litellm,floor,gateway",
+        help="comma list of direct, litellm, floor (bare Flask proxy on the same stack), gateway",
+    )
     p.add_argument("--quick", action="store_true", help="short runs: 3 s, conc 1,64, streams 200 (for development)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     p.add_argument("--warmup", type=float, default=5.0, help="seconds of unrecorded load after a target starts")
@@ -900,9 +1130,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chunk-ms", type=float, default=100.0)
     p.add_argument("--stream-ramp", type=float, default=1.0, help="spread stream starts over this many seconds")
     p.add_argument("--stream-timeout", type=float, default=60.0, help="bound on one stream run (s)")
-    p.add_argument("--held", type=int, default=2000, help="held-stream scenario: this many streams held open (0 = skip)")
-    p.add_argument("--held-tools", type=int, default=1, help="also run the held scenario with tool-call streams "
-                   "(two parallel calls' argument fragments instead of text), to compare per-chunk relay CPU")
+    p.add_argument(
+        "--held", type=int, default=2000, help="held-stream scenario: this many streams held open (0 = skip)"
+    )
+    p.add_argument(
+        "--held-tools",
+        type=int,
+        default=1,
+        help="also run the held scenario with tool-call streams "
+        "(two parallel calls' argument fragments instead of text), to compare per-chunk relay CPU",
+    )
     p.add_argument("--held-ramp", type=float, default=10.0, help="held streams arrive evenly over this many seconds")
     p.add_argument("--held-duration", type=float, default=30.0, help="each held stream lasts this long (s)")
     p.add_argument("--held-chunk-ms", type=float, default=500.0, help="a chunk every this many ms in held streams")
@@ -914,17 +1151,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gateway-db", default="llmgw_bench")
     p.add_argument("--gateway-redis-db", type=int, default=15, help="Redis database the gateway uses (flushed)")
     p.add_argument("--gateway-health", default="/health")
-    p.add_argument("--gateway-migrate", default="auto",
-                   help="shell command run in --gateway-dir before start ('auto': alembic upgrade head if "
-                        "alembic.ini exists, '' for none)")
+    p.add_argument(
+        "--gateway-migrate",
+        default="auto",
+        help="shell command run in --gateway-dir before start ('auto': alembic upgrade head if "
+        "alembic.ini exists, '' for none)",
+    )
     p.add_argument("--start-timeout", type=float, default=120.0)
-    p.add_argument("--quiet-wait", type=float, default=60.0, help="max seconds to wait before each run for "
-                   "unrelated processes to calm down (0 = don't wait)")
-    p.add_argument("--noisy-retries", type=int, default=2, help="re-run a measurement at most this many times "
-                   "when unrelated processes used more than 2x --quiet-pct during it; the quietest is kept")
+    p.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="max seconds to wait before each run for unrelated processes to calm down (0 = don't wait)",
+    )
+    p.add_argument(
+        "--noisy-retries",
+        type=int,
+        default=2,
+        help="re-run a measurement at most this many times "
+        "when unrelated processes used more than 2x --quiet-pct during it; the quietest is kept",
+    )
     p.add_argument("--quiet-pct", type=float, default=15.0, help="'quiet' = others use less than this %% of a core")
-    p.add_argument("--pyspy", type=float, default=0.0, help="seconds of py-spy record on a target worker during "
-                   "the highest-concurrency 0 ms run and the largest stream run (0 = off)")
+    p.add_argument(
+        "--pyspy",
+        type=float,
+        default=0.0,
+        help="seconds of py-spy record on a target worker during "
+        "the highest-concurrency 0 ms run and the largest stream run (0 = off)",
+    )
     p.add_argument("--pyspy-rate", type=int, default=100, help="py-spy samples per second")
     p.add_argument("--workdir", default="", help="scratch dir (default: a new one under /work/bench-tmp or /tmp)")
     p.add_argument("--json", default=str(HERE / "results" / "latest.json"))
@@ -962,23 +1216,55 @@ def main(argv: list[str] | None = None) -> int:
 
     def on_signal(signum, _frame):
         raise SystemExit(128 + signum)
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
-    results = {"meta": {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "argv": sys.argv[1:], "targets": targets,
-        "duration_s": args.duration, "concurrency": args.concurrency, "latencies_ms": args.latencies,
-        "streams": args.streams, "stream_latency_ms": args.stream_latency, "chunks": args.chunks,
-        "chunk_ms": args.chunk_ms, "stream_ramp_s": args.stream_ramp, "held": args.held, "held_ramp_s": args.held_ramp,
-        "held_duration_s": args.held_duration, "held_chunk_ms": args.held_chunk_ms, "cpus": os.cpu_count(),
-        "uname": " ".join(os.uname()), "python": sys.version.split()[0],
-        "layout": "target on CPU 0; fake upstream, wrk and stream client on CPU 1",
-    }, "idle": {}, "wrk": [], "streams": [], "held": [], "failures": []}
+    results = {
+        "meta": {
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "argv": sys.argv[1:],
+            "targets": targets,
+            "duration_s": args.duration,
+            "concurrency": args.concurrency,
+            "latencies_ms": args.latencies,
+            "streams": args.streams,
+            "stream_latency_ms": args.stream_latency,
+            "chunks": args.chunks,
+            "chunk_ms": args.chunk_ms,
+            "stream_ramp_s": args.stream_ramp,
+            "held": args.held,
+            "held_ramp_s": args.held_ramp,
+            "held_duration_s": args.held_duration,
+            "held_chunk_ms": args.held_chunk_ms,
+            "cpus": os.cpu_count(),
+            "uname": " ".join(os.uname()),
+            "python": sys.version.split()[0],
+            "layout": "target on CPU 0; fake upstream, wrk and stream client on CPU 1",
+        },
+        "idle": {},
+        "wrk": [],
+        "streams": [],
+        "held": [],
+        "failures": [],
+    }
     rc = 0
     try:
         fake_port = free_port()
-        fake = start([sys.executable, str(HERE / "fake_upstream.py"), "--port", str(fake_port),
-                      "--chunks", str(args.chunks), "--chunk-ms", str(args.chunk_ms)], LOAD_CPU, workdir / "fake.log")
+        fake = start(
+            [
+                sys.executable,
+                str(HERE / "fake_upstream.py"),
+                "--port",
+                str(fake_port),
+                "--chunks",
+                str(args.chunks),
+                "--chunk-ms",
+                str(args.chunk_ms),
+            ],
+            LOAD_CPU,
+            workdir / "fake.log",
+        )
         wait_http(f"http://127.0.0.1:{fake_port}/health", fake, 30)
         for name in targets:
             cls = {"direct": None, "litellm": LiteLLM, "floor": Floor, "gateway": Gateway}.get(name, "?")
@@ -1002,8 +1288,12 @@ def main(argv: list[str] | None = None) -> int:
         print(report(results))
         for r in results["wrk"] + results["streams"]:
             if r.get("pyspy") and r["pyspy"].get("samples"):
-                label = f"{r['target']} " + (f"wrk c={r['concurrency']}" if "concurrency" in r else f"streams={r['streams']}")
-                print(f"\n#### py-spy {label} (pid {r['pyspy']['pid']}, {r['pyspy']['samples']} samples) - top self frames\n")
+                label = f"{r['target']} " + (
+                    f"wrk c={r['concurrency']}" if "concurrency" in r else f"streams={r['streams']}"
+                )
+                print(
+                    f"\n#### py-spy {label} (pid {r['pyspy']['pid']}, {r['pyspy']['samples']} samples) - top self frames\n"
+                )
                 for pct, fr in r["pyspy"]["self"][:15]:
                     print(f"- {pct}% {fr}")
                 print("\ntop inclusive frames:\n")

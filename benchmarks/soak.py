@@ -40,8 +40,11 @@ import requests
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 KEY = "gw_soak_8c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f"
-CHAT = {"model": "openai.gpt-4o-mini", "messages": [{"role": "user", "content": "soak test, say hello"}],
-        "max_tokens": 16}
+CHAT = {
+    "model": "openai.gpt-4o-mini",
+    "messages": [{"role": "user", "content": "soak test, say hello"}],
+    "max_tokens": 16,
+}
 EMBED = {"model": "openai.text-embedding-3-small", "input": ["one two three", "four five six"]}
 #: Share of each kind of request in the mix (out of 20).
 MIX = ["chat"] * 9 + ["stream"] * 4 + ["stream_drop"] * 2 + ["chat_abandon"] * 1 + ["embedding"] * 4
@@ -157,19 +160,22 @@ class Load:
 
     def _one(self, session: requests.Session, kind: str, headers: dict[str, str]) -> str:
         if kind == "chat":
-            return str(session.post(f"{self.url}/api/v1/completion", json=CHAT, headers=headers, timeout=30)
-                       .status_code)
+            return str(
+                session.post(f"{self.url}/api/v1/completion", json=CHAT, headers=headers, timeout=30).status_code
+            )
         if kind == "embedding":
-            return str(session.post(f"{self.url}/api/v1/embedding", json=EMBED, headers=headers, timeout=30)
-                       .status_code)
+            return str(
+                session.post(f"{self.url}/api/v1/embedding", json=EMBED, headers=headers, timeout=30).status_code
+            )
         if kind == "chat_abandon":  # the client gives up before the answer (the upstream waits 20 ms first)
             try:
                 requests.post(f"{self.url}/api/v1/completion", json=CHAT, headers=headers, timeout=(5, 0.005))
             except requests.ReadTimeout:
                 return "abandoned"
             return "answered first"
-        with session.post(f"{self.url}/api/v1/completion/stream", json=CHAT, headers=headers, stream=True,
-                          timeout=30) as response:
+        with session.post(
+            f"{self.url}/api/v1/completion/stream", json=CHAT, headers=headers, stream=True, timeout=30
+        ) as response:
             if response.status_code != 200:
                 return str(response.status_code)
             lines = response.iter_lines()
@@ -207,27 +213,68 @@ def main(argv: list[str] | None = None) -> int:
     upstream_port, gateway_port = free_port(), free_port()
     processes: list[subprocess.Popen] = []
     try:
-        processes.append(subprocess.Popen(
-            [sys.executable, str(HERE / "fake_upstream.py"), "--port", str(upstream_port), "--latency-ms", "20",
-             "--chunks", "10", "--chunk-ms", "20"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(HERE / "fake_upstream.py"),
+                    "--port",
+                    str(upstream_port),
+                    "--latency-ms",
+                    "20",
+                    "--chunks",
+                    "10",
+                    "--chunk-ms",
+                    "20",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         wait_http(f"http://127.0.0.1:{upstream_port}/health", processes[-1])
         config = workdir / "gateway.yaml"
-        config.write_text(json.dumps({
-            "providers": {"openai": {"api_key": "sk-soak", "base_url": f"http://127.0.0.1:{upstream_port}/v1"}},
-            "api_keys": [{"key": KEY, "owner": "soak", "permissions": ["completion", "embedding"],
-                          "rate_limit": "100000000/minute"}],
-            "database": {"url": db_url}, "redis": {"url": args.redis_url},
-            "secret_key": "soak-pepper-" + "x" * 40, "jwt": {"secret": "soak-jwt-" + "y" * 40},
-            "ledger": {"spool_dir": str(workdir / "spool")}, "logging": {"level": "WARNING"},
-            "cache": {"enabled": False},  # every request goes upstream: the connections are what is watched
-        }))
+        config.write_text(
+            json.dumps(
+                {
+                    "providers": {"openai": {"api_key": "sk-soak", "base_url": f"http://127.0.0.1:{upstream_port}/v1"}},
+                    "api_keys": [
+                        {
+                            "key": KEY,
+                            "owner": "soak",
+                            "permissions": ["completion", "embedding"],
+                            "rate_limit": "100000000/minute",
+                        }
+                    ],
+                    "database": {"url": db_url},
+                    "redis": {"url": args.redis_url},
+                    "secret_key": "soak-pepper-" + "x" * 40,
+                    "jwt": {"secret": "soak-jwt-" + "y" * 40},
+                    "ledger": {"spool_dir": str(workdir / "spool")},
+                    "logging": {"level": "WARNING"},
+                    "cache": {"enabled": False},  # every request goes upstream: the connections are what is watched
+                }
+            )
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMGATEWAY_", "PROMETHEUS_"))}
-        env.update(LLMGATEWAY_CONFIG=str(config), PORT=str(gateway_port), HOST="127.0.0.1", WEB_CONCURRENCY="2",
-                   GUNICORN_LOG_LEVEL="warning", DATABASE_URL="", REDIS_URL="")
+        env.update(
+            LLMGATEWAY_CONFIG=str(config),
+            PORT=str(gateway_port),
+            HOST="127.0.0.1",
+            WEB_CONCURRENCY="2",
+            GUNICORN_LOG_LEVEL="warning",
+            DATABASE_URL="",
+            REDIS_URL="",
+        )
         with (workdir / "gateway.log").open("wb") as out:
-            master = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                                      cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True)
+            master = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
         processes.append(master)
         url = f"http://127.0.0.1:{gateway_port}"
         wait_http(f"{url}/health", master)
@@ -247,13 +294,17 @@ def main(argv: list[str] | None = None) -> int:
             sample = {
                 "t": round(at, 1),
                 "workers": {str(pid): memory_kb(pid) for pid in workers},
-                "postgres": ports[pg_port], "redis": ports[redis_port], "upstream": ports[upstream_port],
+                "postgres": ports[pg_port],
+                "redis": ports[redis_port],
+                "upstream": ports[upstream_port],
                 "sent": sum(load.sent.values()),
             }
             samples.append(sample)
-            log(f"t={sample['t']:6.1f}s sent={sample['sent']:6d} pss_mb="
+            log(
+                f"t={sample['t']:6.1f}s sent={sample['sent']:6d} pss_mb="
                 f"{[round(v[1] / 1024, 1) for v in sample['workers'].values()]} pg={sample['postgres']} "
-                f"redis={sample['redis']} upstream={sample['upstream']}")
+                f"redis={sample['redis']} upstream={sample['upstream']}"
+            )
             if not runner.is_alive():
                 break
             time.sleep(max(0.0, args.interval - (time.monotonic() - started - at)))
@@ -262,11 +313,16 @@ def main(argv: list[str] | None = None) -> int:
         requests_sent = sum(load.sent.values())
         records = wait_for_records(db_url, requests_sent)
         verdict = judge(samples, args.warmup, idle, (pg_port, redis_port, upstream_port), requests_sent, records)
-        report = {"duration_s": args.duration, "clients": args.clients, "sent": dict(load.sent),
-                  "outcomes": dict(load.outcomes), "client_errors": dict(load.errors), "samples": samples,
-                  "idle_connections": {"postgres": idle[pg_port], "redis": idle[redis_port],
-                                       "upstream": idle[upstream_port]},
-                  **verdict}
+        report = {
+            "duration_s": args.duration,
+            "clients": args.clients,
+            "sent": dict(load.sent),
+            "outcomes": dict(load.outcomes),
+            "client_errors": dict(load.errors),
+            "samples": samples,
+            "idle_connections": {"postgres": idle[pg_port], "redis": idle[redis_port], "upstream": idle[upstream_port]},
+            **verdict,
+        }
         print(json.dumps({k: v for k, v in report.items() if k != "samples"}, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(report, indent=2))
@@ -299,17 +355,21 @@ def wait_for_records(db_url: str, wanted: int, timeout: float = 60.0) -> int:
             time.sleep(1)
 
 
-def judge(samples: list[dict], warmup: float, idle: Counter[int], ports: tuple[int, int, int], sent: int,
-          records: int) -> dict:
+def judge(
+    samples: list[dict], warmup: float, idle: Counter[int], ports: tuple[int, int, int], sent: int, records: int
+) -> dict:
     """Memory flat after warm-up (±10 % of each worker's mean), connections not growing, records == requests."""
     steady = [s for s in samples if s["t"] >= warmup] or samples
     memory = {}
     for pid in steady[0]["workers"]:
         pss = [s["workers"][pid][1] for s in steady if pid in s["workers"]]
         mean = statistics.mean(pss)
-        memory[pid] = {"pss_mb_mean": round(mean / 1024, 1), "pss_mb_min": round(min(pss) / 1024, 1),
-                       "pss_mb_max": round(max(pss) / 1024, 1),
-                       "max_deviation_pct": round(max(abs(v - mean) for v in pss) / mean * 100, 1)}
+        memory[pid] = {
+            "pss_mb_mean": round(mean / 1024, 1),
+            "pss_mb_min": round(min(pss) / 1024, 1),
+            "pss_mb_max": round(max(pss) / 1024, 1),
+            "max_deviation_pct": round(max(abs(v - mean) for v in pss) / mean * 100, 1),
+        }
     third = max(1, len(steady) // 3)
     growth = {}
     for name in ("postgres", "redis", "upstream"):

@@ -108,8 +108,8 @@ def one_stream(host: str, port: int, request: bytes, connect_timeout: float, res
             res.error = "status_%d" % res.status
             return
 
-        body = b""      # decoded body not yet split into events
-        raw = buf       # undecoded bytes (chunked framing)
+        body = b""  # decoded body not yet split into events
+        raw = buf  # undecoded bytes (chunked framing)
         received = 0
         finished = False
         last_event_t = None
@@ -151,8 +151,8 @@ def one_stream(host: str, port: int, request: bytes, connect_timeout: float, res
                         break
                     if len(raw) < nl + 2 + size + 2:
                         break
-                    body += raw[nl + 2: nl + 2 + size]
-                    raw = raw[nl + 2 + size + 2:]
+                    body += raw[nl + 2 : nl + 2 + size]
+                    raw = raw[nl + 2 + size + 2 :]
             else:
                 body += raw
                 received += len(raw)
@@ -187,16 +187,23 @@ def one_stream(host: str, port: int, request: bytes, connect_timeout: float, res
             pass
 
 
-def run(url: str, body: str, headers: list[str], streams: int, timeout: float, connect_timeout: float,
-        ramp_s: float = 0.0) -> dict:
+def run(
+    url: str, body: str, headers: list[str], streams: int, timeout: float, connect_timeout: float, ramp_s: float = 0.0
+) -> dict:
     u = urlsplit(url)
     host, port = u.hostname, u.port or 80
     if host not in LOOPBACK:
         raise SystemExit("stream client targets loopback only")
     path = (u.path or "/") + (("?" + u.query) if u.query else "")
     data = body.encode()
-    req = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
-           "Accept: text/event-stream", "Connection: close", f"Content-Length: {len(data)}"]
+    req = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Content-Type: application/json",
+        "Accept: text/event-stream",
+        "Connection: close",
+        f"Content-Length: {len(data)}",
+    ]
     req += headers
     request = ("\r\n".join(req) + "\r\n\r\n").encode() + data
     nofile = raise_nofile(streams + 512)
@@ -237,13 +244,22 @@ def run(url: str, body: str, headers: list[str], streams: int, timeout: float, c
         "timed_out": timed_out,
         "saw_done": sum(1 for r in ok if r.done),
         "events_mean": (sum(r.events for r in ok) / len(ok)) if ok else None,
-        "first_event_ms": {"p50": percentile(fe, 50), "p90": percentile(fe, 90), "p99": percentile(fe, 99),
-                           "max": max(fe) if fe else None},
+        "first_event_ms": {
+            "p50": percentile(fe, 50),
+            "p90": percentile(fe, 90),
+            "p99": percentile(fe, 99),
+            "max": max(fe) if fe else None,
+        },
         "duration_ms": {"p50": percentile(du, 50), "p99": percentile(du, 99), "max": max(du) if du else None},
         "max_gap_ms": {"p50": percentile(gaps, 50), "p99": percentile(gaps, 99)},
         "events_total": sum(r.events for r in results),
-        "relay_delay_ms": {"chunks": len(delays), "p50": percentile(delays, 50), "p90": percentile(delays, 90),
-                           "p99": percentile(delays, 99), "max": max(delays) if delays else None},
+        "relay_delay_ms": {
+            "chunks": len(delays),
+            "p50": percentile(delays, 50),
+            "p90": percentile(delays, 90),
+            "p99": percentile(delays, 99),
+            "max": max(delays) if delays else None,
+        },
         "ramp_s": ramp_s,
         "wall_s": wall,
         "nofile": nofile,

@@ -33,9 +33,14 @@ KEY = "bench-surfaces-key-0123456789abcdef"
 MODEL = "huggingface.bench/model"
 PROMPT = "hello there"
 BODIES = {
-    "chat": ("/v1/chat/completions", {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": PROMPT}]}),
-    "messages": ("/v1/messages", {"model": MODEL, "stream": True, "max_tokens": 64,
-                                  "messages": [{"role": "user", "content": PROMPT}]}),
+    "chat": (
+        "/v1/chat/completions",
+        {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": PROMPT}]},
+    ),
+    "messages": (
+        "/v1/messages",
+        {"model": MODEL, "stream": True, "max_tokens": 64, "messages": [{"role": "user", "content": PROMPT}]},
+    ),
     "responses": ("/v1/responses", {"model": MODEL, "stream": True, "input": PROMPT, "store": False}),
 }
 
@@ -101,26 +106,62 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="surfaces-bench-"))
     fake_port, gw_port = free_port(), free_port()
     config = workdir / "gateway.json"
-    config.write_text(json.dumps({
-        "providers": {"huggingface": {"api_key": "hf-bench", "base_url": f"http://127.0.0.1:{fake_port}"}},
-        "api_keys": [{"key": KEY, "owner": "bench", "permissions": ["completion"]}],
-        "database": {"url": f"sqlite:///{workdir / 'bench.db'}"},
-        "rate_limits": {"enabled": False}, "cache": {"enabled": False}, "logging": {"level": "WARNING"},
-        "secret_key": "bench-pepper-" + "x" * 40, "jwt": {"secret": "bench-jwt-" + "y" * 40},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "providers": {"huggingface": {"api_key": "hf-bench", "base_url": f"http://127.0.0.1:{fake_port}"}},
+                "api_keys": [{"key": KEY, "owner": "bench", "permissions": ["completion"]}],
+                "database": {"url": f"sqlite:///{workdir / 'bench.db'}"},
+                "rate_limits": {"enabled": False},
+                "cache": {"enabled": False},
+                "logging": {"level": "WARNING"},
+                "secret_key": "bench-pepper-" + "x" * 40,
+                "jwt": {"secret": "bench-jwt-" + "y" * 40},
+            }
+        )
+    )
     env = {**os.environ, "LLMGATEWAY_CONFIG": str(config), "WEB_CONCURRENCY": "1", "PORT": str(gw_port)}
     for name in ("DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         env.pop(name, None)
     procs: list[subprocess.Popen] = []
     try:
-        procs.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "benchmarks" / "fake_upstream.py"), "--port", str(fake_port),
-             "--latency-ms", str(args.latency_ms), "--chunks", "5", "--chunk-ms", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "benchmarks" / "fake_upstream.py"),
+                    "--port",
+                    str(fake_port),
+                    "--latency-ms",
+                    str(args.latency_ms),
+                    "--chunks",
+                    "5",
+                    "--chunk-ms",
+                    "1",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         wait_http(fake_port, "/health", procs[-1], 15)
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{gw_port}", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=open(workdir / "gateway.log", "wb"), stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{gw_port}",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=open(workdir / "gateway.log", "wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
         wait_http(gw_port, "/health", procs[-1], 30)
         auth = {"Authorization": f"Bearer {KEY}"}
         for path, body in BODIES.values():  # warm-up: imports, pools, first SQLite writes
@@ -132,8 +173,9 @@ def main() -> int:
         while rounds < args.rounds and time.monotonic() < deadline:
             for name, (path, body) in BODIES.items():
                 samples[name].append(first_events(gw_port, path, body, auth))
-            samples["direct"].append(first_events(fake_port, "/v1/chat/completions",
-                                                  {**BODIES["chat"][1], "model": "bench/model"}, {}))
+            samples["direct"].append(
+                first_events(fake_port, "/v1/chat/completions", {**BODIES["chat"][1], "model": "bench/model"}, {})
+            )
             rounds += 1
         report: dict[str, object] = {"rounds": rounds, "upstream_latency_ms": args.latency_ms}
         floor = percentile([t for _, t in samples["direct"]], 50)
