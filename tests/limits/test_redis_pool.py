@@ -59,16 +59,17 @@ def test_redis_marked_down_is_down_for_every_user(make_app, redis_url, fake_open
     """One health notion: once the connector marks Redis down, neither the breakers, the cache nor the quotas
     send it anything until the cool-down ends."""
     from tests.conftest import CHAT, COMPLETION_KEY, auth
-    from tests.limits.test_redis_round_trips import commands_sent
+    from tests.redis_commands import commands_of
 
-    app = make_app(redis={"url": redis_url}, cache={"enabled": True})
+    name = "down-for-everyone"  # the gateway's connections carry this name; only theirs are counted
+    app = make_app(redis={"url": f"{redis_url}?client_name={name}"}, cache={"enabled": True})
     client = app.test_client()
     body = {**CHAT, "temperature": 0}
     assert client.post("/api/v1/completion", json=body, headers=auth(COMPLETION_KEY)).status_code == 200  # warm
     connector = app.extensions["llmgateway"].extras["redis"]
     connector.mark_down(ConnectionError("as after a timeout"))
 
-    with commands_sent(redis_url) as commands:
+    with commands_of(redis_url, name) as commands:
         answer = client.post("/api/v1/completion", json={**body, "max_tokens": 7}, headers=auth(COMPLETION_KEY))
     assert answer.status_code == 200
     assert commands == []
